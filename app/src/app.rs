@@ -1,0 +1,115 @@
+//! The HTML shell and the whole route table. Every page is a lazy route, so its code is a
+//! separate WASM chunk fetched on first navigation.
+
+use crate::components::shell::Protected;
+use crate::components::session::provide_session;
+use crate::routes::{
+    admin::AdminRoute,
+    auth::{RegisterRoute, SignInRoute},
+    dashboard::DashboardRoute,
+    not_found::NotFound,
+    placeholder::{CodeDocsRoute, RfcsRoute, SearchRoute, UsageRoute},
+    settings::SettingsRoute,
+};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    Lazy,
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+/// Theme cookie: `light`, `dark` or absent (follow the system).
+pub const THEME_COOKIE: &str = "bp_theme";
+
+/// The document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let theme = server_theme();
+    set_page_csp();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=theme>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.ico" />
+                <leptos_meta::HashedStylesheet options=options.clone() id="leptos" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn server_theme() -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    crate::server::auth::read_cookie(&parts.headers, THEME_COOKIE)
+        .filter(|t| *t == "light" || *t == "dark")
+        .map(str::to_string)
+}
+
+/// A per-response CSP: scripts only from this origin or with this response's nonce, WASM allowed.
+#[cfg(feature = "ssr")]
+fn set_page_csp() {
+    let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let csp = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'"
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&csp) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+fn set_page_csp() {}
+
+#[cfg(not(feature = "ssr"))]
+fn server_theme() -> Option<String> {
+    None
+}
+
+/// The application: session context, router and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_session();
+    Effect::new(move |_| {
+        // Lets end-to-end tests (and people) know the page is interactive.
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Title formatter=title_format />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/signin") view={Lazy::<SignInRoute>::new()} />
+                <Route path=path!("/register") view={Lazy::<RegisterRoute>::new()} />
+                <ParentRoute path=path!("") view=Protected>
+                    <Route path=path!("") view={Lazy::<DashboardRoute>::new()} />
+                    <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} />
+                    <Route path=path!("/rfcs") view={Lazy::<RfcsRoute>::new()} />
+                    <Route path=path!("/code-docs") view={Lazy::<CodeDocsRoute>::new()} />
+                    <Route path=path!("/usage") view={Lazy::<UsageRoute>::new()} />
+                    <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
+                    <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+fn title_format(t: String) -> String {
+    if t.is_empty() { "Blueprint".to_string() } else { format!("{t} · Blueprint") }
+}

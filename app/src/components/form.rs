@@ -1,0 +1,35 @@
+//! Form helpers.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The message for `field` from the last error, under its input.
+#[component]
+pub fn FieldError(
+    /// The last result's error, if any.
+    #[prop(into)]
+    error: Signal<Option<AppError>>,
+    /// The field's name.
+    field: &'static str,
+) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.field_message(field));
+    view! {
+        <Show when=move || message().is_some()>
+            <p class="field-error" role="alert" data-field=field>{message}</p>
+        </Show>
+    }
+}
+
+/// A banner for errors that belong to no single field.
+#[component]
+pub fn ErrorBanner(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let message = move || match error.get() {
+        Some(AppError::Validation { .. }) | None => None,
+        Some(e) => Some(e.to_string()),
+    };
+    view! {
+        <Show when=move || message().is_some()>
+            <div class="banner banner-error" role="alert">{message}</div>
+        </Show>
+    }
+}

@@ -1,0 +1,11 @@
+//! Reusable UI. Components get their data through props or the session context and never
+//! import `server::`.
+
+/// Form helpers: field errors and error banners.
+pub mod form;
+/// The signed-in user, as a reactive context.
+pub mod session;
+/// The app frame: navigation, account menu, the sign-in guard.
+pub mod shell;
+/// Light/dark theme toggle.
+pub mod theme;

@@ -1,0 +1,84 @@
+//! The session context: one blocking resource with the current user, refetched after sign-in
+//! and sign-out. Blocking, so the server knows before it streams whether to redirect.
+
+use crate::api::auth::get_current_user;
+use crate::error::AppError;
+use crate::model::{CurrentUser, Scope};
+use leptos::prelude::*;
+
+/// The current user, shared by every page.
+#[derive(Clone, Copy)]
+pub struct Session {
+    /// Resolves to the user, or None for visitors.
+    pub user: Resource<Result<Option<CurrentUser>, AppError>>,
+    version: RwSignal<u32>,
+}
+
+impl Session {
+    /// Re-reads the user (after signing in or out).
+    pub fn reload(&self) {
+        self.version.update(|v| *v += 1);
+    }
+
+    /// The user if already loaded (for event handlers).
+    pub fn current(&self) -> Option<CurrentUser> {
+        self.user.get_untracked().and_then(Result::ok).flatten()
+    }
+
+    /// Whether the loaded user holds `scope`.
+    pub fn has(&self, scope: Scope) -> bool {
+        self.current().is_some_and(|u| u.scopes.contains(scope))
+    }
+}
+
+/// Creates the session context; called once by `App`.
+pub fn provide_session() {
+    let version = RwSignal::new(0u32);
+    let user = Resource::new_blocking(move || version.get(), |_| get_current_user());
+    provide_context(Session { user, version });
+}
+
+/// The session context.
+pub fn use_session() -> Session {
+    use_context::<Session>().unwrap_or_else(|| {
+        let version = RwSignal::new(0u32);
+        Session { user: Resource::new_blocking(move || version.get(), |_| get_current_user()), version }
+    })
+}
+
+/// Percent-encodes a path for a `next=` query parameter.
+pub fn encode_next(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A `next=` target that is safe to follow: a local path, never another origin.
+pub fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_be_a_local_path() {
+        assert_eq!(safe_next(Some("//evil.example".into())), "/");
+        assert_eq!(safe_next(Some("https://evil.example".into())), "/");
+        assert_eq!(safe_next(Some("/admin?x=1".into())), "/admin?x=1");
+    }
+
+    #[test]
+    fn encodes_query_characters() {
+        assert_eq!(encode_next("/admin?q=a b"), "/admin%3Fq%3Da%20b");
+    }
+}

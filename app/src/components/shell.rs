@@ -1,0 +1,110 @@
+//! The app frame for signed-in pages: top bar with navigation, account menu and theme, and the
+//! guard that sends visitors to sign-in (and back afterwards).
+
+use crate::api::auth::sign_out;
+use crate::components::session::{encode_next, use_session};
+use crate::components::theme::ThemeToggle;
+use crate::model::{CurrentUser, Scope};
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::{use_location, use_navigate};
+
+/// Renders the frame for signed-in users, or redirects visitors to `/signin?next=…`.
+#[component]
+pub fn Protected() -> impl IntoView {
+    let session = use_session();
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match session.user.await {
+                    Ok(Some(user)) => view! { <AppFrame user /> }.into_any(),
+                    _ => {
+                        let here = format!(
+                            "{}{}",
+                            location.pathname.get_untracked(),
+                            location.search.get_untracked().trim().strip_prefix('?').map(|s| format!("?{s}")).unwrap_or_default(),
+                        );
+                        view! { <Redirect path=format!("/signin?next={}", encode_next(&here)) /> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AppFrame(user: CurrentUser) -> impl IntoView {
+    let is_admin = user.scopes.contains(Scope::Admin);
+    view! {
+        <div class="frame">
+            <header class="topbar">
+                <A href="/" attr:class="brand">"Blueprint"</A>
+                <nav class="nav" aria-label="Main">
+                    <A href="/" exact=true>"Dashboard"</A>
+                    <A href="/search">"Search"</A>
+                    <A href="/rfcs">"RFCs"</A>
+                    <A href="/code-docs">"Code Docs"</A>
+                    <A href="/usage">"Usage & Budget"</A>
+                    <Show when=move || is_admin>
+                        <A href="/admin">"Admin"</A>
+                    </Show>
+                    <A href="/settings">"Settings"</A>
+                </nav>
+                <div class="topbar-end">
+                    <ThemeToggle />
+                    <AccountMenu user />
+                </div>
+            </header>
+            <main class="content">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn AccountMenu(user: CurrentUser) -> impl IntoView {
+    let session = use_session();
+    let open = RwSignal::new(false);
+    let signing_out = RwSignal::new(false);
+    let navigate = use_navigate();
+    let do_sign_out = move |_| {
+        signing_out.set(true);
+        let navigate = navigate.clone();
+        leptos::task::spawn_local(async move {
+            let _ = sign_out().await;
+            session.reload();
+            signing_out.set(false);
+            navigate("/signin", Default::default());
+        });
+    };
+    let initial = user.display_name.chars().next().unwrap_or('?').to_uppercase().to_string();
+    view! {
+        <div class="account">
+            <button
+                type="button"
+                class="avatar"
+                id="account-menu"
+                aria-haspopup="menu"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)
+                title=user.email.clone()
+            >
+                {initial}
+            </button>
+            <Show when=move || open.get()>
+                <div class="menu" role="menu">
+                    <div class="menu-head">
+                        <strong>{user.display_name.clone()}</strong>
+                        <span class="muted">{user.email.clone()}</span>
+                    </div>
+                    <A href="/settings" attr:role="menuitem" on:click=move |_| open.set(false)>"Settings"</A>
+                    <button type="button" role="menuitem" id="sign-out" on:click=do_sign_out.clone() disabled=move || signing_out.get()>
+                        "Sign out"
+                    </button>
+                </div>
+            </Show>
+        </div>
+    }
+}

@@ -1,0 +1,10 @@
+//! Types that cross the wire between browser, API clients and server. Validated newtypes are
+//! built with `parse`, so a value of that type is always valid. Never imports `server::`.
+
+mod account;
+mod admin;
+mod scope;
+
+pub use account::*;
+pub use admin::*;
+pub use scope::*;

@@ -1,0 +1,209 @@
+//! `/admin`: find users, change their scopes, deactivate them; read the audit log.
+
+use crate::api::admin::{SetUserActive, SetUserScopes, list_audit, list_users};
+use crate::components::form::ErrorBanner;
+use crate::components::session::use_session;
+use crate::error::AppError;
+use crate::model::{AuditEntry, Page, Scope, User};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{LazyRoute, lazy_route};
+use std::time::Duration;
+
+const PAGE: i64 = 20;
+
+/// The admin page.
+pub struct AdminRoute {
+    query: RwSignal<String>,
+    offset: RwSignal<i64>,
+    audit_offset: RwSignal<i64>,
+    users: Resource<Result<Page<User>, AppError>>,
+    audit: Resource<Result<Page<AuditEntry>, AppError>>,
+    set_scopes: ServerAction<SetUserScopes>,
+    set_active: ServerAction<SetUserActive>,
+}
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        let query = RwSignal::new(String::new());
+        let offset = RwSignal::new(0i64);
+        let audit_offset = RwSignal::new(0i64);
+        let set_scopes = ServerAction::<SetUserScopes>::new();
+        let set_active = ServerAction::<SetUserActive>::new();
+        let users = Resource::new(
+            move || (query.get(), offset.get(), set_scopes.version().get(), set_active.version().get()),
+            |(q, o, _, _)| list_users(q, PAGE, o),
+        );
+        let audit = Resource::new(
+            move || (audit_offset.get(), set_scopes.version().get(), set_active.version().get()),
+            |(o, _, _)| list_audit(PAGE, o),
+        );
+        AdminRoute { query, offset, audit_offset, users, audit, set_scopes, set_active }
+    }
+
+    fn view(this: Self) -> AnyView {
+        let AdminRoute { query, offset, audit_offset, users, audit, set_scopes, set_active } = this;
+        let session = use_session();
+        if !session.has(Scope::Admin) {
+            return view! {
+                <Title text="Admin" />
+                <section class="page">
+                    <h1>"Admin"</h1>
+                    <div class="banner banner-error" role="alert">"This page needs the 'admin' scope."</div>
+                </section>
+            }
+            .into_any();
+        }
+        let me = session.current().map(|u| u.id).unwrap_or_default();
+        let ticket = StoredValue::new(0u32);
+        let on_search = move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            ticket.update_value(|t| *t += 1);
+            let mine = ticket.get_value();
+            set_timeout(
+                move || {
+                    if ticket.get_value() == mine {
+                        offset.set(0);
+                        query.set(value);
+                    }
+                },
+                Duration::from_millis(250),
+            );
+        };
+        let action_error = Signal::derive(move || {
+            set_scopes
+                .value()
+                .get()
+                .and_then(Result::err)
+                .or_else(|| set_active.value().get().and_then(Result::err))
+        });
+        view! {
+            <Title text="Admin" />
+            <section class="page">
+                <h1>"Admin"</h1>
+                <div class="card">
+                    <h2>"Users"</h2>
+                    <input id="user-search" type="search" placeholder="Search by e-mail or name" on:input=on_search aria-label="Search users" />
+                    <ErrorBanner error=action_error />
+                    <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
+                        {move || Suspend::new(async move {
+                            match users.await {
+                                Ok(page) => {
+                                    let total = page.total;
+                                    let rows = page.items.into_iter().map(|u| view! { <UserRow user=u me set_scopes set_active /> }).collect_view();
+                                    view! {
+                                        <table class="table" id="users-table">
+                                            <thead><tr><th>"User"</th><th>"Scopes"</th><th>"Status"</th><th>"Last sign-in"</th></tr></thead>
+                                            <tbody>{rows}</tbody>
+                                        </table>
+                                        <Pager offset total />
+                                    }.into_any()
+                                }
+                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </div>
+                <div class="card">
+                    <h2>"Audit log"</h2>
+                    <Transition fallback=|| view! { <p class="loading">"Loading audit log…"</p> }>
+                        {move || Suspend::new(async move {
+                            match audit.await {
+                                Ok(page) => {
+                                    let total = page.total;
+                                    view! {
+                                        <table class="table" id="audit-table">
+                                            <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Details"</th></tr></thead>
+                                            <tbody>
+                                                {page.items.into_iter().map(|a| view! {
+                                                    <tr>
+                                                        <td>{a.at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                                                        <td>{a.actor_email.unwrap_or_default()}</td>
+                                                        <td><code>{a.action}</code></td>
+                                                        <td>{a.target}</td>
+                                                        <td><code>{a.detail}</code></td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                        <Pager offset=audit_offset total />
+                                    }.into_any()
+                                }
+                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </div>
+            </section>
+        }
+        .into_any()
+    }
+}
+
+#[component]
+fn UserRow(
+    user: User,
+    me: i64,
+    set_scopes: ServerAction<SetUserScopes>,
+    set_active: ServerAction<SetUserActive>,
+) -> impl IntoView {
+    let id = user.id;
+    let active = user.active;
+    let scopes = user.scopes.clone();
+    let boxes = Scope::ALL
+        .into_iter()
+        .map(|scope| {
+            let current = scopes.clone();
+            let toggle = move |_| {
+                let mut next: Vec<String> = current.iter().filter(|s| *s != scope).map(|s| s.as_str().to_string()).collect();
+                if !current.contains(scope) {
+                    next.push(scope.as_str().to_string());
+                }
+                set_scopes.dispatch(SetUserScopes { user_id: id, scopes: next });
+            };
+            view! {
+                <label class="scope">
+                    <input type="checkbox" checked=scopes.contains(scope) on:change=toggle data-scope=scope.as_str() />
+                    {scope.as_str()}
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <tr data-user-email=user.email.clone()>
+            <td>
+                <strong>{user.display_name.clone()}</strong>
+                <br />
+                <span class="muted">{user.email.clone()}</span>
+            </td>
+            <td>{boxes}</td>
+            <td>
+                {if active { "active" } else { "deactivated" }}
+                " "
+                <button
+                    type="button"
+                    class="btn btn-small"
+                    disabled=id == me
+                    on:click=move |_| { set_active.dispatch(SetUserActive { user_id: id, active: !active }); }
+                >
+                    {if active { "Deactivate" } else { "Activate" }}
+                </button>
+            </td>
+            <td>{user.last_login_at.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into())}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Pager(offset: RwSignal<i64>, total: i64) -> impl IntoView {
+    let from = move || if total == 0 { 0 } else { offset.get() + 1 };
+    let to = move || (offset.get() + PAGE).min(total);
+    view! {
+        <div class="pager">
+            <span class="muted">{from} "–" {to} " of " {total}</span>
+            <button type="button" class="btn btn-small" disabled=move || offset.get() == 0 on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>"Previous"</button>
+            <button type="button" class="btn btn-small" disabled=move || offset.get() + PAGE >= total on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
+        </div>
+    }
+}

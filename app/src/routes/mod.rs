@@ -1,0 +1,15 @@
+//! Pages, one module per URL area. Each page is a `LazyRoute`: `data()` starts its resources
+//! and `view()` renders; the view's code ships as its own WASM chunk.
+
+/// `/admin`: users and the audit log.
+pub mod admin;
+/// `/signin` and `/register`.
+pub mod auth;
+/// `/`: the dashboard.
+pub mod dashboard;
+/// The 404 page.
+pub mod not_found;
+/// Areas that are not built yet.
+pub mod placeholder;
+/// `/settings`: profile, theme, API tokens.
+pub mod settings;

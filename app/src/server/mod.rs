@@ -1,0 +1,18 @@
+//! Server-only code: never compiled to WASM.
+
+/// Tokens, credentials, the request's principal, scope checks.
+pub mod auth;
+/// Two-level cache: moka in-process, Redis shared when configured.
+pub mod cache;
+/// Conversions from lower-tier errors into `AppError`.
+pub mod errors;
+/// Fixed-window rate limits, in-process or shared through Redis.
+pub mod ratelimit;
+/// The Redis connection: optional, reconnecting, never fatal.
+pub mod redis_conn;
+/// Business rules, one file per noun.
+pub mod service;
+/// The application state handed to server fns and routes.
+pub mod state;
+/// Persistence: the `Store` trait with SQLite and PostgreSQL twins.
+pub mod store;

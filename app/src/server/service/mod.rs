@@ -1,0 +1,9 @@
+//! Business rules, one file per noun. Services take `&AppState` and validated inputs, return
+//! `AppError`, and never see HTTP beyond what they are handed.
+
+/// Registration, sign-in, refresh, sign-out, and resolving a request's credentials.
+pub mod accounts;
+/// Personal API tokens.
+pub mod tokens;
+/// Admin work on users and the audit log.
+pub mod users;

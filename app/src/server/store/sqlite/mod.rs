@@ -1,0 +1,55 @@
+//! The embedded default: one SQLite file in WAL mode. Writes are serialised by SQLite itself;
+//! the pool gives readers concurrency.
+
+use super::sql::DialectSql;
+use super::{Backend, PoolOptions};
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A store on a SQLite file (or `sqlite::memory:`).
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl DialectSql for SqliteStore {
+    // SQLite has one writer at a time; the count and insert run in one write transaction.
+    const LOCK_USERS: Option<&'static str> = None;
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database, sets WAL mode and runs migrations.
+    pub async fn connect(url: &str, opts: &PoolOptions) -> anyhow::Result<Self> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .context("database.url is not a valid sqlite: URL")?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = connect.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("could not create the database folder {}", dir.display()))?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .min_connections(opts.min_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .context("could not open the SQLite database")?;
+        sqlx::migrate!("../migrations/sqlite").run(&pool).await.context("SQLite migrations failed")?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool, for the store's own tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

@@ -1,0 +1,92 @@
+//! The command line: `serve` (default), `create-admin`, `check-config`.
+
+use crate::config::Settings;
+use crate::startup::{Application, build_state, shutdown_signal};
+use crate::telemetry::init_tracing;
+use app::model::{DisplayName, Email, NewAccount, Password};
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::process::ExitCode;
+
+/// Blueprint: an engineering team's AI workbench.
+#[derive(Debug, Parser)]
+#[command(name = "blueprint", version)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and API.
+    Serve,
+    /// Create an admin account, or make an existing account admin and reset its password.
+    /// The password comes from BLUEPRINT_ADMIN_PASSWORD or, if unset, standard input.
+    CreateAdmin {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+    /// Load and validate the configuration, print it with secrets hidden, and exit.
+    CheckConfig,
+}
+
+/// Runs the command; configuration errors print one line naming the key and exit with 2.
+pub async fn run(cli: Cli) -> ExitCode {
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("blueprint: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings.log.level, &settings.log.format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
+        Command::CheckConfig => {
+            println!("{settings:#?}");
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("blueprint: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let db = settings.database.url.redacted();
+    let app = Application::build(settings).await?;
+    tracing::info!(database = %db, "Blueprint is ready");
+    println!("Blueprint is serving at http://127.0.0.1:{}", app.port());
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn create_admin(settings: Settings, email: &str, name: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("BLUEPRINT_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
+    let password = Password::parse(&password, Some(&email)).map_err(|e| anyhow::anyhow!("password: {}", e.message))?;
+    let display_name = DisplayName::parse(name).map_err(|e| anyhow::anyhow!("--name: {}", e.message))?;
+    let state = build_state(&settings).await?;
+    let user = app::server::service::accounts::create_admin(&state, NewAccount { email, password, display_name })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("admin ready: {} (id {})", user.email, user.id);
+    Ok(())
+}

@@ -1,0 +1,362 @@
+//! Configuration: built-in defaults, then an optional TOML file (`BLUEPRINT_CONFIG`, or
+//! `blueprint.toml` in the working directory), then `BLUEPRINT_*` environment variables
+//! (`__` separates levels: `BLUEPRINT_SERVER__ADDR`), then `DATABASE_URL` and `REDIS_URL`.
+//! Every setting is documented in docs/CONFIG.md. Secrets are typed so they never print.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A connection URL whose password never appears in logs or errors.
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(SecretString::from(url.into()))
+    }
+
+    /// The full URL, for the driver.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(self.expose()) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            Ok(u) => u.to_string(),
+            Err(_) => "<unparseable url>".into(),
+        }
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.redacted())
+    }
+}
+
+impl Serialize for SecretUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SecretUrl::new)
+    }
+}
+
+/// All settings.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// HTTP server.
+    pub server: ServerSettings,
+    /// Database.
+    pub database: DatabaseSettings,
+    /// Redis (optional).
+    pub redis: RedisSettings,
+    /// Cache.
+    pub cache: CacheSettings,
+    /// Accounts and sessions.
+    pub auth: AuthSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// Where the built site (pkg/, assets) lives.
+    pub site_root: String,
+    /// Longest time one request may take.
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted.
+    pub body_limit_bytes: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+    /// Whether to take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: "target/site".into(),
+            request_timeout_secs: 30,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_grace_secs: 20,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path` (the default, `./data/blueprint.db`) or `postgres://…`.
+    pub url: SecretUrl,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Idle connections kept.
+    pub min_connections: u32,
+    /// How long to wait for a free connection.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretUrl::new("sqlite://data/blueprint.db"),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+/// Redis settings.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://…`; unset means in-process cache, limits and pub/sub.
+    pub url: Option<SecretUrl>,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// Entries kept in process.
+    pub max_entries: u64,
+    /// With Redis: longest an in-process copy lives (bounds staleness if an invalidation is missed).
+    pub l1_max_ttl_secs: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { max_entries: 10_000, l1_max_ttl_secs: 30 }
+    }
+}
+
+/// A secret string from configuration; prints as `***`.
+#[derive(Clone, Default)]
+pub struct Secret(pub Option<SecretString>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "***" } else { "<unset>" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(v) => s.serialize_some(v.expose_secret()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secret(Option::<String>::deserialize(d)?.map(SecretString::from)))
+    }
+}
+
+/// Account and session settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 key for access tokens (≥ 32 bytes). Unset: one is generated and kept in the database.
+    pub jwt_secret: Secret,
+    /// Access-token lifetime.
+    pub access_ttl_secs: u64,
+    /// Refresh-token lifetime.
+    pub refresh_ttl_days: u64,
+    /// Window in which a reused refresh token counts as a concurrent request, not theft.
+    pub refresh_reuse_grace_secs: u64,
+    /// Scopes of newly registered users.
+    pub default_scopes: Vec<String>,
+    /// Mark cookies `Secure` (serve over HTTPS) and send HSTS.
+    pub secure_cookies: bool,
+    /// Let anyone register (the first user always can).
+    pub allow_registration: bool,
+    /// Failed sign-ins allowed per account per window.
+    pub login_max_failures: u32,
+    /// That window.
+    pub login_failure_window_secs: u64,
+    /// Sign-in attempts allowed per IP per window.
+    pub login_max_per_ip: u32,
+    /// That window.
+    pub login_ip_window_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: Secret::default(),
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            refresh_reuse_grace_secs: 10,
+            default_scopes: vec!["basic".into(), "search".into(), "generate".into()],
+            secure_cookies: false,
+            allow_registration: true,
+            login_max_failures: 5,
+            login_failure_window_secs: 900,
+            login_max_per_ip: 30,
+            login_ip_window_secs: 300,
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// Filter in `tracing` syntax; `RUST_LOG` overrides it.
+    pub level: String,
+    /// `pretty` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { level: "info,sqlx=warn,tower_http=info".into(), format: "pretty".into() }
+    }
+}
+
+/// A setting that broke a rule.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {key}: {rule}")]
+pub struct ConfigError {
+    /// Dotted key (`server.addr`).
+    pub key: String,
+    /// The rule it broke.
+    pub rule: String,
+}
+
+fn bad(key: &str, rule: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), rule: rule.into() }
+}
+
+impl Settings {
+    /// Loads all layers and validates the result.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let file = std::env::var("BLUEPRINT_CONFIG").ok().map(PathBuf::from).or_else(|| {
+            let p = PathBuf::from("blueprint.toml");
+            p.exists().then_some(p)
+        });
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(bad("BLUEPRINT_CONFIG", format!("file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("BLUEPRINT_").split("__").ignore(&["config", "admin_password"]));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            if !url.trim().is_empty() {
+                figment = figment.merge(Serialized::default("redis.url", url));
+            }
+        }
+        let settings: Settings = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let mut rule = e.kind.to_string();
+            if let Some(meta) = &e.metadata {
+                rule.push_str(&format!(" (from {})", meta.name));
+            }
+            bad(if key.is_empty() { "<root>" } else { &key }, rule)
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks rules serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.database.url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(bad("database.url", "must start with sqlite: or postgres://"));
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(bad("database.max_connections", "must be between 1 and 1000"));
+        }
+        if self.database.min_connections > self.database.max_connections {
+            return Err(bad("database.min_connections", "must not exceed database.max_connections"));
+        }
+        if let Some(r) = &self.redis.url {
+            if !(r.expose().starts_with("redis://") || r.expose().starts_with("rediss://")) {
+                return Err(bad("redis.url", "must start with redis:// or rediss://"));
+            }
+        }
+        if !(1..=3600).contains(&self.server.request_timeout_secs) {
+            return Err(bad("server.request_timeout_secs", "must be between 1 and 3600"));
+        }
+        if !(1024..=1024 * 1024 * 1024).contains(&self.server.body_limit_bytes) {
+            return Err(bad("server.body_limit_bytes", "must be between 1024 and 1073741824"));
+        }
+        if let Some(s) = &self.auth.jwt_secret.0 {
+            if s.expose_secret().len() < 32 {
+                return Err(bad("auth.jwt_secret", "must be at least 32 bytes"));
+            }
+        }
+        if !(30..=86_400).contains(&self.auth.access_ttl_secs) {
+            return Err(bad("auth.access_ttl_secs", "must be between 30 and 86400"));
+        }
+        if !(1..=365).contains(&self.auth.refresh_ttl_days) {
+            return Err(bad("auth.refresh_ttl_days", "must be between 1 and 365"));
+        }
+        if let Err(msg) = app::model::Scopes::parse_names(&self.auth.default_scopes) {
+            return Err(bad("auth.default_scopes", msg));
+        }
+        if self.auth.login_max_failures == 0 || self.auth.login_max_per_ip == 0 {
+            return Err(bad("auth.login_max_failures", "limits must be at least 1"));
+        }
+        if self.log.format != "pretty" && self.log.format != "json" {
+            return Err(bad("log.format", "must be 'pretty' or 'json'"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_url_debug_hides_password() {
+        let u = SecretUrl::new("postgres://app:hunter2@db:5432/x");
+        assert!(!format!("{u:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn rejects_unknown_database_scheme() {
+        let mut s = Settings::default();
+        s.database.url = SecretUrl::new("mysql://x");
+        assert_eq!(s.validate().unwrap_err().key, "database.url");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+}

@@ -1,0 +1,217 @@
+//! The REST API under `/api/v1` for API clients (bearer tokens). Handlers parse input, check the
+//! scope and call the same services as the server fns. Errors are `AppError` as JSON:
+//! `{"error": {"code": …, "message": …, …}}`.
+
+use crate::startup::ServerState;
+use app::error::{AppError, FieldError};
+use app::model::{
+    ApiTokenInfo, AuditEntry, CreatedApiToken, CurrentUser, NewAccount, NewApiTokenForm, Page,
+    RegisterForm, Scope, SignInForm, TokenPair, User,
+};
+use app::server::auth::{AuthOutcome, ClientIp};
+use app::server::service::{accounts, tokens, users};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, patch, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// JSON input whose rejections are `AppError`s naming the field and the rule.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => {
+            if let Some(field) = text.split("missing field `").nth(1).and_then(|r| r.split('`').next()) {
+                return AppError::Validation {
+                    errors: vec![FieldError::new(field, "required", format!("{field} is required"))],
+                };
+            }
+            AppError::BadRequest { message: format!("the JSON does not match the expected shape: {text}") }
+        }
+        JsonRejection::JsonSyntaxError(_) => AppError::BadRequest { message: format!("malformed JSON: {text}") },
+        JsonRejection::MissingJsonContentType(_) => {
+            AppError::BadRequest { message: "send the body as JSON with Content-Type: application/json".into() }
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge { limit_bytes: -1 },
+        _ => AppError::BadRequest { message: format!("could not read the body: {text}") },
+    }
+}
+
+/// The routes, to nest under `/api/v1`.
+pub fn router() -> Router<ServerState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/me", get(me))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{id}", delete(revoke_token))
+        .route("/admin/users", get(list_users))
+        .route("/admin/users/{id}", patch(update_user))
+        .route("/admin/audit", get(list_audit))
+}
+
+fn pair(session: accounts::Session) -> Result<TokenPair, AppError> {
+    Ok(TokenPair {
+        access_token: session.access_token,
+        expires_in: session.access_ttl_s,
+        refresh_token: session
+            .refresh_token
+            .ok_or_else(|| AppError::Conflict { message: "this refresh token is being used by a concurrent request; retry with the newest one".into() })?,
+        token_type: "Bearer".into(),
+    })
+}
+
+/// `POST /auth/register`: creates an account; 201 with a token pair.
+async fn register(State(s): State<ServerState>, ApiJson(form): ApiJson<RegisterForm>) -> Result<(StatusCode, Json<TokenPair>), AppError> {
+    let new = NewAccount::try_from(form)?;
+    let session = accounts::register(&s.app, new).await?;
+    Ok((StatusCode::CREATED, Json(pair(session)?)))
+}
+
+/// `POST /auth/login`: e-mail and password for a token pair.
+async fn login(
+    State(s): State<ServerState>,
+    Extension(ip): Extension<ClientIp>,
+    ApiJson(form): ApiJson<SignInForm>,
+) -> Result<Json<TokenPair>, AppError> {
+    Ok(Json(pair(accounts::sign_in(&s.app, form, &ip.0).await?)?))
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /auth/refresh`: a refresh token for the next pair (single use).
+async fn refresh(State(s): State<ServerState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<Json<TokenPair>, AppError> {
+    Ok(Json(pair(accounts::refresh(&s.app, &body.refresh_token).await?)?))
+}
+
+#[derive(Deserialize)]
+struct LogoutBody {
+    refresh_token: Option<String>,
+}
+
+/// `POST /auth/logout`: revokes the session the refresh token (or bearer token) belongs to.
+async fn logout(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiJson(body): ApiJson<LogoutBody>,
+) -> Result<StatusCode, AppError> {
+    if body.refresh_token.is_none() {
+        auth.require_user()?;
+    }
+    accounts::sign_out(&s.app, body.refresh_token.as_deref(), auth.principal.as_ref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /me`: the caller (scope `basic`).
+async fn me(Extension(auth): Extension<AuthOutcome>) -> Result<Json<CurrentUser>, AppError> {
+    Ok(Json(auth.require_scope(Scope::Basic)?.to_current_user()))
+}
+
+/// `GET /tokens`: the caller's API tokens.
+async fn list_tokens(State(s): State<ServerState>, Extension(auth): Extension<AuthOutcome>) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok(Json(tokens::list(&s.app, &user).await?))
+}
+
+/// `POST /tokens`: creates an API token; 201 with its secret, shown once.
+async fn create_token(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiJson(form): ApiJson<NewApiTokenForm>,
+) -> Result<(StatusCode, Json<CreatedApiToken>), AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok((StatusCode::CREATED, Json(tokens::create(&s.app, &user, form).await?)))
+}
+
+/// `DELETE /tokens/{id}`: revokes one of the caller's tokens.
+async fn revoke_token(State(s): State<ServerState>, Extension(auth): Extension<AuthOutcome>, Path(id): Path<i64>) -> Result<StatusCode, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    tokens::revoke(&s.app, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    query: String,
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+fn default_limit() -> i64 {
+    20
+}
+
+/// `GET /admin/users?query=&limit=&offset=` (scope `admin`).
+async fn list_users(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<User>>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(users::list(&s.app, &q.query, q.limit, q.offset).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    scopes: Option<Vec<String>>,
+    active: Option<bool>,
+}
+
+/// `PATCH /admin/users/{id}` with `scopes` and/or `active` (scope `admin`; audited).
+async fn update_user(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+    ApiJson(patch): ApiJson<UserPatch>,
+) -> Result<Json<User>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    if patch.scopes.is_none() && patch.active.is_none() {
+        return Err(AppError::invalid("scopes", "required", "send scopes and/or active"));
+    }
+    let mut user = None;
+    if let Some(scopes) = &patch.scopes {
+        user = Some(users::set_scopes(&s.app, &admin, id, scopes).await?);
+    }
+    if let Some(active) = patch.active {
+        user = Some(users::set_active(&s.app, &admin, id, active).await?);
+    }
+    user.map(Json).ok_or_else(|| AppError::not_found("user"))
+}
+
+/// `GET /admin/audit?limit=&offset=` (scope `admin`).
+async fn list_audit(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<AuditEntry>>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(users::audit_log(&s.app, q.limit, q.offset).await?))
+}

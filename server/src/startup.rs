@@ -1,0 +1,421 @@
+//! Builds the application: state from settings, the router with its layers, the listener.
+//! `Application::build` binds (port 0 in tests) and `run_until_stopped` serves until a
+//! shutdown signal, then drains in-flight requests within the grace period.
+
+use crate::config::Settings;
+use crate::routes;
+use app::server::auth::{self as server_auth, AuthOutcome, ClientIp, Credential};
+use app::server::cache::{Cache, CacheConfig};
+use app::server::errors::{REQUEST_ID, error_headers};
+use app::server::ratelimit::{Limit, RateLimiter};
+use app::server::redis_conn::RedisConn;
+use app::server::service::accounts;
+use app::server::state::{AppState, AuthSettings, Limiters};
+use app::server::store::{self, PoolOptions};
+use app::{App, shell};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRef, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// State of the axum router: the app's state plus what only the HTTP layer needs.
+#[derive(Clone, FromRef)]
+pub struct ServerState {
+    /// Leptos site options.
+    pub leptos_options: LeptosOptions,
+    /// The application state.
+    pub app: AppState,
+    /// Prometheus handle for `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Settings that middleware reads.
+    pub http: Arc<HttpSettings>,
+}
+
+/// Settings read by middleware.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Whether `X-Forwarded-For` is trusted.
+    pub trust_forwarded_for: bool,
+    /// Whether HTTPS-only headers are sent.
+    pub secure: bool,
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the shared state from settings: store (migrated), Redis, cache, limiters, keys.
+pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
+    let pool = PoolOptions {
+        max_connections: settings.database.max_connections,
+        min_connections: settings.database.min_connections,
+        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
+    };
+    let store = store::connect(settings.database.url.expose(), &pool).await?;
+    let redis = match &settings.redis.url {
+        Some(url) => Some(RedisConn::start(url.expose())?),
+        None => None,
+    };
+    let cache = Cache::new(
+        CacheConfig {
+            max_entries: settings.cache.max_entries,
+            l1_max_ttl: Duration::from_secs(settings.cache.l1_max_ttl_secs),
+        },
+        redis.clone(),
+    );
+    let a = &settings.auth;
+    let secret = match &a.jwt_secret.0 {
+        Some(s) => s.expose_secret().to_string(),
+        None => {
+            let candidate = server_auth::new_secret("");
+            store.get_or_init_secret("jwt_signing_key", &candidate, chrono::Utc::now()).await?
+        }
+    };
+    let limits = Limiters {
+        login_account: RateLimiter::new(
+            "login_account",
+            Limit { max: a.login_max_failures, window: Duration::from_secs(a.login_failure_window_secs) },
+            redis.clone(),
+        ),
+        login_ip: RateLimiter::new(
+            "login_ip",
+            Limit { max: a.login_max_per_ip, window: Duration::from_secs(a.login_ip_window_secs) },
+            redis.clone(),
+        ),
+    };
+    let default_scopes = app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
+    Ok(AppState {
+        store,
+        cache,
+        redis,
+        jwt: Arc::new(server_auth::JwtKeys::new(secret.as_bytes())),
+        auth: Arc::new(AuthSettings {
+            access_ttl: Duration::from_secs(a.access_ttl_secs),
+            refresh_ttl: Duration::from_secs(a.refresh_ttl_days * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(a.refresh_reuse_grace_secs),
+            default_scopes,
+            secure_cookies: a.secure_cookies,
+            allow_registration: a.allow_registration,
+        }),
+        limits,
+    })
+}
+
+/// Leptos options from settings; `LEPTOS_*` variables (set by `cargo leptos watch`) win.
+pub fn leptos_options(settings: &Settings) -> LeptosOptions {
+    let env = |k: &str| std::env::var(k).ok();
+    let hash_file_present = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("hash.txt")))
+        .is_some_and(|p| p.exists());
+    let prod = env("LEPTOS_ENV").is_none_or(|e| !e.eq_ignore_ascii_case("dev") && !e.eq_ignore_ascii_case("development"));
+    LeptosOptions::builder()
+        .output_name(env("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| "blueprint".into()))
+        .site_root(env("LEPTOS_SITE_ROOT").unwrap_or_else(|| settings.server.site_root.clone()))
+        .site_pkg_dir(env("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()))
+        .env(if prod { leptos::config::Env::PROD } else { leptos::config::Env::DEV })
+        .site_addr(settings.server.addr)
+        .reload_port(env("LEPTOS_RELOAD_PORT").and_then(|p| p.parse().ok()).unwrap_or(3001))
+        .hash_files(env("LEPTOS_HASH_FILES").map_or(hash_file_present, |v| v == "true"))
+        .build()
+}
+
+/// The router with every route and layer.
+pub fn router(state: ServerState, settings: &Settings) -> Router {
+    let routes = generate_route_list(App);
+    let app_state = state.app.clone();
+    let leptos_options = state.leptos_options.clone();
+    let pkg_dir = std::path::Path::new(leptos_options.site_root.as_ref()).join(leptos_options.site_pkg_dir.as_ref());
+    let pkg = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(if leptos_options.hash_files {
+                "public, max-age=31536000, immutable"
+            } else {
+                "no-cache"
+            }),
+        ))
+        .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip());
+
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let app_state = app_state.clone();
+                move || {
+                    leptos::nonce::provide_nonce();
+                    provide_context(app_state.clone());
+                }
+            },
+            {
+                let leptos_options = leptos_options.clone();
+                move || shell(leptos_options.clone())
+            },
+        )
+        .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
+        .nest("/api/v1", routes::rest::router())
+        .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
+            {
+                let app_state = app_state.clone();
+                move || provide_context(app_state.clone())
+            },
+            shell,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+
+    let ops = Router::new()
+        .route("/health/live", get(routes::health::live))
+        .route("/health/ready", get(routes::health::ready))
+        .route("/metrics", get(routes::metrics::render));
+
+    let secure = settings.auth.secure_cookies;
+    let mut security = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")),
+        (
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        ),
+    ];
+    if secure {
+        security.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains")));
+    }
+    let mut app = pages.merge(ops).with_state(state.clone()).layer(middleware::from_fn(observe));
+    for (name, value) in security {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+            .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request.id = %id, method = %req.method(), uri = %req.uri().path())
+                }),
+            )
+            .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+            .layer(CompressionLayer::new().br(true).gzip(true))
+            .layer(RequestBodyLimitLayer::new(usize::try_from(settings.server.body_limit_bytes).unwrap_or(usize::MAX)))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(settings.server.request_timeout_secs),
+            )),
+    )
+}
+
+/// Records latency by route and scopes the request id for error logs.
+async fn observe(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| route_label(req.uri().path()));
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|r| r.header_value().to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    let res = REQUEST_ID.scope(id, next.run(req)).await;
+    let status = res.status().as_u16().to_string();
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
+        .record(start.elapsed().as_secs_f64());
+    res
+}
+
+/// A bounded label for paths the router did not match (pages are matched by Leptos).
+fn route_label(path: &str) -> String {
+    if path.starts_with("/pkg/") {
+        "/pkg/*".into()
+    } else if path.starts_with("/api/") {
+        path.split('/').take(3).collect::<Vec<_>>().join("/")
+    } else if path.split('/').count() <= 2 && path.len() <= 32 {
+        path.to_string()
+    } else {
+        "other".into()
+    }
+}
+
+/// Resolves credentials into an `AuthOutcome` extension, refreshes stale browser sessions,
+/// and refuses cross-site state changes made with cookies.
+async fn authenticate(State(state): State<ServerState>, mut req: Request, next: Next) -> Response {
+    let ip = client_ip(&req, state.http.trust_forwarded_for);
+    let resolved = accounts::resolve(&state.app, req.headers()).await;
+    let by_cookie = matches!(resolved.outcome.principal.as_ref().map(|p| &p.credential), Some(Credential::Cookie { .. }));
+    if by_cookie && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) && !same_origin(&req) {
+        return app::error::AppError::forbidden("cross-site request refused").into_response();
+    }
+    req.extensions_mut().insert::<AuthOutcome>(resolved.outcome);
+    req.extensions_mut().insert(ClientIp(ip));
+    let mut res = next.run(req).await;
+    for cookie in resolved.set_cookies {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    res
+}
+
+fn same_origin(req: &Request) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        // Browsers send Origin on cross-site POSTs; no Origin means same-site or not a browser.
+        return true;
+    };
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    origin.split("://").nth(1).is_some_and(|o| o == host)
+}
+
+fn client_ip(req: &Request, trust_forwarded: bool) -> String {
+    if trust_forwarded {
+        if let Some(first) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            return first.trim().to_string();
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Runs server fns with the app state in context, and gives their errors the status their
+/// `AppError` names (Leptos would answer 500 for all of them).
+async fn server_fn_handler(State(state): State<ServerState>, req: Request) -> Response {
+    let app_state = state.app.clone();
+    let res = leptos_axum::handle_server_fns_with_context(move || provide_context(app_state.clone()), req)
+        .await
+        .into_response();
+    if !res.headers().contains_key("serverfnerror") {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 1024 * 1024).await.unwrap_or_default();
+    if let Ok(err) = serde_json::from_slice::<app::error::AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        error_headers(&err, &mut parts.headers);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    listener: tokio::net::TcpListener,
+    router: Router,
+    grace: Duration,
+    /// The state, for tests and commands.
+    pub state: AppState,
+}
+
+impl Application {
+    /// Builds state and router and binds the listener (`server.addr`; port 0 picks one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let state = build_state(&settings).await?;
+        Self::build_with_state(settings, state).await
+    }
+
+    /// As `build`, with a prepared state.
+    pub async fn build_with_state(settings: Settings, state: AppState) -> anyhow::Result<Self> {
+        let leptos_options = leptos_options(&settings);
+        let server_state = ServerState {
+            leptos_options,
+            app: state.clone(),
+            metrics: crate::telemetry::metrics_handle(),
+            http: Arc::new(HttpSettings {
+                trust_forwarded_for: settings.server.trust_forwarded_for,
+                secure: settings.auth.secure_cookies,
+            }),
+        };
+        let router = router(server_state, &settings);
+        let listener = tokio::net::TcpListener::bind(settings.server.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.server.addr))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self { port, listener, router, grace: Duration::from_secs(settings.server.shutdown_grace_secs), state })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to the
+    /// grace period.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let grace = self.grace;
+        let serve = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight requests");
+                let _ = tx.send(true);
+            });
+        let deadline = async move {
+            let _ = rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = serve => r.map_err(anyhow::Error::from),
+            () = deadline => {
+                tracing::warn!("grace period over; dropping remaining connections");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
