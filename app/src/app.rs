@@ -1,8 +1,8 @@
 //! The HTML shell and the whole route table. Every page is a lazy route, so its code is a
 //! separate WASM chunk fetched on first navigation.
 
-use crate::components::shell::Protected;
 use crate::components::session::provide_session;
+use crate::components::shell::Protected;
 use crate::routes::{
     admin::AdminRoute,
     auth::{RegisterRoute, SignInRoute},
@@ -57,7 +57,9 @@ fn server_theme() -> Option<String> {
 /// A per-response CSP: scripts only from this origin or with this response's nonce, WASM allowed.
 #[cfg(feature = "ssr")]
 fn set_page_csp() {
-    let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+    let (Some(nonce), Some(res)) =
+        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
         return;
     };
     let csp = format!(

@@ -127,8 +127,15 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Request(msg) => {
                 AppError::Unavailable { message: format!("the server could not be reached: {msg}") }
             }
+            // On the server this means the request body could not be decoded: the client's fault.
+            // (The browser build gets it for an answer it could not decode, handled below.)
+            ServerFnErrorErr::Deserialization(msg) if cfg!(feature = "ssr") => {
+                AppError::BadRequest { message: format!("could not read the request: {msg}") }
+            }
             ServerFnErrorErr::Response(msg) | ServerFnErrorErr::Deserialization(msg) => {
-                AppError::Unavailable { message: format!("the server answered unexpectedly: {msg}") }
+                AppError::Unavailable {
+                    message: format!("the server answered unexpectedly: {msg}"),
+                }
             }
             ServerFnErrorErr::UnsupportedRequestMethod(m) => {
                 AppError::BadRequest { message: format!("method {m} is not supported here") }

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Blueprint's application crate: the UI (compiled for SSR and for the browser) and, behind the
 //! `ssr` feature, everything that runs only on the server.
 

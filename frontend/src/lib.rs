@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Browser entry point: hydrates the server-rendered page, loading each route's code lazily.
 //! It owns nothing else; all UI lives in the `app` crate.
 

@@ -81,12 +81,17 @@ async fn create_admin(settings: Settings, email: &str, name: &str) -> anyhow::Re
         }
     };
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
-    let password = Password::parse(&password, Some(&email)).map_err(|e| anyhow::anyhow!("password: {}", e.message))?;
-    let display_name = DisplayName::parse(name).map_err(|e| anyhow::anyhow!("--name: {}", e.message))?;
+    let password = Password::parse(&password, Some(&email))
+        .map_err(|e| anyhow::anyhow!("password: {}", e.message))?;
+    let display_name =
+        DisplayName::parse(name).map_err(|e| anyhow::anyhow!("--name: {}", e.message))?;
     let state = build_state(&settings).await?;
-    let user = app::server::service::accounts::create_admin(&state, NewAccount { email, password, display_name })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = app::server::service::accounts::create_admin(
+        &state,
+        NewAccount { email, password, display_name },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("admin ready: {} (id {})", user.email, user.id);
     Ok(())
 }

@@ -266,18 +266,22 @@ impl Settings {
         });
         if let Some(path) = file {
             if !path.exists() {
-                return Err(bad("BLUEPRINT_CONFIG", format!("file {} does not exist", path.display())));
+                return Err(bad(
+                    "BLUEPRINT_CONFIG",
+                    format!("file {} does not exist", path.display()),
+                ));
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("BLUEPRINT_").split("__").ignore(&["config", "admin_password"]));
+        figment = figment
+            .merge(Env::prefixed("BLUEPRINT_").split("__").ignore(&["config", "admin_password"]));
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database.url", url));
         }
-        if let Ok(url) = std::env::var("REDIS_URL") {
-            if !url.trim().is_empty() {
-                figment = figment.merge(Serialized::default("redis.url", url));
-            }
+        if let Ok(url) = std::env::var("REDIS_URL")
+            && !url.trim().is_empty()
+        {
+            figment = figment.merge(Serialized::default("redis.url", url));
         }
         let settings: Settings = figment.extract().map_err(|e| {
             let key = e.path.join(".");
@@ -294,19 +298,25 @@ impl Settings {
     /// Checks rules serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = self.database.url.expose();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(bad("database.url", "must start with sqlite: or postgres://"));
         }
         if !(1..=1000).contains(&self.database.max_connections) {
             return Err(bad("database.max_connections", "must be between 1 and 1000"));
         }
         if self.database.min_connections > self.database.max_connections {
-            return Err(bad("database.min_connections", "must not exceed database.max_connections"));
+            return Err(bad(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            ));
         }
-        if let Some(r) = &self.redis.url {
-            if !(r.expose().starts_with("redis://") || r.expose().starts_with("rediss://")) {
-                return Err(bad("redis.url", "must start with redis:// or rediss://"));
-            }
+        if let Some(r) = &self.redis.url
+            && !(r.expose().starts_with("redis://") || r.expose().starts_with("rediss://"))
+        {
+            return Err(bad("redis.url", "must start with redis:// or rediss://"));
         }
         if !(1..=3600).contains(&self.server.request_timeout_secs) {
             return Err(bad("server.request_timeout_secs", "must be between 1 and 3600"));
@@ -314,10 +324,10 @@ impl Settings {
         if !(1024..=1024 * 1024 * 1024).contains(&self.server.body_limit_bytes) {
             return Err(bad("server.body_limit_bytes", "must be between 1024 and 1073741824"));
         }
-        if let Some(s) = &self.auth.jwt_secret.0 {
-            if s.expose_secret().len() < 32 {
-                return Err(bad("auth.jwt_secret", "must be at least 32 bytes"));
-            }
+        if let Some(s) = &self.auth.jwt_secret.0
+            && s.expose_secret().len() < 32
+        {
+            return Err(bad("auth.jwt_secret", "must be at least 32 bytes"));
         }
         if !(30..=86_400).contains(&self.auth.access_ttl_secs) {
             return Err(bad("auth.access_ttl_secs", "must be between 30 and 86400"));

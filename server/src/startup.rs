@@ -13,13 +13,13 @@ use app::server::service::accounts;
 use app::server::state::{AppState, AuthSettings, Limiters};
 use app::server::store::{self, PoolOptions};
 use app::{App, shell};
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -92,7 +94,10 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     let limits = Limiters {
         login_account: RateLimiter::new(
             "login_account",
-            Limit { max: a.login_max_failures, window: Duration::from_secs(a.login_failure_window_secs) },
+            Limit {
+                max: a.login_max_failures,
+                window: Duration::from_secs(a.login_failure_window_secs),
+            },
             redis.clone(),
         ),
         login_ip: RateLimiter::new(
@@ -101,7 +106,8 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             redis.clone(),
         ),
     };
-    let default_scopes = app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
+    let default_scopes =
+        app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
     Ok(AppState {
         store,
         cache,
@@ -126,7 +132,8 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
         .ok()
         .and_then(|p| p.parent().map(|d| d.join("hash.txt")))
         .is_some_and(|p| p.exists());
-    let prod = env("LEPTOS_ENV").is_none_or(|e| !e.eq_ignore_ascii_case("dev") && !e.eq_ignore_ascii_case("development"));
+    let prod = env("LEPTOS_ENV")
+        .is_none_or(|e| !e.eq_ignore_ascii_case("dev") && !e.eq_ignore_ascii_case("development"));
     LeptosOptions::builder()
         .output_name(env("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| "blueprint".into()))
         .site_root(env("LEPTOS_SITE_ROOT").unwrap_or_else(|| settings.server.site_root.clone()))
@@ -143,7 +150,8 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
     let routes = generate_route_list(App);
     let app_state = state.app.clone();
     let leptos_options = state.leptos_options.clone();
-    let pkg_dir = std::path::Path::new(leptos_options.site_root.as_ref()).join(leptos_options.site_pkg_dir.as_ref());
+    let pkg_dir = std::path::Path::new(leptos_options.site_root.as_ref())
+        .join(leptos_options.site_pkg_dir.as_ref());
     let pkg = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -181,6 +189,7 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             },
             shell,
         ))
+        .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let ops = Router::new()
@@ -203,11 +212,16 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
         ),
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+            HeaderValue::from_static(
+                "default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+            ),
         ),
     ];
     if secure {
-        security.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains")));
+        security.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
     }
     let mut app = pages.merge(ops).with_state(state.clone()).layer(middleware::from_fn(observe));
     for (name, value) in security {
@@ -272,18 +286,60 @@ fn route_label(path: &str) -> String {
 /// and refuses cross-site state changes made with cookies.
 async fn authenticate(State(state): State<ServerState>, mut req: Request, next: Next) -> Response {
     let ip = client_ip(&req, state.http.trust_forwarded_for);
+    if is_static_asset(req.uri().path()) {
+        // Assets need no identity; resolving would refresh sessions once per file.
+        req.extensions_mut().insert(AuthOutcome::default());
+        req.extensions_mut().insert(ClientIp(ip));
+        return next.run(req).await;
+    }
     let resolved = accounts::resolve(&state.app, req.headers()).await;
-    let by_cookie = matches!(resolved.outcome.principal.as_ref().map(|p| &p.credential), Some(Credential::Cookie { .. }));
-    if by_cookie && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) && !same_origin(&req) {
+    let by_cookie = matches!(
+        resolved.outcome.principal.as_ref().map(|p| &p.credential),
+        Some(Credential::Cookie { .. })
+    );
+    if by_cookie
+        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !same_origin(&req)
+    {
         return app::error::AppError::forbidden("cross-site request refused").into_response();
     }
     req.extensions_mut().insert::<AuthOutcome>(resolved.outcome);
     req.extensions_mut().insert(ClientIp(ip));
     let mut res = next.run(req).await;
-    for cookie in resolved.set_cookies {
-        res.headers_mut().append(header::SET_COOKIE, cookie);
+    // A handler that set session cookies itself (sign-in, sign-out) has the last word.
+    let handler_set_session = res.headers().get_all(header::SET_COOKIE).iter().any(|c| {
+        c.to_str().is_ok_and(|c| {
+            c.starts_with(&format!("{}=", server_auth::ACCESS_COOKIE))
+                || c.starts_with(&format!("{}=", server_auth::REFRESH_COOKIE))
+        })
+    });
+    if !handler_set_session {
+        for cookie in resolved.set_cookies {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
     }
     res
+}
+
+fn is_static_asset(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path.rsplit('/').next().is_some_and(|last| {
+            last.rsplit_once('.').is_some_and(|(_, ext)| {
+                matches!(
+                    ext,
+                    "ico"
+                        | "css"
+                        | "js"
+                        | "wasm"
+                        | "png"
+                        | "svg"
+                        | "woff2"
+                        | "txt"
+                        | "json"
+                        | "map"
+                )
+            })
+        })
 }
 
 fn same_origin(req: &Request) -> bool {
@@ -296,15 +352,14 @@ fn same_origin(req: &Request) -> bool {
 }
 
 fn client_ip(req: &Request, trust_forwarded: bool) -> String {
-    if trust_forwarded {
-        if let Some(first) = req
+    if trust_forwarded
+        && let Some(first) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-        {
-            return first.trim().to_string();
-        }
+    {
+        return first.trim().to_string();
     }
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -312,20 +367,33 @@ fn client_ip(req: &Request, trust_forwarded: bool) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Runs server fns with the app state in context, and gives their errors the status their
-/// `AppError` names (Leptos would answer 500 for all of them).
+/// Serves `/api/<name>` paths that no server fn claims (Leptos registers a route for each
+/// server fn itself, and those win over this wildcard): a JSON 404 like the REST API's, not
+/// Leptos's plain-text 400.
 async fn server_fn_handler(State(state): State<ServerState>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    if !leptos::server_fn::axum::server_fn_paths().any(|(p, _)| p == path) {
+        return app::error::AppError::not_found("API endpoint").into_response();
+    }
     let app_state = state.app.clone();
-    let res = leptos_axum::handle_server_fns_with_context(move || provide_context(app_state.clone()), req)
+    leptos_axum::handle_server_fns_with_context(move || provide_context(app_state.clone()), req)
         .await
-        .into_response();
+        .into_response()
+}
+
+/// Gives server fn errors the status their `AppError` names (Leptos would answer 500 for all of
+/// them). A layer, not part of `server_fn_handler`, because the routes Leptos registers for
+/// server fns never reach that handler.
+async fn server_fn_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
     if !res.headers().contains_key("serverfnerror") {
         return res;
     }
     let (mut parts, body) = res.into_parts();
     let bytes = axum::body::to_bytes(body, 1024 * 1024).await.unwrap_or_default();
     if let Ok(err) = serde_json::from_slice::<app::error::AppError>(&bytes) {
-        parts.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         error_headers(&err, &mut parts.headers);
     }
     Response::from_parts(parts, Body::from(bytes))
@@ -365,7 +433,13 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.server.addr))?;
         let port = listener.local_addr()?.port();
-        Ok(Self { port, listener, router, grace: Duration::from_secs(settings.server.shutdown_grace_secs), state })
+        Ok(Self {
+            port,
+            listener,
+            router,
+            grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            state,
+        })
     }
 
     /// The bound port.
@@ -375,15 +449,24 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish for up to the
     /// grace period.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (tx, mut rx) = tokio::sync::watch::channel(false);
         let grace = self.grace;
-        let serve = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight requests");
-                let _ = tx.send(true);
-            });
+        let serve = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!(
+                grace_secs = grace.as_secs(),
+                "shutting down: draining in-flight requests"
+            );
+            let _ = tx.send(true);
+        });
         let deadline = async move {
             let _ = rx.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(grace).await;

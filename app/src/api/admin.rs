@@ -1,7 +1,9 @@
 //! Admin server fns (scope `admin`).
 
 use crate::error::AppError;
-use crate::model::{AuditEntry, Page, Scope, User};
+#[cfg(feature = "ssr")]
+use crate::model::Scope;
+use crate::model::{AuditEntry, Page, User};
 #[cfg(feature = "ssr")]
 use crate::server::{auth::require_scope, service::users, state::app_state};
 use leptos::prelude::*;

@@ -46,7 +46,9 @@ pub async fn sign_in(form: SignInForm) -> Result<CurrentUser, AppError> {
 pub async fn sign_out() -> Result<(), AppError> {
     let state = app_state()?;
     let parts = use_context::<http::request::Parts>();
-    let refresh = parts.as_ref().and_then(|p| server_auth::read_cookie(&p.headers, server_auth::REFRESH_COOKIE));
+    let refresh = parts
+        .as_ref()
+        .and_then(|p| server_auth::read_cookie(&p.headers, server_auth::REFRESH_COOKIE));
     accounts::sign_out(&state, refresh, server_auth::auth_outcome().principal.as_ref()).await?;
     set_cookies(server_auth::clear_session_cookies(state.auth.secure_cookies));
     Ok(())

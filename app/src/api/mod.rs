@@ -1,9 +1,9 @@
 //! Server functions: the typed API the UI calls. Each is four lines: state, caller and scope,
 //! parsed input, one service call. Endpoints are fixed (`/api/<name>`) because they are public.
 
-/// Registration, sign-in, sign-out, the current user.
-pub mod auth;
 /// Admin: users and the audit log.
 pub mod admin;
+/// Registration, sign-in, sign-out, the current user.
+pub mod auth;
 /// Personal API tokens.
 pub mod tokens;

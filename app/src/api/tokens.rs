@@ -1,7 +1,9 @@
 //! Personal API token server fns (scope `basic`).
 
 use crate::error::AppError;
-use crate::model::{ApiTokenInfo, CreatedApiToken, NewApiTokenForm, Scope};
+#[cfg(feature = "ssr")]
+use crate::model::Scope;
+use crate::model::{ApiTokenInfo, CreatedApiToken, NewApiTokenForm};
 #[cfg(feature = "ssr")]
 use crate::server::{auth::require_scope, service::tokens, state::app_state};
 use leptos::prelude::*;

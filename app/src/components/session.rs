@@ -42,7 +42,10 @@ pub fn provide_session() {
 pub fn use_session() -> Session {
     use_context::<Session>().unwrap_or_else(|| {
         let version = RwSignal::new(0u32);
-        Session { user: Resource::new_blocking(move || version.get(), |_| get_current_user()), version }
+        Session {
+            user: Resource::new_blocking(move || version.get(), |_| get_current_user()),
+            version,
+        }
     })
 }
 
@@ -51,7 +54,9 @@ pub fn encode_next(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

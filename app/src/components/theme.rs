@@ -38,7 +38,11 @@ fn apply_theme(choice: &str) {
     use wasm_bindgen::JsCast;
     let doc = document();
     if let Some(el) = doc.document_element() {
-        let _ = if choice == "system" { el.remove_attribute("data-theme") } else { el.set_attribute("data-theme", choice) };
+        let _ = if choice == "system" {
+            el.remove_attribute("data-theme")
+        } else {
+            el.set_attribute("data-theme", choice)
+        };
     }
     if let Ok(html) = doc.dyn_into::<web_sys::HtmlDocument>() {
         let cookie = if choice == "system" {

@@ -18,7 +18,11 @@ impl Email {
             return Err(FieldError::new("email", "required", "E-mail is required."));
         }
         if s.len() > 254 {
-            return Err(FieldError::new("email", "max_length", "E-mail must be at most 254 characters."));
+            return Err(FieldError::new(
+                "email",
+                "max_length",
+                "E-mail must be at most 254 characters.",
+            ));
         }
         let Some((local, domain)) = s.split_once('@') else {
             return Err(FieldError::new("email", "format", "E-mail must contain '@'."));
@@ -28,7 +32,11 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains('@');
         if local.is_empty() || !domain_ok || s.chars().any(char::is_whitespace) {
-            return Err(FieldError::new("email", "format", "E-mail must look like name@example.com."));
+            return Err(FieldError::new(
+                "email",
+                "format",
+                "E-mail must look like name@example.com.",
+            ));
         }
         Ok(Email(s))
     }
@@ -106,10 +114,18 @@ impl DisplayName {
             return Err(FieldError::new("display_name", "required", "Name is required."));
         }
         if s.chars().count() > 80 {
-            return Err(FieldError::new("display_name", "max_length", "Name must be at most 80 characters."));
+            return Err(FieldError::new(
+                "display_name",
+                "max_length",
+                "Name must be at most 80 characters.",
+            ));
         }
         if s.chars().any(char::is_control) {
-            return Err(FieldError::new("display_name", "format", "Name must not contain control characters."));
+            return Err(FieldError::new(
+                "display_name",
+                "format",
+                "Name must not contain control characters.",
+            ));
         }
         Ok(DisplayName(s.to_string()))
     }
@@ -148,7 +164,8 @@ impl TryFrom<RegisterForm> for NewAccount {
     fn try_from(form: RegisterForm) -> Result<Self, AppError> {
         let mut errors = Vec::new();
         let email = Email::parse(&form.email).map_err(|e| errors.push(e)).ok();
-        let password = Password::parse(&form.password, email.as_ref()).map_err(|e| errors.push(e)).ok();
+        let password =
+            Password::parse(&form.password, email.as_ref()).map_err(|e| errors.push(e)).ok();
         let display_name = DisplayName::parse(&form.display_name).map_err(|e| errors.push(e)).ok();
         match (email, password, display_name) {
             (Some(email), Some(password), Some(display_name)) if errors.is_empty() => {
@@ -280,7 +297,8 @@ mod tests {
 
     #[test]
     fn registration_reports_every_broken_field() {
-        let form = RegisterForm { email: "x".into(), password: "1".into(), display_name: " ".into() };
+        let form =
+            RegisterForm { email: "x".into(), password: "1".into(), display_name: " ".into() };
         let AppError::Validation { errors } = NewAccount::try_from(form).unwrap_err() else {
             panic!("expected validation error");
         };

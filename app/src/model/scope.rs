@@ -98,7 +98,11 @@ impl Scopes {
         for name in names {
             match Scope::parse(name) {
                 Some(s) => out.push(s),
-                None => return Err(format!("unknown scope '{name}' (known: basic, search, generate, admin)")),
+                None => {
+                    return Err(format!(
+                        "unknown scope '{name}' (known: basic, search, generate, admin)"
+                    ));
+                }
             }
         }
         Ok(Scopes::new(out))

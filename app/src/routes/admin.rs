@@ -32,7 +32,9 @@ impl LazyRoute for AdminRoute {
         let set_scopes = ServerAction::<SetUserScopes>::new();
         let set_active = ServerAction::<SetUserActive>::new();
         let users = Resource::new(
-            move || (query.get(), offset.get(), set_scopes.version().get(), set_active.version().get()),
+            move || {
+                (query.get(), offset.get(), set_scopes.version().get(), set_active.version().get())
+            },
             |(q, o, _, _)| list_users(q, PAGE, o),
         );
         let audit = Resource::new(

@@ -59,7 +59,12 @@ impl LazyRoute for SignInRoute {
         };
         let submit = move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            action.dispatch(SignIn { form: SignInForm { email: email.get_untracked(), password: password.get_untracked() } });
+            action.dispatch(SignIn {
+                form: SignInForm {
+                    email: email.get_untracked(),
+                    password: password.get_untracked(),
+                },
+            });
         };
         view! {
             <Title text="Sign in" />

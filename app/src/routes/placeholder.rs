@@ -27,7 +27,10 @@ impl LazyRoute for SearchRoute {
         SearchRoute
     }
     fn view(_this: Self) -> AnyView {
-        coming("Search", "Knowledge search across Confluence, Jira, GitLab and uploaded files is not built yet.")
+        coming(
+            "Search",
+            "Knowledge search across Confluence, Jira, GitLab and uploaded files is not built yet.",
+        )
     }
 }
 

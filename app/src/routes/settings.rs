@@ -38,7 +38,11 @@ impl LazyRoute for SettingsRoute {
             ev.prevent_default();
             let expires_in_days = days.get_untracked().trim().parse::<i64>().unwrap_or(0);
             create.dispatch(CreateApiToken {
-                form: NewApiTokenForm { name: name.get_untracked(), expires_in_days, scopes: Vec::new() },
+                form: NewApiTokenForm {
+                    name: name.get_untracked(),
+                    expires_in_days,
+                    scopes: Vec::new(),
+                },
             });
         };
         let me = session.current();

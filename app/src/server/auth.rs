@@ -8,8 +8,8 @@
 use crate::error::AppError;
 use crate::model::{CurrentUser, Password, Scope, Scopes};
 use crate::server::errors::internal;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderValue;
@@ -65,8 +65,10 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::encode_b64(b"blueprint-dummy!").ok();
-        salt.and_then(|s| Argon2::default().hash_password(b"not a password", &s).ok().map(|h| h.to_string()))
-            .unwrap_or_default()
+        salt.and_then(|s| {
+            Argon2::default().hash_password(b"not a password", &s).ok().map(|h| h.to_string())
+        })
+        .unwrap_or_default()
     })
 }
 
@@ -124,11 +126,21 @@ impl JwtKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.leeway = 5;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
     }
 
     /// Issues an access token; returns it with its lifetime in seconds.
-    pub fn issue(&self, user_id: i64, scopes: &Scopes, family: &str, ttl: Duration) -> Result<(String, i64), AppError> {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        scopes: &Scopes,
+        family: &str,
+        ttl: Duration,
+    ) -> Result<(String, i64), AppError> {
         let now = chrono::Utc::now().timestamp();
         let ttl_s = i64::try_from(ttl.as_secs()).unwrap_or(900);
         let claims = AccessClaims {
@@ -257,7 +269,14 @@ pub fn require_scope(scope: Scope) -> Result<Principal, AppError> {
     auth_outcome().require_scope(scope)
 }
 
-fn cookie(name: &str, value: &str, max_age: i64, path: &str, same_site: &str, secure: bool) -> Option<HeaderValue> {
+fn cookie(
+    name: &str,
+    value: &str,
+    max_age: i64,
+    path: &str,
+    same_site: &str,
+    secure: bool,
+) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
@@ -266,7 +285,12 @@ fn cookie(name: &str, value: &str, max_age: i64, path: &str, same_site: &str, se
 }
 
 /// `Set-Cookie` values that start or continue a browser session.
-pub fn session_cookies(access: &str, access_ttl_s: i64, refresh: Option<(&str, i64)>, secure: bool) -> Vec<HeaderValue> {
+pub fn session_cookies(
+    access: &str,
+    access_ttl_s: i64,
+    refresh: Option<(&str, i64)>,
+    secure: bool,
+) -> Vec<HeaderValue> {
     let mut out = Vec::new();
     out.extend(cookie(ACCESS_COOKIE, access, access_ttl_s, "/", "Lax", secure));
     if let Some((refresh, ttl)) = refresh {
@@ -277,7 +301,10 @@ pub fn session_cookies(access: &str, access_ttl_s: i64, refresh: Option<(&str, i
 
 /// `Set-Cookie` values that end a browser session.
 pub fn clear_session_cookies(secure: bool) -> Vec<HeaderValue> {
-    [ACCESS_COOKIE, REFRESH_COOKIE].iter().filter_map(|n| cookie(n, "", 0, "/", "Lax", secure)).collect()
+    [ACCESS_COOKIE, REFRESH_COOKIE]
+        .iter()
+        .filter_map(|n| cookie(n, "", 0, "/", "Lax", secure))
+        .collect()
 }
 
 /// A cookie's value from a `Cookie` header.

@@ -139,7 +139,12 @@ impl Cache {
     /// The value under `key`, loading it with `load` on a miss and keeping it for `ttl`.
     /// Concurrent misses on one key share one load. Errors from `load` are returned and
     /// nothing is cached.
-    pub async fn get_or_load<T, F, Fut>(&self, key: &CacheKey, ttl: Duration, load: F) -> Result<T, AppError>
+    pub async fn get_or_load<T, F, Fut>(
+        &self,
+        key: &CacheKey,
+        ttl: Duration,
+        load: F,
+    ) -> Result<T, AppError>
     where
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce() -> Fut,
@@ -155,7 +160,8 @@ impl Cache {
                 loaded_here.store(true, Ordering::Relaxed);
                 if let Some(value) = self.l2_get::<T>(&k).await {
                     self.stats.l2_hits.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("cache_hits_total", "level" => "l2", "namespace" => ns).increment(1);
+                    metrics::counter!("cache_hits_total", "level" => "l2", "namespace" => ns)
+                        .increment(1);
                     return Ok(Entry { value: Arc::new(value), ttl: l1_ttl });
                 }
                 self.stats.misses.fetch_add(1, Ordering::Relaxed);
@@ -169,7 +175,8 @@ impl Cache {
             Ok(entry) => {
                 if !loaded_here.load(Ordering::Relaxed) {
                     self.stats.l1_hits.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("cache_hits_total", "level" => "l1", "namespace" => ns).increment(1);
+                    metrics::counter!("cache_hits_total", "level" => "l1", "namespace" => ns)
+                        .increment(1);
                 }
                 match entry.value.downcast_ref::<T>() {
                     Some(v) => Ok(v.clone()),
@@ -190,14 +197,17 @@ impl Cache {
         let k = key.to_string();
         self.l1.invalidate(&k).await;
         if let Some(redis) = &self.redis {
-            let _: Option<i64> = redis.run(redis::cmd("DEL").arg(format!("{REDIS_PREFIX}{k}"))).await;
-            let _: Option<i64> = redis.run(redis::cmd("PUBLISH").arg(INVALIDATION_CHANNEL).arg(&k)).await;
+            let _: Option<i64> =
+                redis.run(redis::cmd("DEL").arg(format!("{REDIS_PREFIX}{k}"))).await;
+            let _: Option<i64> =
+                redis.run(redis::cmd("PUBLISH").arg(INVALIDATION_CHANNEL).arg(&k)).await;
         }
     }
 
     async fn l2_get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
         let redis = self.redis.as_ref()?;
-        let raw: Option<Vec<u8>> = redis.run(redis::cmd("GET").arg(format!("{REDIS_PREFIX}{key}"))).await?;
+        let raw: Option<Vec<u8>> =
+            redis.run(redis::cmd("GET").arg(format!("{REDIS_PREFIX}{key}"))).await?;
         serde_json::from_slice(&raw?).ok()
     }
 
@@ -205,8 +215,9 @@ impl Cache {
         let Some(redis) = &self.redis else { return };
         let Ok(bytes) = serde_json::to_vec(value) else { return };
         let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        let _: Option<String> =
-            redis.run(redis::cmd("SET").arg(format!("{REDIS_PREFIX}{key}")).arg(bytes).arg("PX").arg(ms)).await;
+        let _: Option<String> = redis
+            .run(redis::cmd("SET").arg(format!("{REDIS_PREFIX}{key}")).arg(bytes).arg("PX").arg(ms))
+            .await;
     }
 }
 

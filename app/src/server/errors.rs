@@ -25,9 +25,9 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::not_found("record"),
-            StoreError::Conflict { constraint } => {
-                AppError::Conflict { message: format!("conflicts with existing data ({constraint})") }
-            }
+            StoreError::Conflict { constraint } => AppError::Conflict {
+                message: format!("conflicts with existing data ({constraint})"),
+            },
             StoreError::Other(cause) => internal(format!("{cause:#}")),
         }
     }
@@ -42,7 +42,8 @@ pub fn error_headers(err: &AppError, headers: &mut http::HeaderMap) {
             }
         }
         AppError::Unauthorized { .. } => {
-            headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+            headers
+                .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
         }
         _ => {}
     }
@@ -50,7 +51,8 @@ pub fn error_headers(err: &AppError, headers: &mut http::HeaderMap) {
 
 /// The JSON body of an error: its fields plus a readable `message`.
 pub fn error_body(err: &AppError) -> serde_json::Value {
-    let mut v = serde_json::to_value(err).unwrap_or_else(|_| serde_json::json!({ "code": "internal" }));
+    let mut v =
+        serde_json::to_value(err).unwrap_or_else(|_| serde_json::json!({ "code": "internal" }));
     if let Some(obj) = v.as_object_mut() {
         obj.insert("message".into(), serde_json::Value::String(err.to_string()));
     }
@@ -59,7 +61,8 @@ pub fn error_body(err: &AppError) -> serde_json::Value {
 
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
-        let status = http::StatusCode::from_u16(self.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let status = http::StatusCode::from_u16(self.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = (status, axum::Json(error_body(&self))).into_response();
         error_headers(&self, res.headers_mut());
         res

@@ -53,7 +53,8 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter; `name` prefixes its keys and labels its metrics.
     pub fn new(name: &'static str, limit: Limit, redis: Option<RedisConn>) -> Self {
-        let local = moka::future::Cache::builder().time_to_live(limit.window).max_capacity(100_000).build();
+        let local =
+            moka::future::Cache::builder().time_to_live(limit.window).max_capacity(100_000).build();
         Self { name, limit, local, redis, script: Arc::new(redis::Script::new(HIT_SCRIPT)) }
     }
 
@@ -104,7 +105,9 @@ impl RateLimiter {
         }
         let window = self
             .local
-            .get_with(full, async { Window { started: Instant::now(), count: Arc::new(AtomicU32::new(0)) } })
+            .get_with(full, async {
+                Window { started: Instant::now(), count: Arc::new(AtomicU32::new(0)) }
+            })
             .await;
         let c = if add {
             window.count.fetch_add(1, Ordering::SeqCst) + 1

@@ -103,9 +103,10 @@ impl RedisConn {
         let Some(mut manager) = self.manager() else {
             anyhow::bail!("not connected");
         };
-        let pong: String = tokio::time::timeout(COMMAND_TIMEOUT, redis::cmd("PING").query_async(&mut manager))
-            .await
-            .map_err(|_| anyhow::anyhow!("PING timed out"))??;
+        let pong: String =
+            tokio::time::timeout(COMMAND_TIMEOUT, redis::cmd("PING").query_async(&mut manager))
+                .await
+                .map_err(|_| anyhow::anyhow!("PING timed out"))??;
         anyhow::ensure!(pong == "PONG", "unexpected PING answer");
         Ok(())
     }

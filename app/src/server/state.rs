@@ -75,5 +75,6 @@ pub struct AppState {
 
 /// The state, from Leptos context (server fns and SSR).
 pub fn app_state() -> Result<AppState, AppError> {
-    leptos::prelude::use_context::<AppState>().ok_or_else(|| internal("AppState is not in the Leptos context"))
+    leptos::prelude::use_context::<AppState>()
+        .ok_or_else(|| internal("AppState is not in the Leptos context"))
 }

@@ -40,18 +40,30 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
     let text = rejection.body_text();
     match rejection {
         JsonRejection::JsonDataError(_) => {
-            if let Some(field) = text.split("missing field `").nth(1).and_then(|r| r.split('`').next()) {
+            if let Some(field) =
+                text.split("missing field `").nth(1).and_then(|r| r.split('`').next())
+            {
                 return AppError::Validation {
-                    errors: vec![FieldError::new(field, "required", format!("{field} is required"))],
+                    errors: vec![FieldError::new(
+                        field,
+                        "required",
+                        format!("{field} is required"),
+                    )],
                 };
             }
-            AppError::BadRequest { message: format!("the JSON does not match the expected shape: {text}") }
+            AppError::BadRequest {
+                message: format!("the JSON does not match the expected shape: {text}"),
+            }
         }
-        JsonRejection::JsonSyntaxError(_) => AppError::BadRequest { message: format!("malformed JSON: {text}") },
-        JsonRejection::MissingJsonContentType(_) => {
-            AppError::BadRequest { message: "send the body as JSON with Content-Type: application/json".into() }
+        JsonRejection::JsonSyntaxError(_) => {
+            AppError::BadRequest { message: format!("malformed JSON: {text}") }
         }
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge { limit_bytes: -1 },
+        JsonRejection::MissingJsonContentType(_) => AppError::BadRequest {
+            message: "send the body as JSON with Content-Type: application/json".into(),
+        },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge { limit_bytes: -1 }
+        }
         _ => AppError::BadRequest { message: format!("could not read the body: {text}") },
     }
 }
@@ -83,7 +95,10 @@ fn pair(session: accounts::Session) -> Result<TokenPair, AppError> {
 }
 
 /// `POST /auth/register`: creates an account; 201 with a token pair.
-async fn register(State(s): State<ServerState>, ApiJson(form): ApiJson<RegisterForm>) -> Result<(StatusCode, Json<TokenPair>), AppError> {
+async fn register(
+    State(s): State<ServerState>,
+    ApiJson(form): ApiJson<RegisterForm>,
+) -> Result<(StatusCode, Json<TokenPair>), AppError> {
     let new = NewAccount::try_from(form)?;
     let session = accounts::register(&s.app, new).await?;
     Ok((StatusCode::CREATED, Json(pair(session)?)))
@@ -104,7 +119,10 @@ struct RefreshBody {
 }
 
 /// `POST /auth/refresh`: a refresh token for the next pair (single use).
-async fn refresh(State(s): State<ServerState>, ApiJson(body): ApiJson<RefreshBody>) -> Result<Json<TokenPair>, AppError> {
+async fn refresh(
+    State(s): State<ServerState>,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<TokenPair>, AppError> {
     Ok(Json(pair(accounts::refresh(&s.app, &body.refresh_token).await?)?))
 }
 
@@ -132,7 +150,10 @@ async fn me(Extension(auth): Extension<AuthOutcome>) -> Result<Json<CurrentUser>
 }
 
 /// `GET /tokens`: the caller's API tokens.
-async fn list_tokens(State(s): State<ServerState>, Extension(auth): Extension<AuthOutcome>) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
+async fn list_tokens(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
     Ok(Json(tokens::list(&s.app, &user).await?))
 }
@@ -148,7 +169,11 @@ async fn create_token(
 }
 
 /// `DELETE /tokens/{id}`: revokes one of the caller's tokens.
-async fn revoke_token(State(s): State<ServerState>, Extension(auth): Extension<AuthOutcome>, Path(id): Path<i64>) -> Result<StatusCode, AppError> {
+async fn revoke_token(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
     tokens::revoke(&s.app, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,7 +5,7 @@
 use crate::error::AppError;
 use crate::model::{CurrentUser, Email, NewAccount, Scopes, SignInForm, User};
 use crate::server::auth::{
-    self, API_TOKEN_PREFIX, ACCESS_COOKIE, AuthOutcome, Credential, Principal, REFRESH_COOKIE,
+    self, ACCESS_COOKIE, API_TOKEN_PREFIX, AuthOutcome, Credential, Principal, REFRESH_COOKIE,
     REFRESH_TOKEN_PREFIX, TokenError,
 };
 use crate::server::cache::CacheKey;
@@ -60,7 +60,9 @@ pub async fn load_user(state: &AppState, user_id: i64) -> Result<User, AppError>
         .get_or_load(&CacheKey::user("user", user_id, "profile"), USER_CACHE_TTL, || async move {
             match store.get_user(user_id).await {
                 Ok(r) => Ok(r.user),
-                Err(StoreError::NotFound) => Err(AppError::unauthorized("this account no longer exists")),
+                Err(StoreError::NotFound) => {
+                    Err(AppError::unauthorized("this account no longer exists"))
+                }
                 Err(e) => Err(e.into()),
             }
         })
@@ -88,7 +90,8 @@ async fn start_session(state: &AppState, user: &User) -> Result<Session, AppErro
             revoked_at: None,
         })
         .await?;
-    let (access, access_ttl_s) = state.jwt.issue(user.id, &user.scopes, &family, state.auth.access_ttl)?;
+    let (access, access_ttl_s) =
+        state.jwt.issue(user.id, &user.scopes, &family, state.auth.access_ttl)?;
     Ok(Session {
         user: CurrentUser {
             id: user.id,
@@ -120,7 +123,9 @@ pub async fn register(state: &AppState, new: NewAccount) -> Result<Session, AppE
     let user = match state.store.create_user(row).await {
         Ok(u) => u,
         Err(StoreError::Conflict { .. }) => {
-            return Err(AppError::Conflict { message: "an account with this e-mail already exists".into() });
+            return Err(AppError::Conflict {
+                message: "an account with this e-mail already exists".into(),
+            });
         }
         Err(e) => return Err(e.into()),
     };
@@ -143,7 +148,11 @@ pub async fn create_admin(state: &AppState, new: NewAccount) -> Result<User, App
         Ok(existing) => {
             let user = state
                 .store
-                .set_user_scopes(existing.user.id, &Scopes::all(), audit("user.made_admin", format!("user:{}", existing.user.id)))
+                .set_user_scopes(
+                    existing.user.id,
+                    &Scopes::all(),
+                    audit("user.made_admin", format!("user:{}", existing.user.id)),
+                )
                 .await?;
             let hash = auth::hash_password(&new.password).await?;
             state.store.set_user_password(user.id, &hash, now).await?;
@@ -163,7 +172,10 @@ pub async fn create_admin(state: &AppState, new: NewAccount) -> Result<User, App
                     created_at: now,
                 })
                 .await?;
-            state.store.insert_audit(audit("user.created_admin", format!("user:{}", user.id))).await?;
+            state
+                .store
+                .insert_audit(audit("user.created_admin", format!("user:{}", user.id)))
+                .await?;
             Ok(user)
         }
         Err(e) => Err(e.into()),
@@ -171,7 +183,11 @@ pub async fn create_admin(state: &AppState, new: NewAccount) -> Result<User, App
 }
 
 /// Checks e-mail and password, with per-IP and per-account limits, and starts a session.
-pub async fn sign_in(state: &AppState, form: SignInForm, client_ip: &str) -> Result<Session, AppError> {
+pub async fn sign_in(
+    state: &AppState,
+    form: SignInForm,
+    client_ip: &str,
+) -> Result<Session, AppError> {
     let limited = |r: crate::server::ratelimit::RetryAfter| AppError::RateLimited {
         message: "Too many sign-in attempts.".into(),
         retry_after_secs: r.secs(),
@@ -187,7 +203,9 @@ pub async fn sign_in(state: &AppState, form: SignInForm, client_ip: &str) -> Res
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    let ok = auth::verify_password(record.as_ref().map(|r| r.password_hash.clone()), &form.password).await;
+    let ok =
+        auth::verify_password(record.as_ref().map(|r| r.password_hash.clone()), &form.password)
+            .await;
     let Some(record) = record.filter(|_| ok) else {
         let _ = state.limits.login_account.hit(email.as_str()).await;
         metrics::counter!("auth_sign_in_total", "outcome" => "failed").increment(1);
@@ -208,7 +226,9 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
     let hash = auth::sha256_hex(refresh_token);
     let record = match state.store.get_refresh_token(&hash).await {
         Ok(r) => r,
-        Err(StoreError::NotFound) => return Err(AppError::unauthorized("refresh token is not valid")),
+        Err(StoreError::NotFound) => {
+            return Err(AppError::unauthorized("refresh token is not valid"));
+        }
         Err(e) => return Err(e.into()),
     };
     if record.revoked_at.is_some() {
@@ -226,7 +246,11 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
     if let Some(used_at) = record.used_at {
         if now - used_at > grace {
             let revoked = state.store.revoke_refresh_family(&record.family_id, now).await?;
-            tracing::warn!(user.id = record.user_id, revoked, "refresh token reuse detected; family revoked");
+            tracing::warn!(
+                user.id = record.user_id,
+                revoked,
+                "refresh token reuse detected; family revoked"
+            );
             metrics::counter!("auth_refresh_reuse_total").increment(1);
             return Err(AppError::unauthorized(
                 "this refresh token was already used; every session from that sign-in was revoked",
@@ -255,9 +279,15 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
             new_refresh = Some(next);
         }
     }
-    let (access, access_ttl_s) = state.jwt.issue(user.id, &user.scopes, &record.family_id, state.auth.access_ttl)?;
+    let (access, access_ttl_s) =
+        state.jwt.issue(user.id, &user.scopes, &record.family_id, state.auth.access_ttl)?;
     Ok(Session {
-        user: CurrentUser { id: user.id, email: user.email, display_name: user.display_name, scopes: user.scopes },
+        user: CurrentUser {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            scopes: user.scopes,
+        },
         access_token: access,
         access_ttl_s,
         refresh_token: new_refresh,
@@ -266,10 +296,16 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
 }
 
 /// Ends the session: revokes the refresh family of the given token or credential.
-pub async fn sign_out(state: &AppState, refresh_token: Option<&str>, principal: Option<&Principal>) -> Result<(), AppError> {
+pub async fn sign_out(
+    state: &AppState,
+    refresh_token: Option<&str>,
+    principal: Option<&Principal>,
+) -> Result<(), AppError> {
     let now = Utc::now();
     let mut family = match refresh_token {
-        Some(t) => state.store.get_refresh_token(&auth::sha256_hex(t)).await.ok().map(|r| r.family_id),
+        Some(t) => {
+            state.store.get_refresh_token(&auth::sha256_hex(t)).await.ok().map(|r| r.family_id)
+        }
         None => None,
     };
     if family.is_none() {
@@ -293,7 +329,12 @@ pub struct Resolved {
     pub set_cookies: Vec<HeaderValue>,
 }
 
-async fn principal_for(state: &AppState, user_id: i64, token_scopes: &Scopes, credential: Credential) -> Result<Principal, AppError> {
+async fn principal_for(
+    state: &AppState,
+    user_id: i64,
+    token_scopes: &Scopes,
+    credential: Credential,
+) -> Result<Principal, AppError> {
     let user = load_user(state, user_id).await?;
     if !user.active {
         return Err(AppError::unauthorized("this account has been deactivated"));
@@ -327,28 +368,38 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Resolved {
     if access.is_none() && refresh_cookie.is_none() {
         return Resolved::default();
     }
-    if let Some(token) = access {
-        if let Ok(claims) = state.jwt.verify(token) {
-            if let Ok(user_id) = parse_user_id(&claims.sub) {
-                let scopes = Scopes::from_csv(&claims.scp);
-                match principal_for(state, user_id, &scopes, Credential::Cookie { family: claims.fam }).await {
-                    Ok(p) => return Resolved { outcome: AuthOutcome { principal: Some(p), rejection: None }, set_cookies: Vec::new() },
-                    Err(e) => {
-                        return Resolved {
-                            outcome: AuthOutcome { principal: None, rejection: Some(e) },
-                            set_cookies: auth::clear_session_cookies(state.auth.secure_cookies),
-                        };
-                    }
-                }
+    if let Some(token) = access
+        && let Ok(claims) = state.jwt.verify(token)
+        && let Ok(user_id) = parse_user_id(&claims.sub)
+    {
+        let scopes = Scopes::from_csv(&claims.scp);
+        match principal_for(state, user_id, &scopes, Credential::Cookie { family: claims.fam })
+            .await
+        {
+            Ok(p) => {
+                return Resolved {
+                    outcome: AuthOutcome { principal: Some(p), rejection: None },
+                    set_cookies: Vec::new(),
+                };
+            }
+            Err(e) => {
+                return Resolved {
+                    outcome: AuthOutcome { principal: None, rejection: Some(e) },
+                    set_cookies: auth::clear_session_cookies(state.auth.secure_cookies),
+                };
             }
         }
     }
     let Some(refresh_token) = refresh_cookie else {
-        return Resolved { outcome: AuthOutcome::default(), set_cookies: auth::clear_session_cookies(state.auth.secure_cookies) };
+        return Resolved {
+            outcome: AuthOutcome::default(),
+            set_cookies: auth::clear_session_cookies(state.auth.secure_cookies),
+        };
     };
     match refresh(state, refresh_token).await {
         Ok(session) => {
-            let claims_family = state.jwt.verify(&session.access_token).map(|c| c.fam).unwrap_or_default();
+            let claims_family =
+                state.jwt.verify(&session.access_token).map(|c| c.fam).unwrap_or_default();
             let principal = Principal {
                 user_id: session.user.id,
                 email: session.user.email.clone(),
@@ -361,12 +412,16 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Resolved {
                 set_cookies: session.cookies(state.auth.secure_cookies),
             }
         }
-        Err(_) => Resolved { outcome: AuthOutcome::default(), set_cookies: auth::clear_session_cookies(state.auth.secure_cookies) },
+        Err(_) => Resolved {
+            outcome: AuthOutcome::default(),
+            set_cookies: auth::clear_session_cookies(state.auth.secure_cookies),
+        },
     }
 }
 
 async fn resolve_bearer(state: &AppState, value: &HeaderValue) -> Result<Principal, AppError> {
-    let raw = value.to_str().map_err(|_| AppError::unauthorized("Authorization header is not valid"))?;
+    let raw =
+        value.to_str().map_err(|_| AppError::unauthorized("Authorization header is not valid"))?;
     let Some(token) = raw.strip_prefix("Bearer ").map(str::trim) else {
         return Err(AppError::unauthorized("Authorization must use the Bearer scheme"));
     };
@@ -374,7 +429,9 @@ async fn resolve_bearer(state: &AppState, value: &HeaderValue) -> Result<Princip
         let now = Utc::now();
         let record = match state.store.get_api_token_by_hash(&auth::sha256_hex(token)).await {
             Ok(r) => r,
-            Err(StoreError::NotFound) => return Err(AppError::unauthorized("API token is not valid")),
+            Err(StoreError::NotFound) => {
+                return Err(AppError::unauthorized("API token is not valid"));
+            }
             Err(e) => return Err(e.into()),
         };
         if record.info.revoked_at.is_some() {
@@ -383,18 +440,33 @@ async fn resolve_bearer(state: &AppState, value: &HeaderValue) -> Result<Princip
         if record.info.expires_at <= now {
             return Err(AppError::unauthorized("API token has expired"));
         }
-        let stale = record.info.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60));
+        let stale =
+            record.info.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60));
         if stale {
             state.store.touch_api_token(record.info.id, now).await?;
         }
-        return principal_for(state, record.user_id, &record.info.scopes, Credential::ApiToken { id: record.info.id }).await;
+        return principal_for(
+            state,
+            record.user_id,
+            &record.info.scopes,
+            Credential::ApiToken { id: record.info.id },
+        )
+        .await;
     }
     match state.jwt.verify(token) {
         Ok(claims) => {
             let user_id = parse_user_id(&claims.sub)?;
-            principal_for(state, user_id, &Scopes::from_csv(&claims.scp), Credential::Bearer { family: claims.fam }).await
+            principal_for(
+                state,
+                user_id,
+                &Scopes::from_csv(&claims.scp),
+                Credential::Bearer { family: claims.fam },
+            )
+            .await
         }
-        Err(TokenError::Expired) => Err(AppError::unauthorized("access token has expired; refresh it")),
+        Err(TokenError::Expired) => {
+            Err(AppError::unauthorized("access token has expired; refresh it"))
+        }
         Err(TokenError::Invalid) => Err(AppError::unauthorized("access token is not valid")),
     }
 }

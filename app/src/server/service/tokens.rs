@@ -12,7 +12,11 @@ use chrono::Utc;
 pub const MAX_DAYS: i64 = 365;
 
 /// Creates a token for the caller.
-pub async fn create(state: &AppState, principal: &Principal, form: NewApiTokenForm) -> Result<CreatedApiToken, AppError> {
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    form: NewApiTokenForm,
+) -> Result<CreatedApiToken, AppError> {
     let mut errors = Vec::new();
     let name = form.name.trim().to_string();
     if name.is_empty() {
@@ -31,7 +35,11 @@ pub async fn create(state: &AppState, principal: &Principal, form: NewApiTokenFo
         Ok(s) if s.is_empty() => principal.scopes.clone(),
         Ok(s) => {
             if s.intersect(&principal.scopes) != s {
-                errors.push(FieldError::new("scopes", "subset", "A token cannot have scopes you do not have."));
+                errors.push(FieldError::new(
+                    "scopes",
+                    "subset",
+                    "A token cannot have scopes you do not have.",
+                ));
             }
             s
         }

@@ -15,7 +15,11 @@ pub const MAX_PAGE: i64 = 100;
 
 fn page_bounds(limit: i64, offset: i64) -> Result<(i64, i64), AppError> {
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid("limit", "range", format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(AppError::invalid(
+            "limit",
+            "range",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
     }
     if offset < 0 {
         return Err(AppError::invalid("offset", "min", "offset must not be negative"));
@@ -24,16 +28,30 @@ fn page_bounds(limit: i64, offset: i64) -> Result<(i64, i64), AppError> {
 }
 
 /// Users matching `query` in e-mail or name.
-pub async fn list(state: &AppState, query: &str, limit: i64, offset: i64) -> Result<Page<User>, AppError> {
+pub async fn list(
+    state: &AppState,
+    query: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<User>, AppError> {
     let (limit, offset) = page_bounds(limit, offset)?;
     if query.chars().count() > 200 {
-        return Err(AppError::invalid("query", "max_length", "query must be at most 200 characters"));
+        return Err(AppError::invalid(
+            "query",
+            "max_length",
+            "query must be at most 200 characters",
+        ));
     }
     let (items, total) = state.store.list_users(query, limit, offset).await?;
     Ok(Page { items, total, offset, limit })
 }
 
-fn audit(actor: &Principal, action: &str, user_id: i64, detail: serde_json::Value) -> NewAuditEntry {
+fn audit(
+    actor: &Principal,
+    action: &str,
+    user_id: i64,
+    detail: serde_json::Value,
+) -> NewAuditEntry {
     NewAuditEntry {
         at: Utc::now(),
         actor_id: Some(actor.user_id),
@@ -52,10 +70,19 @@ fn not_found(e: StoreError) -> AppError {
 }
 
 /// Replaces a user's scopes. Admins cannot remove their own admin scope.
-pub async fn set_scopes(state: &AppState, actor: &Principal, user_id: i64, names: &[String]) -> Result<User, AppError> {
+pub async fn set_scopes(
+    state: &AppState,
+    actor: &Principal,
+    user_id: i64,
+    names: &[String],
+) -> Result<User, AppError> {
     let scopes = Scopes::parse_names(names).map_err(|m| AppError::invalid("scopes", "known", m))?;
     if actor.user_id == user_id && !scopes.contains(Scope::Admin) {
-        return Err(AppError::invalid("scopes", "keep_own_admin", "You cannot remove your own admin scope."));
+        return Err(AppError::invalid(
+            "scopes",
+            "keep_own_admin",
+            "You cannot remove your own admin scope.",
+        ));
     }
     let before = state.store.get_user(user_id).await.map_err(not_found)?;
     let detail = serde_json::json!({ "from": before.user.scopes.to_csv(), "to": scopes.to_csv() });
@@ -69,9 +96,18 @@ pub async fn set_scopes(state: &AppState, actor: &Principal, user_id: i64, names
 }
 
 /// Activates or deactivates a user; deactivation revokes their sessions at once.
-pub async fn set_active(state: &AppState, actor: &Principal, user_id: i64, active: bool) -> Result<User, AppError> {
+pub async fn set_active(
+    state: &AppState,
+    actor: &Principal,
+    user_id: i64,
+    active: bool,
+) -> Result<User, AppError> {
     if actor.user_id == user_id && !active {
-        return Err(AppError::invalid("active", "not_self", "You cannot deactivate your own account."));
+        return Err(AppError::invalid(
+            "active",
+            "not_self",
+            "You cannot deactivate your own account.",
+        ));
     }
     let action = if active { "user.activated" } else { "user.deactivated" };
     let user = state
@@ -84,7 +120,11 @@ pub async fn set_active(state: &AppState, actor: &Principal, user_id: i64, activ
 }
 
 /// The audit log, newest first.
-pub async fn audit_log(state: &AppState, limit: i64, offset: i64) -> Result<Page<AuditEntry>, AppError> {
+pub async fn audit_log(
+    state: &AppState,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<AuditEntry>, AppError> {
     let (limit, offset) = page_bounds(limit, offset)?;
     let (items, total) = state.store.list_audit(limit, offset).await?;
     Ok(Page { items, total, offset, limit })

@@ -34,9 +34,14 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+            sqlx::Error::Database(db)
+                if db.is_unique_violation() || db.is_foreign_key_violation() =>
+            {
                 StoreError::Conflict {
-                    constraint: db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string()),
+                    constraint: db
+                        .constraint()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| db.message().to_string()),
                 }
             }
             _ => StoreError::Other(anyhow::Error::new(e)),
@@ -171,18 +176,38 @@ pub trait Store: Send + Sync + 'static {
     /// A user by normalised e-mail.
     async fn get_user_by_email(&self, email: &str) -> StoreResult<UserRecord>;
     /// Users whose e-mail or name contains `query` (case-insensitive), newest first.
-    async fn list_users(&self, query: &str, limit: i64, offset: i64) -> StoreResult<(Vec<User>, i64)>;
+    async fn list_users(
+        &self,
+        query: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<User>, i64)>;
     /// Number of users.
     async fn count_users(&self) -> StoreResult<i64>;
     /// Records a successful sign-in.
     async fn touch_user_login(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()>;
     /// Replaces a user's scopes and records the audit entry in the same transaction.
-    async fn set_user_scopes(&self, id: i64, scopes: &Scopes, audit: NewAuditEntry) -> StoreResult<User>;
+    async fn set_user_scopes(
+        &self,
+        id: i64,
+        scopes: &Scopes,
+        audit: NewAuditEntry,
+    ) -> StoreResult<User>;
     /// Activates or deactivates a user, revoking all their refresh tokens when deactivating,
     /// and records the audit entry, all in one transaction.
-    async fn set_user_active(&self, id: i64, active: bool, audit: NewAuditEntry) -> StoreResult<User>;
+    async fn set_user_active(
+        &self,
+        id: i64,
+        active: bool,
+        audit: NewAuditEntry,
+    ) -> StoreResult<User>;
     /// Replaces a password hash (and revokes refresh tokens) in one transaction.
-    async fn set_user_password(&self, id: i64, password_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn set_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     // --- refresh tokens
     /// Stores a new refresh token.
@@ -221,7 +246,12 @@ pub trait Store: Send + Sync + 'static {
     // --- secrets
     /// Returns the stored value for `name`, storing `candidate` first if there is none
     /// (first writer wins across instances).
-    async fn get_or_init_secret(&self, name: &str, candidate: &str, at: DateTime<Utc>) -> StoreResult<String>;
+    async fn get_or_init_secret(
+        &self,
+        name: &str,
+        candidate: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<String>;
 }
 
 /// A shared store handle.
@@ -251,7 +281,11 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_connections: 10, min_connections: 0, acquire_timeout: std::time::Duration::from_secs(5) }
+        Self {
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
     }
 }
 

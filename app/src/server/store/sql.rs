@@ -10,6 +10,9 @@ pub(crate) trait DialectSql {
     /// Run inside the user-creation transaction before counting users, so that two
     /// concurrent first registrations cannot both become admin.
     const LOCK_USERS: Option<&'static str>;
+    /// Opens a transaction that reads and then writes (user creation); None means the pool's
+    /// plain `BEGIN`.
+    const BEGIN_WRITE: Option<&'static str>;
 }
 
 pub(crate) const USER_COLUMNS: &str =
@@ -167,7 +170,10 @@ macro_rules! impl_sql_store {
                 row: $crate::server::store::NewUserRow,
             ) -> $crate::server::store::StoreResult<$crate::model::User> {
                 use $crate::server::store::sql::{DialectSql, UserRow, USER_COLUMNS};
-                let mut tx = self.pool.begin().await?;
+                let mut tx = match <$store as DialectSql>::BEGIN_WRITE {
+                    Some(begin) => self.pool.begin_with(begin).await?,
+                    None => self.pool.begin().await?,
+                };
                 if let Some(lock) = <$store as DialectSql>::LOCK_USERS {
                     sqlx::query(lock).execute(&mut *tx).await?;
                 }

@@ -14,6 +14,7 @@ pub struct PgStore {
 impl DialectSql for PgStore {
     // Serialises concurrent first registrations; ordinary inserts are not blocked for long.
     const LOCK_USERS: Option<&'static str> = Some("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE");
+    const BEGIN_WRITE: Option<&'static str> = None;
 }
 
 impl PgStore {
@@ -26,7 +27,10 @@ impl PgStore {
             .connect(url)
             .await
             .context("could not connect to PostgreSQL")?;
-        sqlx::migrate!("../migrations/postgres").run(&pool).await.context("PostgreSQL migrations failed")?;
+        sqlx::migrate!("../migrations/postgres")
+            .run(&pool)
+            .await
+            .context("PostgreSQL migrations failed")?;
         Ok(Self { pool })
     }
 

@@ -4,7 +4,9 @@
 use super::sql::DialectSql;
 use super::{Backend, PoolOptions};
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -17,6 +19,10 @@ pub struct SqliteStore {
 impl DialectSql for SqliteStore {
     // SQLite has one writer at a time; the count and insert run in one write transaction.
     const LOCK_USERS: Option<&'static str> = None;
+    // Take the write lock up front. A deferred transaction that reads (the user count) and then
+    // writes cannot upgrade its lock once another writer went first, and fails at once with
+    // SQLITE_BUSY ("database is locked") instead of waiting for the busy timeout.
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 }
 
 impl SqliteStore {
@@ -29,11 +35,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = connect.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("could not create the database folder {}", dir.display()))?;
-            }
+        if let Some(dir) = connect.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("could not create the database folder {}", dir.display())
+            })?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(1))
@@ -42,7 +49,10 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .context("could not open the SQLite database")?;
-        sqlx::migrate!("../migrations/sqlite").run(&pool).await.context("SQLite migrations failed")?;
+        sqlx::migrate!("../migrations/sqlite")
+            .run(&pool)
+            .await
+            .context("SQLite migrations failed")?;
         Ok(Self { pool })
     }
 

@@ -1,0 +1,60 @@
+# Blueprint: the whole set-up is `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+CARGO_LEPTOS_VERSION := 0.3.10
+WASM_BINDGEN_VERSION := 0.2.130
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BIN := $(TARGET_DIR)/release/blueprint
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: run test tools browser build watch fmt lint unit e2e bench clean
+
+## tools: the wasm target, pinned cargo-leptos and wasm-bindgen-cli, npm's wasm-opt (skips what is present)
+tools:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || cargo install cargo-leptos --locked --version $(CARGO_LEPTOS_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@[ -x node_modules/.bin/wasm-opt ] || npm install --no-audit --no-fund
+
+## browser: Debian's Chromium and the Playwright runner (no browser download)
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund)
+
+## build: release server + size-optimised, code-split WASM
+build: tools
+	cargo leptos build --release --split --precompress
+
+## run: build and serve http://127.0.0.1:3000 on SQLite (./data/blueprint.db), no configuration needed
+run: build
+	@mkdir -p data
+	$(BIN)
+
+## watch: rebuild and reload on every edit (development)
+watch: tools
+	LEPTOS_ENV=DEV cargo leptos watch --split
+
+fmt:
+	cargo fmt --all -- --check
+
+lint:
+	cargo clippy -p app -p server --release --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
+
+## unit: unit tests, the store contract suite on SQLite and PostgreSQL, HTTP and Redis tests
+unit:
+	cargo test -p app -p server --release
+
+## e2e: Playwright in Chromium against the release build
+e2e: browser
+	cd end2end && E2E_SERVER_BIN="$(abspath $(BIN))" npx playwright test
+
+## test: everything CI checks
+test: tools browser fmt build lint unit e2e
+
+bench:
+	@echo "see bench/README.md"
+
+clean:
+	cargo clean

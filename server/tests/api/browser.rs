@@ -1,0 +1,214 @@
+//! The browser flow through server fns, with a cookie-keeping client.
+
+use crate::helpers::{PASSWORD, browser, email, expect_status, spawn_app};
+use reqwest::StatusCode;
+use reqwest::header::SET_COOKIE;
+use serde_json::{Value, json};
+
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect()
+}
+
+fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
+    cookies.iter().find_map(|c| {
+        let first = c.split(';').next()?;
+        let (k, v) = first.split_once('=')?;
+        (k.trim() == name).then(|| v.to_string())
+    })
+}
+
+#[tokio::test]
+async fn register_sets_http_only_cookies_and_sign_out_ends_the_session() {
+    let app = spawn_app().await;
+    let client = browser();
+    let address = email("browser");
+
+    let res = client
+        .post(app.url("/api/register"))
+        .json(&json!({ "form": { "email": address, "password": PASSWORD, "display_name": "Browser User" } }))
+        .send()
+        .await
+        .expect("register");
+    let cookies = set_cookies(&res);
+    let user = expect_status(res, StatusCode::OK).await;
+    assert_eq!(user["email"], address.as_str());
+    for name in ["bp_at", "bp_rt"] {
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} set: {cookies:?}"));
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+    }
+    let refresh_cookie = cookie_value(&cookies, "bp_rt").expect("refresh cookie");
+
+    // The server fn for the current user is `get_current_user` at endpoint `current_user`.
+    let res = client
+        .post(app.url("/api/current_user"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("current user");
+    let me = expect_status(res, StatusCode::OK).await;
+    assert_eq!(me["email"], address.as_str());
+    assert_eq!(me["display_name"], "Browser User");
+
+    // Cookies also work for server fns that need a scope.
+    let res =
+        client.post(app.url("/api/list_api_tokens")).json(&json!({})).send().await.expect("tokens");
+    assert_eq!(expect_status(res, StatusCode::OK).await, json!([]));
+
+    let res =
+        client.post(app.url("/api/sign_out")).json(&json!({})).send().await.expect("sign out");
+    let cleared = set_cookies(&res);
+    expect_status(res, StatusCode::OK).await;
+    assert!(
+        cleared.iter().any(|c| c.starts_with("bp_at=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(
+        cleared.iter().any(|c| c.starts_with("bp_rt=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+
+    let res = client
+        .post(app.url("/api/current_user"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("current user");
+    assert_eq!(expect_status(res, StatusCode::OK).await, Value::Null);
+
+    // The old refresh cookie was revoked on the server, not just forgotten by the client.
+    let res = app
+        .api
+        .post(app.url("/api/current_user"))
+        .header("cookie", format!("bp_rt={refresh_cookie}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(expect_status(res, StatusCode::OK).await, Value::Null);
+}
+
+#[tokio::test]
+async fn sign_in_server_fn_and_wrong_password() {
+    let app = spawn_app().await;
+    let address = email("signin");
+    app.register(&address).await;
+    let client = browser();
+    let res = client
+        .post(app.url("/api/sign_in"))
+        .json(&json!({ "form": { "email": address, "password": "wrong password" } }))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookies(&res).is_empty());
+
+    let res = client
+        .post(app.url("/api/sign_in"))
+        .json(&json!({ "form": { "email": address, "password": PASSWORD } }))
+        .send()
+        .await
+        .expect("sign in");
+    expect_status(res, StatusCode::OK).await;
+    let res = client
+        .post(app.url("/api/current_user"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("current user");
+    assert_eq!(expect_status(res, StatusCode::OK).await["email"], address.as_str());
+}
+
+#[tokio::test]
+async fn expired_access_cookie_is_refreshed_silently() {
+    let app = spawn_app().await;
+    let client = browser();
+    let address = email("silent");
+    let res = client
+        .post(app.url("/api/register"))
+        .json(&json!({ "form": { "email": address, "password": PASSWORD, "display_name": "Silent" } }))
+        .send()
+        .await
+        .expect("register");
+    let cookies = set_cookies(&res);
+    expect_status(res, StatusCode::OK).await;
+    let refresh = cookie_value(&cookies, "bp_rt").expect("refresh cookie");
+
+    // Only the refresh cookie (the access cookie has expired and gone): the session continues
+    // and new cookies are set.
+    let res = app
+        .api
+        .post(app.url("/api/current_user"))
+        .header("cookie", format!("bp_rt={refresh}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    let renewed = set_cookies(&res);
+    assert_eq!(expect_status(res, StatusCode::OK).await["email"], address.as_str());
+    let new_refresh = cookie_value(&renewed, "bp_rt").expect("rotated refresh cookie");
+    assert_ne!(new_refresh, refresh);
+    assert!(cookie_value(&renewed, "bp_at").is_some_and(|v| !v.is_empty()));
+}
+
+#[tokio::test]
+async fn cross_site_post_with_cookies_is_403() {
+    let app = spawn_app().await;
+    let client = browser();
+    let res = client
+        .post(app.url("/api/register"))
+        .json(&json!({ "form": { "email": email("csrf"), "password": PASSWORD, "display_name": "Csrf" } }))
+        .send()
+        .await
+        .expect("register");
+    expect_status(res, StatusCode::OK).await;
+    let before = app.state.store.list_api_tokens(1).await.expect("tokens").len();
+
+    let res = client
+        .post(app.url("/api/create_api_token"))
+        .header("origin", "http://evil.example")
+        .json(&json!({ "form": { "name": "stolen", "expires_in_days": 30 } }))
+        .send()
+        .await
+        .expect("cross-site");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = client
+        .post(app.url("/api/sign_out"))
+        .header("origin", "http://evil.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("cross-site");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.state.store.list_api_tokens(1).await.expect("tokens").len(),
+        before,
+        "nothing was created"
+    );
+
+    // The same request from our own origin is fine, and the session survived.
+    let res = client
+        .post(app.url("/api/create_api_token"))
+        .header("origin", app.address.clone())
+        .json(&json!({ "form": { "name": "mine", "expires_in_days": 30 } }))
+        .send()
+        .await
+        .expect("same-site");
+    expect_status(res, StatusCode::OK).await;
+    let res = client
+        .post(app.url("/api/current_user"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("current user");
+    assert!(expect_status(res, StatusCode::OK).await.is_object());
+}

@@ -1,0 +1,18 @@
+//! HTTP tests against a spawned application (SQLite by default; the main account flow also on
+//! PostgreSQL), plus the cache and rate limiter against a real local Redis.
+
+// A test fails by panicking; clippy.toml's allow-*-in-tests only covers #[test] fns themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admin;
+mod auth;
+mod browser;
+mod cache;
+mod helpers;
+mod hygiene;
+mod ops;
+mod ratelimit;
+mod tokens;

@@ -1,0 +1,74 @@
+//! Contract suite for the `Store` trait. Every test in `contract.rs` runs twice, once on a fresh
+//! SQLite file and once on a fresh PostgreSQL database, as `sqlite::<name>` and
+//! `postgres::<name>`. PostgreSQL tests fail (they are not skipped) when the server is down.
+
+// A test fails by panicking; clippy.toml's allow-*-in-tests only covers #[test] fns themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+mod contract;
+
+use app::server::store::{DynStore, PoolOptions, connect};
+use common::TestDb;
+
+/// Opens a store on a fresh database of the given kind; keep the guard alive for the test.
+pub async fn open(db: TestDb) -> (DynStore, TestDb) {
+    let store = connect(db.url(), &PoolOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("could not open the store at {}: {e:#}", db.url()));
+    (store, db)
+}
+
+/// Expands each contract test into a SQLite and a PostgreSQL variant.
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, _db) = crate::open(crate::common::TestDb::sqlite()).await;
+                    assert_eq!(store.backend(), app::server::store::Backend::Sqlite);
+                    crate::contract::$name(store).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let (store, _db) = crate::open(crate::common::TestDb::postgres().await).await;
+                    assert_eq!(store.backend(), app::server::store::Backend::Postgres);
+                    crate::contract::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    ping_answers,
+    creates_user_and_reads_it_back,
+    missing_user_is_not_found,
+    duplicate_email_is_conflict,
+    first_user_gets_first_user_scopes_second_gets_default,
+    concurrent_first_registrations_make_exactly_one_admin,
+    touch_user_login_records_time,
+    list_users_search_is_case_insensitive,
+    list_users_escapes_like_wildcards,
+    list_users_paginates_with_total,
+    set_user_scopes_writes_audit_entry_in_same_call,
+    set_user_scopes_on_missing_user_is_not_found_and_writes_no_audit,
+    deactivating_user_revokes_refresh_tokens_and_audits,
+    set_user_password_replaces_hash_and_revokes_refresh_tokens,
+    refresh_token_round_trips,
+    rotate_refresh_token_succeeds_once,
+    rotate_revoked_refresh_token_fails,
+    revoke_refresh_family_revokes_only_that_family,
+    api_token_insert_list_get_and_touch,
+    api_token_revoke_own_and_not_others,
+    audit_list_is_newest_first_with_total,
+    get_or_init_secret_first_writer_wins,
+    concurrent_get_or_init_secret_agree,
+);
