@@ -3,6 +3,8 @@ import { defineConfig } from '@playwright/test';
 // Runs against the release build with a fresh SQLite database, in Debian's Chromium.
 const port = Number(process.env.E2E_PORT ?? 3100);
 const bin = process.env.E2E_SERVER_BIN ?? '../target/release/blueprint';
+export const adminEmail = 'admin@e2e.example.com';
+export const adminPassword = 'e2e admin password';
 
 export default defineConfig({
   testDir: './tests',
@@ -24,7 +26,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `rm -rf .data && mkdir -p .data && exec ${bin}`,
+    // A fresh database with a scripted admin (the `create-admin` command), then the server.
+    command: `rm -rf .data && mkdir -p .data && ${bin} create-admin --email ${adminEmail} --name 'E2E Admin' && exec ${bin}`,
     url: `http://127.0.0.1:${port}/health/ready`,
     reuseExistingServer: false,
     timeout: 60_000,
@@ -34,6 +37,7 @@ export default defineConfig({
       BLUEPRINT_SERVER__ADDR: `127.0.0.1:${port}`,
       BLUEPRINT_SERVER__SITE_ROOT: process.env.E2E_SITE_ROOT ?? '../target/site',
       REDIS_URL: '',
+      BLUEPRINT_ADMIN_PASSWORD: adminPassword,
     },
   },
 });

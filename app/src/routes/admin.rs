@@ -205,7 +205,7 @@ fn Pager(offset: RwSignal<i64>, total: i64) -> impl IntoView {
         <div class="pager">
             <span class="muted">{from} "–" {to} " of " {total}</span>
             <button type="button" class="btn btn-small" disabled=move || offset.get() == 0 on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>"Previous"</button>
-            <button type="button" class="btn btn-small" disabled=move || offset.get() + PAGE >= total on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
+            <button type="button" class="btn btn-small" disabled=move || { offset.get() + PAGE >= total } on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
         </div>
     }
 }

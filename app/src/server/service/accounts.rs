@@ -130,6 +130,7 @@ pub async fn register(state: &AppState, new: NewAccount) -> Result<Session, AppE
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user.id = user.id, "account registered");
+    state.store.touch_user_login(user.id, Utc::now()).await?;
     start_session(state, &user).await
 }
 
