@@ -14,6 +14,8 @@ test('register, keep the session over a reload, sign out, and come back through 
 
   await expect(page.getByRole('heading', { name: 'Welcome, Ann Example' })).toBeVisible();
   await expect(page).toHaveURL(/\/$/);
+  // Live updates connect over the same-origin WebSocket (session cookie, CSP connect-src 'self').
+  await expect(page.locator('#live-status')).toHaveAttribute('data-connected', 'true');
 
   // The session survives a full reload (server-rendered with the cookie).
   await page.reload();

@@ -7,6 +7,7 @@ use crate::routes;
 use app::server::auth::{self as server_auth, AuthOutcome, ClientIp, Credential};
 use app::server::cache::{Cache, CacheConfig};
 use app::server::errors::{REQUEST_ID, error_headers};
+use app::server::events::EventBus;
 use app::server::ratelimit::{Limit, RateLimiter};
 use app::server::redis_conn::RedisConn;
 use app::server::service::accounts;
@@ -106,6 +107,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             redis.clone(),
         ),
     };
+    let events = EventBus::new(redis.clone());
     let default_scopes =
         app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
     Ok(AppState {
@@ -122,6 +124,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             allow_registration: a.allow_registration,
         }),
         limits,
+        events,
     })
 }
 
@@ -181,6 +184,7 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
         )
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
         .nest("/api/v1", routes::rest::router())
+        .route("/ws", get(routes::ws::upgrade))
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
             {

@@ -3,6 +3,8 @@
 
 /// Form helpers: field errors and error banners.
 pub mod form;
+/// The live-event socket as a reactive signal.
+pub mod live;
 /// The signed-in user, as a reactive context.
 pub mod session;
 /// The app frame: navigation, account menu, the sign-in guard.

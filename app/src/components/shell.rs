@@ -2,6 +2,7 @@
 //! guard that sends visitors to sign-in (and back afterwards).
 
 use crate::api::auth::sign_out;
+use crate::components::live::use_live_events;
 use crate::components::session::{encode_next, use_session};
 use crate::components::theme::ThemeToggle;
 use crate::model::{CurrentUser, Scope};
@@ -52,6 +53,7 @@ fn AppFrame(user: CurrentUser) -> impl IntoView {
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <div class="topbar-end">
+                    <LiveStatus />
                     <ThemeToggle />
                     <AccountMenu user />
                 </div>
@@ -60,6 +62,22 @@ fn AppFrame(user: CurrentUser) -> impl IntoView {
                 <Outlet />
             </main>
         </div>
+    }
+}
+
+/// A dot that shows whether live updates are connected.
+#[component]
+fn LiveStatus() -> impl IntoView {
+    let live = use_live_events();
+    view! {
+        <span
+            id="live-status"
+            class="live-dot"
+            data-connected=move || live.connected.get().to_string()
+            title=move || if live.connected.get() { "Live updates connected" } else { "Live updates reconnecting…" }
+            role="status"
+            aria-label=move || if live.connected.get() { "Live updates connected" } else { "Live updates offline" }
+        ></span>
     }
 }
 

@@ -3,8 +3,12 @@
 
 mod account;
 mod admin;
+mod job;
+mod live;
 mod scope;
 
 pub use account::*;
 pub use admin::*;
+pub use job::*;
+pub use live::*;
 pub use scope::*;

@@ -6,6 +6,10 @@ pub mod auth;
 pub mod cache;
 /// Conversions from lower-tier errors into `AppError`.
 pub mod errors;
+/// Live events to users: bounded history for resume, fan-out through Redis pub/sub.
+pub mod events;
+/// Durable background jobs: handlers, the runner, cron.
+pub mod jobs;
 /// Fixed-window rate limits, in-process or shared through Redis.
 pub mod ratelimit;
 /// The Redis connection: optional, reconnecting, never fatal.

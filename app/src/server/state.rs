@@ -6,6 +6,7 @@ use crate::model::Scopes;
 use crate::server::auth::JwtKeys;
 use crate::server::cache::Cache;
 use crate::server::errors::internal;
+use crate::server::events::EventBus;
 use crate::server::ratelimit::RateLimiter;
 use crate::server::redis_conn::RedisConn;
 use crate::server::store::DynStore;
@@ -71,6 +72,8 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     /// Rate limiters.
     pub limits: Limiters,
+    /// Live events to users.
+    pub events: EventBus,
 }
 
 /// The state, from Leptos context (server fns and SSR).

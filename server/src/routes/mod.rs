@@ -7,3 +7,5 @@ pub mod health;
 pub mod metrics;
 /// `/api/v1/…`.
 pub mod rest;
+/// `/ws`: live events over WebSocket.
+pub mod ws;

@@ -16,3 +16,4 @@ mod hygiene;
 mod ops;
 mod ratelimit;
 mod tokens;
+mod ws;

@@ -1,6 +1,7 @@
-//! Contract suite for the `Store` trait. Every test in `contract.rs` runs twice, once on a fresh
-//! SQLite file and once on a fresh PostgreSQL database, as `sqlite::<name>` and
-//! `postgres::<name>`. PostgreSQL tests fail (they are not skipped) when the server is down.
+//! Contract suite for the `Store` trait. Every test in `contract.rs` (accounts) and `jobs.rs`
+//! (the job queue) runs twice, once on a fresh SQLite file and once on a fresh PostgreSQL
+//! database, as `sqlite::<name>` and `postgres::<name>`. PostgreSQL tests fail (they are not
+//! skipped) when the server is down.
 
 // A test fails by panicking; clippy.toml's allow-*-in-tests only covers #[test] fns themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod contract;
+mod jobs;
 
 use app::server::store::{DynStore, PoolOptions, connect};
 use common::TestDb;
@@ -20,55 +22,78 @@ pub async fn open(db: TestDb) -> (DynStore, TestDb) {
     (store, db)
 }
 
-/// Expands each contract test into a SQLite and a PostgreSQL variant.
+/// Expands each contract test (`module: [names]`) into a SQLite and a PostgreSQL variant.
 macro_rules! contract_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($module:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
         mod sqlite {
-            $(
+            $($(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let (store, _db) = crate::open(crate::common::TestDb::sqlite()).await;
                     assert_eq!(store.backend(), app::server::store::Backend::Sqlite);
-                    crate::contract::$name(store).await;
+                    crate::$module::$name(store).await;
                 }
-            )*
+            )*)*
         }
 
         mod postgres {
-            $(
+            $($(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let (store, _db) = crate::open(crate::common::TestDb::postgres().await).await;
                     assert_eq!(store.backend(), app::server::store::Backend::Postgres);
-                    crate::contract::$name(store).await;
+                    crate::$module::$name(store).await;
                 }
-            )*
+            )*)*
         }
     };
 }
 
 contract_tests!(
-    ping_answers,
-    creates_user_and_reads_it_back,
-    missing_user_is_not_found,
-    duplicate_email_is_conflict,
-    first_user_gets_first_user_scopes_second_gets_default,
-    concurrent_first_registrations_make_exactly_one_admin,
-    touch_user_login_records_time,
-    list_users_search_is_case_insensitive,
-    list_users_escapes_like_wildcards,
-    list_users_paginates_with_total,
-    set_user_scopes_writes_audit_entry_in_same_call,
-    set_user_scopes_on_missing_user_is_not_found_and_writes_no_audit,
-    deactivating_user_revokes_refresh_tokens_and_audits,
-    set_user_password_replaces_hash_and_revokes_refresh_tokens,
-    refresh_token_round_trips,
-    rotate_refresh_token_succeeds_once,
-    rotate_revoked_refresh_token_fails,
-    revoke_refresh_family_revokes_only_that_family,
-    api_token_insert_list_get_and_touch,
-    api_token_revoke_own_and_not_others,
-    audit_list_is_newest_first_with_total,
-    get_or_init_secret_first_writer_wins,
-    concurrent_get_or_init_secret_agree,
+    contract: [
+        ping_answers,
+        creates_user_and_reads_it_back,
+        missing_user_is_not_found,
+        duplicate_email_is_conflict,
+        first_user_gets_first_user_scopes_second_gets_default,
+        concurrent_first_registrations_make_exactly_one_admin,
+        touch_user_login_records_time,
+        list_users_search_is_case_insensitive,
+        list_users_escapes_like_wildcards,
+        list_users_paginates_with_total,
+        set_user_scopes_writes_audit_entry_in_same_call,
+        set_user_scopes_on_missing_user_is_not_found_and_writes_no_audit,
+        deactivating_user_revokes_refresh_tokens_and_audits,
+        set_user_password_replaces_hash_and_revokes_refresh_tokens,
+        refresh_token_round_trips,
+        rotate_refresh_token_succeeds_once,
+        rotate_revoked_refresh_token_fails,
+        revoke_refresh_family_revokes_only_that_family,
+        api_token_insert_list_get_and_touch,
+        api_token_revoke_own_and_not_others,
+        audit_list_is_newest_first_with_total,
+        get_or_init_secret_first_writer_wins,
+        concurrent_get_or_init_secret_agree,
+    ],
+    jobs: [
+        enqueue_stores_a_queued_job,
+        claims_by_priority_then_run_after_then_id,
+        claim_waits_for_run_after,
+        enqueue_with_taken_idempotency_key_returns_existing_job,
+        concurrent_idempotent_enqueues_make_one_job,
+        fail_requeues_with_retry_at_then_dead_after_max_attempts,
+        fail_without_retry_at_is_dead_at_once,
+        cancel_queued_job_cancels_at_once,
+        cancel_running_job_sets_flag_that_heartbeat_reports,
+        cancel_by_another_user_is_not_found,
+        complete_needs_the_current_lease,
+        heartbeat_extends_lease_and_stores_progress,
+        requeue_expired_puts_running_job_back_or_dead,
+        release_returns_a_workers_jobs_without_counting_the_attempt,
+        retry_and_discard_only_finished_failures,
+        list_jobs_filters_and_paginates,
+        queue_stats_count_by_kind_and_state,
+        concurrent_claims_never_share_a_job,
+        claim_cron_firing_wins_once_per_fire_time,
+    ],
 );

@@ -1,7 +1,8 @@
 //! Persistence. One `Store` trait, implemented twice: `sqlite/` for the embedded default and
 //! `postgres/` for scale-out. Both share the SQL in `sql.rs` where the dialects agree and keep
 //! their own where they differ. Nothing above this module writes SQL; nothing here holds
-//! business rules. Timestamps are stored as Unix milliseconds.
+//! business rules. Timestamps are stored as Unix milliseconds. The job queue's SQL lives in
+//! `jobs.rs`, a second macro expanded by both backends.
 
 use crate::model::{ApiTokenInfo, AuditEntry, Scopes, User};
 use async_trait::async_trait;
@@ -10,8 +11,14 @@ use std::sync::Arc;
 
 #[macro_use]
 mod sql;
+#[macro_use]
+pub mod jobs;
 pub mod postgres;
 pub mod sqlite;
+
+pub use jobs::{
+    ClaimedJob, DEFAULT_MAX_ATTEMPTS, HeartbeatAnswer, JobFilter, JobLease, JobStore, NewJob,
+};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -158,9 +165,10 @@ pub struct PoolStats {
     pub idle: u32,
 }
 
-/// Everything Blueprint persists. Implementations must make each method atomic.
+/// Everything Blueprint persists. Implementations must make each method atomic. The job queue's
+/// methods come from the `JobStore` supertrait, so a `DynStore` offers them too.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: JobStore + Send + Sync + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Pool gauges.

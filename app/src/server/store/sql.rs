@@ -13,6 +13,10 @@ pub(crate) trait DialectSql {
     /// Opens a transaction that reads and then writes (user creation); None means the pool's
     /// plain `BEGIN`.
     const BEGIN_WRITE: Option<&'static str>;
+    /// Appended to the sub-select that picks the job to claim. PostgreSQL needs
+    /// `FOR UPDATE SKIP LOCKED` so concurrent claimers skip each other's rows instead of queueing
+    /// on them; SQLite runs one write statement at a time, so its claim is atomic as it stands.
+    const SKIP_LOCKED: &'static str;
 }
 
 pub(crate) const USER_COLUMNS: &str =

@@ -15,6 +15,7 @@ impl DialectSql for PgStore {
     // Serialises concurrent first registrations; ordinary inserts are not blocked for long.
     const LOCK_USERS: Option<&'static str> = Some("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE");
     const BEGIN_WRITE: Option<&'static str> = None;
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 }
 
 impl PgStore {
@@ -41,3 +42,4 @@ impl PgStore {
 }
 
 impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);
+impl_job_store!(PgStore);

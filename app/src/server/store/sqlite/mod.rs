@@ -23,6 +23,8 @@ impl DialectSql for SqliteStore {
     // writes cannot upgrade its lock once another writer went first, and fails at once with
     // SQLITE_BUSY ("database is locked") instead of waiting for the busy timeout.
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    // One writer at a time: the claim's select and update cannot interleave with another's.
+    const SKIP_LOCKED: &'static str = "";
 }
 
 impl SqliteStore {
@@ -63,3 +65,4 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
+impl_job_store!(SqliteStore);
