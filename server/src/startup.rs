@@ -8,10 +8,11 @@ use app::server::auth::{self as server_auth, AuthOutcome, ClientIp, Credential};
 use app::server::cache::{Cache, CacheConfig};
 use app::server::errors::{REQUEST_ID, error_headers};
 use app::server::events::EventBus;
+use app::server::jobs::{JobRunner, RunnerConfig, RunnerHandle, kinds};
 use app::server::ratelimit::{Limit, RateLimiter};
 use app::server::redis_conn::RedisConn;
 use app::server::service::accounts;
-use app::server::state::{AppState, AuthSettings, Limiters};
+use app::server::state::{AppState, AuthSettings, JobsLink, Limiters};
 use app::server::store::{self, PoolOptions};
 use app::{App, shell};
 use axum::Router;
@@ -108,6 +109,8 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         ),
     };
     let events = EventBus::new(redis.clone());
+    let jobs = JobsLink::new();
+    forward_job_events(&jobs, &events);
     let default_scopes =
         app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
     Ok(AppState {
@@ -125,7 +128,31 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         }),
         limits,
         events,
+        jobs,
     })
+}
+
+/// Publishes each job event to its owner's live events (topic `job`).
+fn forward_job_events(jobs: &JobsLink, events: &EventBus) {
+    let mut rx = jobs.events.subscribe();
+    let events = events.clone();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(event) => {
+                    if let (Some(owner), Ok(data)) = (event.owner_id, serde_json::to_value(&event))
+                    {
+                        events.publish(owner, "job", data).await;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    metrics::counter!("ws_events_dropped_total", "reason" => "job_events_lagged")
+                        .increment(n);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
 }
 
 /// Leptos options from settings; `LEPTOS_*` variables (set by `cargo leptos watch`) win.
@@ -409,6 +436,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     grace: Duration,
+    runner: RunnerHandle,
     /// The state, for tests and commands.
     pub state: AppState,
 }
@@ -437,11 +465,19 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.server.addr))?;
         let port = listener.local_addr()?.port();
+        let runner = JobRunner::start(
+            state.store.clone(),
+            kinds::builtin(),
+            RunnerConfig::default(),
+            state.jobs.events.clone(),
+        );
+        let _ = state.jobs.notifier.set(runner.notifier());
         Ok(Self {
             port,
             listener,
             router,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            runner,
             state,
         })
     }
@@ -458,6 +494,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (tx, mut rx) = tokio::sync::watch::channel(false);
+        let mut runner_rx = rx.clone();
+        let stop_tx = tx.clone();
         let grace = self.grace;
         let serve = axum::serve(
             self.listener,
@@ -467,7 +505,7 @@ impl Application {
             shutdown.await;
             tracing::info!(
                 grace_secs = grace.as_secs(),
-                "shutting down: draining in-flight requests"
+                "shutting down: draining in-flight requests and running jobs"
             );
             let _ = tx.send(true);
         });
@@ -475,13 +513,27 @@ impl Application {
             let _ = rx.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
-            r = serve => r.map_err(anyhow::Error::from),
-            () = deadline => {
-                tracing::warn!("grace period over; dropping remaining connections");
-                Ok(())
-            }
-        }
+        let http = async move {
+            let result = tokio::select! {
+                r = serve => r.map_err(anyhow::Error::from),
+                () = deadline => {
+                    tracing::warn!("grace period over; dropping remaining connections");
+                    Ok(())
+                }
+            };
+            let _ = stop_tx.send(true);
+            result
+        };
+        // Jobs stop with the server: no new claims, running handlers get the grace period,
+        // the rest go back to the queue for another instance or the next start.
+        let runner = self.runner;
+        let jobs = async move {
+            let _ = runner_rx.wait_for(|stopping| *stopping).await;
+            let released = runner.shutdown(grace).await;
+            tracing::info!(released, "job runner stopped");
+        };
+        let (result, ()) = tokio::join!(http, jobs);
+        result
     }
 }
 

@@ -74,6 +74,39 @@ pub struct AppState {
     pub limits: Limiters,
     /// Live events to users.
     pub events: EventBus,
+    /// The job queue's wake-up line and event channel.
+    pub jobs: JobsLink,
+}
+
+/// What services need of the job runner: wake it after an enqueue, and the channel its
+/// events go out on. The runner fills in the notifier when it starts.
+#[derive(Clone)]
+pub struct JobsLink {
+    /// Set once the runner runs in this process.
+    pub notifier: Arc<std::sync::OnceLock<crate::server::jobs::JobNotifier>>,
+    /// Job events, forwarded to the owners' live events.
+    pub events: tokio::sync::broadcast::Sender<crate::model::JobEvent>,
+}
+
+impl JobsLink {
+    /// A link with no runner yet.
+    pub fn new() -> Self {
+        let (events, _) = tokio::sync::broadcast::channel(1024);
+        Self { notifier: Arc::new(std::sync::OnceLock::new()), events }
+    }
+
+    /// Wakes this process's idle workers (others find the job on their next poll).
+    pub fn notify_enqueued(&self) {
+        if let Some(n) = self.notifier.get() {
+            n.notify_enqueued();
+        }
+    }
+}
+
+impl Default for JobsLink {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The state, from Leptos context (server fns and SSR).

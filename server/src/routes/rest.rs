@@ -5,11 +5,11 @@
 use crate::startup::ServerState;
 use app::error::{AppError, FieldError};
 use app::model::{
-    ApiTokenInfo, AuditEntry, CreatedApiToken, CurrentUser, NewAccount, NewApiTokenForm, Page,
+    ApiTokenInfo, AuditEntry, CreatedApiToken, CurrentUser, Job, NewAccount, NewApiTokenForm, Page,
     RegisterForm, Scope, SignInForm, TokenPair, User,
 };
 use app::server::auth::{AuthOutcome, ClientIp};
-use app::server::service::{accounts, tokens, users};
+use app::server::service::{accounts, jobs, tokens, users};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -81,6 +81,10 @@ pub fn router() -> Router<ServerState> {
         .route("/admin/users", get(list_users))
         .route("/admin/users/{id}", patch(update_user))
         .route("/admin/audit", get(list_audit))
+        .route("/jobs", get(list_jobs))
+        .route("/jobs/demo", post(start_demo_job))
+        .route("/jobs/{id}/cancel", post(cancel_job))
+        .route("/jobs/{id}/retry", post(retry_job))
 }
 
 fn pair(session: accounts::Session) -> Result<TokenPair, AppError> {
@@ -239,4 +243,63 @@ async fn list_audit(
 ) -> Result<Json<Page<AuditEntry>>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(users::audit_log(&s.app, q.limit, q.offset).await?))
+}
+
+/// `GET /jobs?limit=&offset=`: the caller's jobs (scope `basic`).
+async fn list_jobs(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<Job>>, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok(Json(jobs::list_mine(&s.app, &user, q.limit, q.offset).await?))
+}
+
+#[derive(Deserialize)]
+struct DemoBody {
+    #[serde(default = "default_steps")]
+    steps: i64,
+    #[serde(default = "default_step_ms")]
+    step_ms: i64,
+}
+
+fn default_steps() -> i64 {
+    10
+}
+
+fn default_step_ms() -> i64 {
+    200
+}
+
+/// `POST /jobs/demo {steps, step_ms}`: starts a demo job; 202 with the job (scope `basic`).
+async fn start_demo_job(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiJson(body): ApiJson<DemoBody>,
+) -> Result<(StatusCode, Json<Job>), AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(jobs::start_demo(&s.app, &user, body.steps, body.step_ms).await?),
+    ))
+}
+
+/// `POST /jobs/{id}/cancel`: cancels one of the caller's jobs.
+async fn cancel_job(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+) -> Result<Json<Job>, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok(Json(jobs::cancel(&s.app, &user, id).await?))
+}
+
+/// `POST /jobs/{id}/retry`: runs a dead or cancelled job again.
+async fn retry_job(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+) -> Result<Json<Job>, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok(Json(jobs::retry(&s.app, &user, id).await?))
 }

@@ -13,6 +13,7 @@ mod browser;
 mod cache;
 mod helpers;
 mod hygiene;
+mod jobs_live;
 mod ops;
 mod ratelimit;
 mod tokens;

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(port: u16, token: &str, after: Option<&str>) -> Socket {
+pub async fn connect(port: u16, token: &str, after: Option<&str>) -> Socket {
     let url = match after {
         Some(a) => format!("ws://127.0.0.1:{port}/ws?after={a}"),
         None => format!("ws://127.0.0.1:{port}/ws"),
@@ -26,7 +26,7 @@ async fn connect(port: u16, token: &str, after: Option<&str>) -> Socket {
 }
 
 /// The next server frame, skipping pings; None on timeout or close.
-async fn next_frame(socket: &mut Socket, within: Duration) -> Option<WsFrame> {
+pub async fn next_frame(socket: &mut Socket, within: Duration) -> Option<WsFrame> {
     let deadline = Instant::now() + within;
     loop {
         let left = deadline.checked_duration_since(Instant::now())?;
@@ -40,7 +40,7 @@ async fn next_frame(socket: &mut Socket, within: Duration) -> Option<WsFrame> {
     }
 }
 
-async fn expect_hello(socket: &mut Socket) -> i64 {
+pub async fn expect_hello(socket: &mut Socket) -> i64 {
     match next_frame(socket, Duration::from_secs(5)).await {
         Some(WsFrame::Hello { replayed, .. }) => replayed,
         other => panic!("expected hello, got {other:?}"),

@@ -31,6 +31,7 @@
 
 pub mod cron;
 pub mod handler;
+pub mod kinds;
 pub mod runner;
 
 pub use cron::{CronHandle, CronSchedule, CronScheduler};

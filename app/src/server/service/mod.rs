@@ -3,6 +3,8 @@
 
 /// Registration, sign-in, refresh, sign-out, and resolving a request's credentials.
 pub mod accounts;
+/// Jobs as their owners see them.
+pub mod jobs;
 /// Personal API tokens.
 pub mod tokens;
 /// Admin work on users and the audit log.
