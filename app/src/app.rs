@@ -7,6 +7,7 @@ use crate::routes::{
     admin::AdminRoute,
     auth::{RegisterRoute, SignInRoute},
     dashboard::DashboardRoute,
+    jobs::JobsRoute,
     not_found::NotFound,
     placeholder::{CodeDocsRoute, RfcsRoute, SearchRoute, UsageRoute},
     settings::SettingsRoute,
@@ -104,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/rfcs") view={Lazy::<RfcsRoute>::new()} />
                     <Route path=path!("/code-docs") view={Lazy::<CodeDocsRoute>::new()} />
                     <Route path=path!("/usage") view={Lazy::<UsageRoute>::new()} />
+                    <Route path=path!("/jobs") view={Lazy::<JobsRoute>::new()} />
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                 </ParentRoute>

@@ -5,5 +5,7 @@
 pub mod admin;
 /// Registration, sign-in, sign-out, the current user.
 pub mod auth;
+/// Background jobs of the caller.
+pub mod jobs;
 /// Personal API tokens.
 pub mod tokens;

@@ -47,6 +47,7 @@ fn AppFrame(user: CurrentUser) -> impl IntoView {
                     <A href="/rfcs">"RFCs"</A>
                     <A href="/code-docs">"Code Docs"</A>
                     <A href="/usage">"Usage & Budget"</A>
+                    <A href="/jobs">"Jobs"</A>
                     <Show when=move || is_admin>
                         <A href="/admin">"Admin"</A>
                     </Show>

@@ -7,6 +7,8 @@ pub mod admin;
 pub mod auth;
 /// `/`: the dashboard.
 pub mod dashboard;
+/// `/jobs`: the user's background jobs, live.
+pub mod jobs;
 /// The 404 page.
 pub mod not_found;
 /// Areas that are not built yet.

@@ -1,0 +1,42 @@
+//! Job server fns (scope `basic`): the caller's jobs, the demo job, cancel and retry.
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::model::Scope;
+use crate::model::{Job, Page};
+#[cfg(feature = "ssr")]
+use crate::server::{auth::require_scope, service::jobs, state::app_state};
+use leptos::prelude::*;
+use server_fn::codec::Json;
+
+/// The caller's jobs, newest first.
+#[server(prefix = "/api", endpoint = "list_my_jobs", input = Json)]
+pub async fn list_my_jobs(limit: i64, offset: i64) -> Result<Page<Job>, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Basic)?;
+    jobs::list_mine(&state, &user, limit, offset).await
+}
+
+/// Starts a demo job that counts `steps` steps of `step_ms` each.
+#[server(prefix = "/api", endpoint = "start_demo_job", input = Json)]
+pub async fn start_demo_job(steps: i64, step_ms: i64) -> Result<Job, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Basic)?;
+    jobs::start_demo(&state, &user, steps, step_ms).await
+}
+
+/// Cancels one of the caller's jobs.
+#[server(prefix = "/api", endpoint = "cancel_job", input = Json)]
+pub async fn cancel_job(id: i64) -> Result<Job, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Basic)?;
+    jobs::cancel(&state, &user, id).await
+}
+
+/// Runs a dead or cancelled job again.
+#[server(prefix = "/api", endpoint = "retry_job", input = Json)]
+pub async fn retry_job(id: i64) -> Result<Job, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Basic)?;
+    jobs::retry(&state, &user, id).await
+}
