@@ -39,12 +39,12 @@ fmt:
 	cargo fmt --all -- --check
 
 lint:
-	cargo clippy -p app -p server --release --all-targets -- -D warnings
+	cargo clippy -p app -p server -p bench --release --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 
 ## unit: unit tests, the store contract suite on SQLite and PostgreSQL, HTTP and Redis tests
 unit:
-	cargo test -p app -p server --release
+	cargo test -p app -p server -p bench --release
 
 ## e2e: Playwright in Chromium against the release build
 e2e: browser
@@ -53,8 +53,10 @@ e2e: browser
 ## test: everything CI checks
 test: tools browser fmt build lint unit e2e
 
-bench:
-	@echo "see bench/README.md"
+## bench: load generators (not part of `make test`; PostgreSQL must be running)
+bench: build
+	cargo run -p bench --release --bin jobs_bench
+	ulimit -n 65536 2>/dev/null || true; cargo run -p bench --release --bin ws_bench -- --server-bin "$(abspath $(BIN))"
 
 clean:
 	cargo clean

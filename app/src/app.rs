@@ -5,6 +5,7 @@ use crate::components::session::provide_session;
 use crate::components::shell::Protected;
 use crate::routes::{
     admin::AdminRoute,
+    admin_jobs::AdminJobsRoute,
     auth::{RegisterRoute, SignInRoute},
     dashboard::DashboardRoute,
     jobs::JobsRoute,
@@ -107,6 +108,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/usage") view={Lazy::<UsageRoute>::new()} />
                     <Route path=path!("/jobs") view={Lazy::<JobsRoute>::new()} />
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
+                    <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} />
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                 </ParentRoute>
             </Routes>

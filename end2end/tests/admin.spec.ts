@@ -51,3 +51,40 @@ test('an admin changes a scope and deactivates a user; both are audited and appl
   await memberPage.reload();
   await expect(memberPage).toHaveURL(/\/signin/);
 });
+
+test('an admin watches the job queue and cancels and retries any job from it', async ({ page }) => {
+  await signIn(page, adminEmail, adminPassword);
+  // A long-running job of the admin's own, started from the Jobs page.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
+  await expect(page.getByRole('heading', { name: 'Jobs', exact: true })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Steps').fill('1000');
+  await page.getByRole('button', { name: 'Start' }).click();
+  const mine = page.locator('#jobs-table tbody tr').first();
+  await expect(mine.locator('.job-state')).toHaveText('running', { timeout: 10_000 });
+  const id = await mine.getAttribute('data-job-id');
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Job queue' }).click();
+  await hydrated(page);
+  // The overview counts the running demo job.
+  const demo = page.locator('#queue-table tr[data-kind="demo.count"]');
+  await expect(demo).toBeVisible();
+  await expect.poll(async () => Number(await demo.locator('[data-col="running"]').textContent()))
+    .toBeGreaterThan(0);
+
+  // Dead letters are shown first; switch to running jobs of this kind and cancel ours.
+  await page.getByLabel('State').selectOption('running');
+  await demo.getByRole('button', { name: 'demo.count' }).click();
+  const row = page.locator(`#admin-jobs-table tr[data-job-id="${id}"]`);
+  await expect(row).toBeVisible();
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByLabel('State').selectOption('cancelled');
+  await expect(row.locator('.job-state')).toHaveText('cancelled', { timeout: 10_000 });
+  await row.getByRole('button', { name: 'Retry' }).click();
+  await page.getByLabel('State').selectOption({ label: 'all' });
+  await expect(row.locator('.job-state')).toHaveText(/queued|running/, { timeout: 10_000 });
+  // Leave nothing running behind.
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  await expect(row.locator('.job-state')).toHaveText('cancelled', { timeout: 10_000 });
+});

@@ -71,6 +71,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Accounts and sessions.
     pub auth: AuthSettings,
+    /// Background jobs.
+    pub jobs: JobsSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -226,6 +228,66 @@ impl Default for AuthSettings {
     }
 }
 
+/// Background job settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsSettings {
+    /// Run workers in this instance (false: it only enqueues; other instances run the jobs).
+    pub workers: bool,
+    /// How often an idle worker looks for due jobs when nothing wakes it.
+    pub poll_interval_ms: u64,
+    /// How long a claim holds a job without a heartbeat; a dead worker's jobs rerun after it.
+    pub lease_secs: u64,
+    /// How often a running job's lease is extended (kept below half the lease).
+    pub heartbeat_secs: u64,
+    /// Succeeded and cancelled jobs are deleted this many days after they finish (0: never).
+    pub retention_days: u64,
+    /// Per-kind worker count overrides, e.g. `"demo.count" = 8`.
+    pub concurrency: std::collections::BTreeMap<String, usize>,
+    /// Recurring jobs.
+    pub schedules: Vec<ScheduleSettings>,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self {
+            workers: true,
+            poll_interval_ms: 1000,
+            lease_secs: 30,
+            heartbeat_secs: 10,
+            retention_days: 30,
+            concurrency: std::collections::BTreeMap::new(),
+            schedules: Vec::new(),
+        }
+    }
+}
+
+/// A recurring job from configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// Unique name; a firing is claimed once per name and fire time across instances.
+    pub name: String,
+    /// Cron expression in UTC: five fields, or six with seconds first.
+    pub cron: String,
+    /// The job kind to enqueue.
+    pub kind: String,
+    /// The job's payload.
+    #[serde(default = "empty_object")]
+    pub payload: serde_json::Value,
+    /// `low`, `normal`, `high` or `urgent`.
+    #[serde(default = "normal_priority")]
+    pub priority: String,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+fn normal_priority() -> String {
+    "normal".into()
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -341,6 +403,39 @@ impl Settings {
         if self.auth.login_max_failures == 0 || self.auth.login_max_per_ip == 0 {
             return Err(bad("auth.login_max_failures", "limits must be at least 1"));
         }
+        let j = &self.jobs;
+        if !(10..=60_000).contains(&j.poll_interval_ms) {
+            return Err(bad("jobs.poll_interval_ms", "must be between 10 and 60000"));
+        }
+        if !(2..=3600).contains(&j.lease_secs) {
+            return Err(bad("jobs.lease_secs", "must be between 2 and 3600"));
+        }
+        if j.heartbeat_secs == 0 || j.heartbeat_secs * 2 > j.lease_secs {
+            return Err(bad(
+                "jobs.heartbeat_secs",
+                "must be at least 1 and at most half of jobs.lease_secs",
+            ));
+        }
+        for (kind, n) in &j.concurrency {
+            if !(1..=1000).contains(n) {
+                return Err(bad(&format!("jobs.concurrency.{kind}"), "must be between 1 and 1000"));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in j.schedules.iter().enumerate() {
+            let key = |field: &str| format!("jobs.schedules[{i}].{field}");
+            if s.name.trim().is_empty() || !names.insert(s.name.as_str()) {
+                return Err(bad(&key("name"), "must be present and unique"));
+            }
+            if app::model::JobPriority::parse(&s.priority).is_err() {
+                return Err(bad(&key("priority"), "must be low, normal, high or urgent"));
+            }
+            if let Err(e) =
+                app::server::jobs::CronSchedule::parse(&s.name, &s.cron, &s.kind, s.payload.clone())
+            {
+                return Err(bad(&key("cron"), format!("{e:#}")));
+            }
+        }
         if self.log.format != "pretty" && self.log.format != "json" {
             return Err(bad("log.format", "must be 'pretty' or 'json'"));
         }
@@ -363,6 +458,28 @@ mod tests {
         let mut s = Settings::default();
         s.database.url = SecretUrl::new("mysql://x");
         assert_eq!(s.validate().unwrap_err().key, "database.url");
+    }
+
+    #[test]
+    fn rejects_a_bad_cron_expression_naming_the_schedule() {
+        let mut s = Settings::default();
+        s.jobs.schedules.push(ScheduleSettings {
+            name: "nightly".into(),
+            cron: "61 * * * *".into(),
+            kind: "demo.count".into(),
+            payload: empty_object(),
+            priority: "normal".into(),
+        });
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.key, "jobs.schedules[0].cron");
+        assert!(err.rule.contains("nightly"), "{}", err.rule);
+    }
+
+    #[test]
+    fn heartbeat_must_fit_twice_in_the_lease() {
+        let mut s = Settings::default();
+        s.jobs.heartbeat_secs = 20;
+        assert_eq!(s.validate().unwrap_err().key, "jobs.heartbeat_secs");
     }
 
     #[test]

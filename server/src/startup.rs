@@ -8,7 +8,10 @@ use app::server::auth::{self as server_auth, AuthOutcome, ClientIp, Credential};
 use app::server::cache::{Cache, CacheConfig};
 use app::server::errors::{REQUEST_ID, error_headers};
 use app::server::events::EventBus;
-use app::server::jobs::{JobRunner, RunnerConfig, RunnerHandle, kinds};
+use app::server::jobs::{
+    CronHandle, CronSchedule, CronScheduler, JobRegistry, JobRunner, RunnerConfig, RunnerHandle,
+    kinds,
+};
 use app::server::ratelimit::{Limit, RateLimiter};
 use app::server::redis_conn::RedisConn;
 use app::server::service::accounts;
@@ -109,7 +112,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         ),
     };
     let events = EventBus::new(redis.clone());
-    let jobs = JobsLink::new();
+    let jobs = JobsLink::new(redis.clone());
     forward_job_events(&jobs, &events);
     let default_scopes =
         app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
@@ -436,7 +439,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     grace: Duration,
-    runner: RunnerHandle,
+    runner: Option<RunnerHandle>,
+    cron: CronHandle,
     /// The state, for tests and commands.
     pub state: AppState,
 }
@@ -465,19 +469,37 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.server.addr))?;
         let port = listener.local_addr()?.port();
-        let runner = JobRunner::start(
+        let registry = job_registry(&settings, &state)?;
+        let schedules = job_schedules(&settings, &registry)?;
+        let runner = settings.jobs.workers.then(|| {
+            JobRunner::start(
+                state.store.clone(),
+                registry,
+                RunnerConfig {
+                    poll_interval: Duration::from_millis(settings.jobs.poll_interval_ms),
+                    lease: Duration::from_secs(settings.jobs.lease_secs),
+                    heartbeat_every: Duration::from_secs(settings.jobs.heartbeat_secs),
+                    ..RunnerConfig::default()
+                },
+                state.jobs.events.clone(),
+            )
+        });
+        if let Some(runner) = &runner {
+            let _ = state.jobs.notifier.set(runner.notifier());
+        }
+        let cron = CronScheduler::start(
             state.store.clone(),
-            kinds::builtin(),
-            RunnerConfig::default(),
-            state.jobs.events.clone(),
+            schedules,
+            runner.as_ref().map(RunnerHandle::notifier),
+            Duration::from_secs(1),
         );
-        let _ = state.jobs.notifier.set(runner.notifier());
         Ok(Self {
             port,
             listener,
             router,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             runner,
+            cron,
             state,
         })
     }
@@ -526,15 +548,51 @@ impl Application {
         };
         // Jobs stop with the server: no new claims, running handlers get the grace period,
         // the rest go back to the queue for another instance or the next start.
-        let runner = self.runner;
+        let (runner, cron) = (self.runner, self.cron);
         let jobs = async move {
             let _ = runner_rx.wait_for(|stopping| *stopping).await;
-            let released = runner.shutdown(grace).await;
-            tracing::info!(released, "job runner stopped");
+            cron.shutdown().await;
+            if let Some(runner) = runner {
+                let released = runner.shutdown(grace).await;
+                tracing::info!(released, "job runner stopped");
+            }
         };
         let (result, ()) = tokio::join!(http, jobs);
         result
     }
+}
+
+/// The built-in job kinds with the configured concurrency overrides.
+fn job_registry(settings: &Settings, state: &AppState) -> anyhow::Result<JobRegistry> {
+    let mut registry = kinds::builtin(state.store.clone());
+    for (kind, n) in &settings.jobs.concurrency {
+        if !registry.set_concurrency(kind, *n) {
+            anyhow::bail!(
+                "invalid setting jobs.concurrency.{kind}: no such job kind (known: {})",
+                registry.kinds().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(registry)
+}
+
+/// The built-in schedules and the configured ones, each naming a registered kind.
+fn job_schedules(settings: &Settings, registry: &JobRegistry) -> anyhow::Result<Vec<CronSchedule>> {
+    let mut schedules = kinds::builtin_schedules(settings.jobs.retention_days)?;
+    for (i, s) in settings.jobs.schedules.iter().enumerate() {
+        if registry.config(&s.kind).is_none() {
+            anyhow::bail!(
+                "invalid setting jobs.schedules[{i}].kind: no such job kind {:?} (known: {})",
+                s.kind,
+                registry.kinds().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let priority = app::model::JobPriority::parse(&s.priority).map_err(anyhow::Error::msg)?;
+        schedules.push(
+            CronSchedule::parse(&s.name, &s.cron, &s.kind, s.payload.clone())?.priority(priority),
+        );
+    }
+    Ok(schedules)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -1,9 +1,10 @@
-//! Job server fns (scope `basic`): the caller's jobs, the demo job, cancel and retry.
+//! Job server fns: the caller's jobs, the demo job, cancel and retry (scope `basic`); the queue
+//! overview, any job, admin retry and discard (scope `admin`).
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::model::Scope;
-use crate::model::{Job, Page};
+use crate::model::{Job, Page, QueueOverview};
 #[cfg(feature = "ssr")]
 use crate::server::{auth::require_scope, service::jobs, state::app_state};
 use leptos::prelude::*;
@@ -39,4 +40,41 @@ pub async fn retry_job(id: i64) -> Result<Job, AppError> {
     let state = app_state()?;
     let user = require_scope(Scope::Basic)?;
     jobs::retry(&state, &user, id).await
+}
+
+/// The queue per kind: depth, oldest waiting, throughput (scope `admin`).
+#[server(prefix = "/api", endpoint = "queue_overview", input = Json)]
+pub async fn get_queue_overview() -> Result<QueueOverview, AppError> {
+    let state = app_state()?;
+    require_scope(Scope::Admin)?;
+    jobs::overview(&state).await
+}
+
+/// Every user's jobs, optionally of one state and kind (scope `admin`).
+#[server(prefix = "/api", endpoint = "admin_list_jobs", input = Json)]
+pub async fn admin_list_jobs(
+    state: Option<String>,
+    kind: Option<String>,
+    limit: i64,
+    offset: i64,
+) -> Result<Page<Job>, AppError> {
+    let app = app_state()?;
+    require_scope(Scope::Admin)?;
+    jobs::list_all(&app, state.as_deref(), kind.as_deref(), limit, offset).await
+}
+
+/// Runs any user's dead or cancelled job again (scope `admin`; audited).
+#[server(prefix = "/api", endpoint = "admin_retry_job", input = Json)]
+pub async fn admin_retry_job(id: i64) -> Result<Job, AppError> {
+    let state = app_state()?;
+    let admin = require_scope(Scope::Admin)?;
+    jobs::admin_retry(&state, &admin, id).await
+}
+
+/// Deletes a dead job for good (scope `admin`; audited).
+#[server(prefix = "/api", endpoint = "discard_job", input = Json)]
+pub async fn discard_job(id: i64) -> Result<(), AppError> {
+    let state = app_state()?;
+    let admin = require_scope(Scope::Admin)?;
+    jobs::discard(&state, &admin, id).await
 }

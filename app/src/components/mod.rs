@@ -9,5 +9,7 @@ pub mod live;
 pub mod session;
 /// The app frame: navigation, account menu, the sign-in guard.
 pub mod shell;
+/// The pager and duration formatting list pages share.
+pub mod table;
 /// Light/dark theme toggle.
 pub mod theme;

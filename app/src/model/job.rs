@@ -211,6 +211,50 @@ pub struct QueueStats {
     pub oldest_age_ms: Option<i64>,
 }
 
+/// One job kind's queue at a glance, for the admin view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindQueue {
+    /// Job kind.
+    pub kind: String,
+    /// Jobs waiting (due or not).
+    pub queued: i64,
+    /// Jobs running now.
+    pub running: i64,
+    /// Dead letters: jobs that used up their attempts, kept until retried or discarded.
+    pub dead: i64,
+    /// How long the oldest due job has waited to start, in milliseconds.
+    pub oldest_waiting_ms: Option<i64>,
+    /// How long the longest-running attempt has run, in milliseconds.
+    pub longest_running_ms: Option<i64>,
+    /// Jobs that succeeded within the window.
+    pub succeeded_recent: i64,
+    /// Jobs that died within the window.
+    pub dead_recent: i64,
+    /// Jobs cancelled within the window.
+    pub cancelled_recent: i64,
+    /// Mean run time of the jobs that succeeded within the window, in milliseconds.
+    pub avg_run_ms: Option<i64>,
+}
+
+/// The whole queue at a glance: per kind depth, age and recent throughput.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueOverview {
+    /// One row per kind that has jobs, by name.
+    pub kinds: Vec<KindQueue>,
+    /// The window the `*_recent` counts cover, in seconds.
+    pub window_secs: i64,
+    /// When it was read.
+    pub at: DateTime<Utc>,
+}
+
+impl QueueOverview {
+    /// Jobs per minute that succeeded within the window, all kinds together.
+    pub fn throughput_per_min(&self) -> f64 {
+        let done: i64 = self.kinds.iter().map(|k| k.succeeded_recent).sum();
+        done as f64 * 60.0 / self.window_secs.max(1) as f64
+    }
+}
+
 /// What happened to a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,6 +3,7 @@
 use crate::api::admin::{SetUserActive, SetUserScopes, list_audit, list_users};
 use crate::components::form::ErrorBanner;
 use crate::components::session::use_session;
+use crate::components::table::Pager;
 use crate::error::AppError;
 use crate::model::{AuditEntry, Page, Scope, User};
 use leptos::prelude::*;
@@ -84,6 +85,10 @@ impl LazyRoute for AdminRoute {
             <Title text="Admin" />
             <section class="page">
                 <h1>"Admin"</h1>
+                <nav class="tabs" aria-label="Admin sections">
+                    <a href="/admin" aria-current="page">"Users & audit"</a>
+                    <a href="/admin/jobs">"Job queue"</a>
+                </nav>
                 <div class="card">
                     <h2>"Users"</h2>
                     <input id="user-search" type="search" placeholder="Search by e-mail or name" on:input=on_search aria-label="Search users" />
@@ -99,7 +104,7 @@ impl LazyRoute for AdminRoute {
                                             <thead><tr><th>"User"</th><th>"Scopes"</th><th>"Status"</th><th>"Last sign-in"</th></tr></thead>
                                             <tbody>{rows}</tbody>
                                         </table>
-                                        <Pager offset total />
+                                        <Pager offset total page=PAGE />
                                     }.into_any()
                                 }
                                 Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
@@ -129,7 +134,7 @@ impl LazyRoute for AdminRoute {
                                                 }).collect_view()}
                                             </tbody>
                                         </table>
-                                        <Pager offset=audit_offset total />
+                                        <Pager offset=audit_offset total page=PAGE />
                                     }.into_any()
                                 }
                                 Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
@@ -194,18 +199,5 @@ fn UserRow(
             </td>
             <td>{user.last_login_at.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into())}</td>
         </tr>
-    }
-}
-
-#[component]
-fn Pager(offset: RwSignal<i64>, total: i64) -> impl IntoView {
-    let from = move || if total == 0 { 0 } else { offset.get() + 1 };
-    let to = move || (offset.get() + PAGE).min(total);
-    view! {
-        <div class="pager">
-            <span class="muted">{from} "–" {to} " of " {total}</span>
-            <button type="button" class="btn btn-small" disabled=move || offset.get() == 0 on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>"Previous"</button>
-            <button type="button" class="btn btn-small" disabled=move || { offset.get() + PAGE >= total } on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
-        </div>
     }
 }

@@ -3,6 +3,8 @@
 
 /// `/admin`: users and the audit log.
 pub mod admin;
+/// `/admin/jobs`: the job queue, dead letters.
+pub mod admin_jobs;
 /// `/signin` and `/register`.
 pub mod auth;
 /// `/`: the dashboard.

@@ -9,7 +9,6 @@
 use crate::error::AppError;
 use crate::server::errors::internal;
 use crate::server::redis_conn::RedisConn;
-use futures::StreamExt;
 use moka::Expiry;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -126,7 +125,12 @@ impl Cache {
         let cache = Self { l1, redis, config, stats: Arc::new(CacheStats::default()) };
         if let Some(redis) = cache.redis.clone() {
             let l1 = cache.l1.clone();
-            tokio::spawn(listen_for_invalidations(redis, l1));
+            // Drops keys other instances invalidated. While the subscription is down, level-1
+            // entries still age out within `l1_max_ttl`.
+            redis.subscribe_forever(INVALIDATION_CHANNEL, "cache invalidation", move |key| {
+                let l1 = l1.clone();
+                async move { l1.invalidate(&key).await }
+            });
         }
         cache
     }
@@ -199,8 +203,7 @@ impl Cache {
         if let Some(redis) = &self.redis {
             let _: Option<i64> =
                 redis.run(redis::cmd("DEL").arg(format!("{REDIS_PREFIX}{k}"))).await;
-            let _: Option<i64> =
-                redis.run(redis::cmd("PUBLISH").arg(INVALIDATION_CHANNEL).arg(&k)).await;
+            redis.publish(INVALIDATION_CHANNEL, &k).await;
         }
     }
 
@@ -218,27 +221,5 @@ impl Cache {
         let _: Option<String> = redis
             .run(redis::cmd("SET").arg(format!("{REDIS_PREFIX}{key}")).arg(bytes).arg("PX").arg(ms))
             .await;
-    }
-}
-
-/// Drops keys other instances invalidated. Reconnects forever; while disconnected, level-1
-/// entries age out within `l1_max_ttl`.
-async fn listen_for_invalidations(redis: RedisConn, l1: moka::future::Cache<String, Entry>) {
-    loop {
-        match redis.client().get_async_pubsub().await {
-            Ok(mut pubsub) => {
-                if pubsub.subscribe(INVALIDATION_CHANNEL).await.is_ok() {
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        if let Ok(key) = msg.get_payload::<String>() {
-                            l1.invalidate(&key).await;
-                        }
-                    }
-                }
-                redis.warn("cache invalidation subscription lost");
-            }
-            Err(e) => redis.warn(&format!("cache invalidation subscription failed: {e}")),
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

@@ -10,11 +10,9 @@
 
 use crate::model::LiveEvent;
 use crate::server::redis_conn::RedisConn;
-use futures::StreamExt;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::mpsc;
 
 const CHANNEL: &str = "bp:events";
@@ -100,7 +98,13 @@ impl EventBus {
             seq: Arc::new(AtomicU64::new(0)),
         };
         if let Some(redis) = bus.redis.clone() {
-            tokio::spawn(listen(redis, bus.clone()));
+            let local = bus.clone();
+            redis.subscribe_forever(CHANNEL, "live event", move |payload| {
+                if let Ok(event) = serde_json::from_str::<LiveEvent>(&payload) {
+                    local.deliver_local(event);
+                }
+                std::future::ready(())
+            });
         }
         bus
     }
@@ -239,28 +243,5 @@ impl EventBus {
                     .collect()
             })
             .unwrap_or_default()
-    }
-}
-
-async fn listen(redis: RedisConn, bus: EventBus) {
-    loop {
-        match redis.client().get_async_pubsub().await {
-            Ok(mut pubsub) => {
-                if pubsub.subscribe(CHANNEL).await.is_ok() {
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        if let Ok(Ok(event)) = msg
-                            .get_payload::<String>()
-                            .map(|p| serde_json::from_str::<LiveEvent>(&p))
-                        {
-                            bus.deliver_local(event);
-                        }
-                    }
-                }
-                redis.warn("live event subscription lost");
-            }
-            Err(e) => redis.warn(&format!("live event subscription failed: {e}")),
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

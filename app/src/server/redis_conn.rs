@@ -2,6 +2,7 @@
 //! and the connection manager reconnects by itself. Callers get `None` while Redis is not
 //! there and fall back to in-process state, logging a warning at most every few seconds.
 
+use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -153,5 +154,44 @@ impl RedisConn {
                 None
             }
         }
+    }
+
+    /// Delivers every message published on `channel` to `handle`, from a task that resubscribes
+    /// forever (2 s after a lost subscription; `what` names it in the warning). Messages
+    /// published while the subscription is down are lost, so callers must tolerate that.
+    pub fn subscribe_forever<F, Fut>(
+        &self,
+        channel: &'static str,
+        what: &'static str,
+        mut handle: F,
+    ) where
+        F: FnMut(String) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let redis = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match redis.client().get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if pubsub.subscribe(channel).await.is_ok() {
+                            let mut messages = pubsub.on_message();
+                            while let Some(msg) = messages.next().await {
+                                if let Ok(payload) = msg.get_payload::<String>() {
+                                    handle(payload).await;
+                                }
+                            }
+                        }
+                        redis.warn(&format!("{what} subscription lost"));
+                    }
+                    Err(e) => redis.warn(&format!("{what} subscription failed: {e}")),
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+    }
+
+    /// Publishes `payload` on `channel`; a failure only logs (subscribers must tolerate loss).
+    pub async fn publish(&self, channel: &str, payload: &str) {
+        let _: Option<i64> = self.run(redis::cmd("PUBLISH").arg(channel).arg(payload)).await;
     }
 }

@@ -86,26 +86,40 @@ pub struct JobsLink {
     pub notifier: Arc<std::sync::OnceLock<crate::server::jobs::JobNotifier>>,
     /// Job events, forwarded to the owners' live events.
     pub events: tokio::sync::broadcast::Sender<crate::model::JobEvent>,
+    /// With Redis, enqueues wake the idle workers of every instance, not only this one's.
+    redis: Option<RedisConn>,
 }
 
+/// Redis channel on which an enqueue wakes every instance's idle workers.
+const WAKE_CHANNEL: &str = "bp:jobs:wake";
+
 impl JobsLink {
-    /// A link with no runner yet.
-    pub fn new() -> Self {
+    /// A link with no runner yet. With Redis, it also listens for other instances' enqueues.
+    pub fn new(redis: Option<RedisConn>) -> Self {
         let (events, _) = tokio::sync::broadcast::channel(1024);
-        Self { notifier: Arc::new(std::sync::OnceLock::new()), events }
+        let notifier: Arc<std::sync::OnceLock<crate::server::jobs::JobNotifier>> =
+            Arc::new(std::sync::OnceLock::new());
+        if let Some(redis) = &redis {
+            let local = notifier.clone();
+            redis.subscribe_forever(WAKE_CHANNEL, "job wake-up", move |_| {
+                if let Some(n) = local.get() {
+                    n.notify_enqueued();
+                }
+                std::future::ready(())
+            });
+        }
+        Self { notifier, events, redis }
     }
 
-    /// Wakes this process's idle workers (others find the job on their next poll).
+    /// Wakes idle workers: this process's at once, other instances' through Redis when
+    /// configured (without Redis they find the job on their next poll).
     pub fn notify_enqueued(&self) {
         if let Some(n) = self.notifier.get() {
             n.notify_enqueued();
         }
-    }
-}
-
-impl Default for JobsLink {
-    fn default() -> Self {
-        Self::new()
+        if let Some(redis) = self.redis.clone() {
+            tokio::spawn(async move { redis.publish(WAKE_CHANNEL, "1").await });
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::startup::ServerState;
 use app::error::{AppError, FieldError};
 use app::model::{
     ApiTokenInfo, AuditEntry, CreatedApiToken, CurrentUser, Job, NewAccount, NewApiTokenForm, Page,
-    RegisterForm, Scope, SignInForm, TokenPair, User,
+    QueueOverview, RegisterForm, Scope, SignInForm, TokenPair, User,
 };
 use app::server::auth::{AuthOutcome, ClientIp};
 use app::server::service::{accounts, jobs, tokens, users};
@@ -68,6 +68,36 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
     }
 }
 
+/// Query-string input whose rejections are `AppError`s (422 naming the parameter).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, AppError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => {
+                // "Failed to deserialize query string: limit: invalid digit found in string"
+                let text = rejection.body_text();
+                let detail = text.split_once(": ").map_or(text.as_str(), |(_, d)| d);
+                let (field, rule) = match detail.split_once(": ") {
+                    Some((field, rule)) if !field.contains(' ') => (field, rule),
+                    _ => ("query", detail),
+                };
+                Err(AppError::invalid(field, "format", format!("{field}: {rule}")))
+            }
+        }
+    }
+}
+
 /// The routes, to nest under `/api/v1`.
 pub fn router() -> Router<ServerState> {
     Router::new()
@@ -81,6 +111,10 @@ pub fn router() -> Router<ServerState> {
         .route("/admin/users", get(list_users))
         .route("/admin/users/{id}", patch(update_user))
         .route("/admin/audit", get(list_audit))
+        .route("/admin/queue", get(queue_overview))
+        .route("/admin/jobs", get(admin_list_jobs))
+        .route("/admin/jobs/{id}", delete(discard_job))
+        .route("/admin/jobs/{id}/retry", post(admin_retry_job))
         .route("/jobs", get(list_jobs))
         .route("/jobs/demo", post(start_demo_job))
         .route("/jobs/{id}/cancel", post(cancel_job))
@@ -201,7 +235,7 @@ fn default_limit() -> i64 {
 async fn list_users(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<User>>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(users::list(&s.app, &q.query, q.limit, q.offset).await?))
@@ -239,7 +273,7 @@ async fn update_user(
 async fn list_audit(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<AuditEntry>>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(users::audit_log(&s.app, q.limit, q.offset).await?))
@@ -249,7 +283,7 @@ async fn list_audit(
 async fn list_jobs(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Job>>, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
     Ok(Json(jobs::list_mine(&s.app, &user, q.limit, q.offset).await?))
@@ -302,4 +336,57 @@ async fn retry_job(
 ) -> Result<Json<Job>, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
     Ok(Json(jobs::retry(&s.app, &user, id).await?))
+}
+
+/// `GET /admin/queue`: depth, oldest waiting and throughput per kind (scope `admin`).
+async fn queue_overview(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<QueueOverview>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(jobs::overview(&s.app).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminJobsQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+/// `GET /admin/jobs?state=dead&kind=&limit=&offset=`: every user's jobs (scope `admin`).
+async fn admin_list_jobs(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiQuery(q): ApiQuery<AdminJobsQuery>,
+) -> Result<Json<Page<Job>>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    let page =
+        jobs::list_all(&s.app, q.state.as_deref(), q.kind.as_deref(), q.limit, q.offset).await?;
+    Ok(Json(page))
+}
+
+/// `POST /admin/jobs/{id}/retry`: runs any user's dead or cancelled job again (audited).
+async fn admin_retry_job(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+) -> Result<Json<Job>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok(Json(jobs::admin_retry(&s.app, &admin, id).await?))
+}
+
+/// `DELETE /admin/jobs/{id}`: discards a dead job for good; 204 (audited).
+async fn discard_job(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    jobs::discard(&s.app, &admin, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

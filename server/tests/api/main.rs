@@ -8,6 +8,7 @@
 mod common;
 
 mod admin;
+mod admin_jobs;
 mod auth;
 mod browser;
 mod cache;

@@ -395,6 +395,37 @@ pub async fn retry_and_discard_only_finished_failures(store: DynStore) {
     assert_eq!(store.retry_job(cancelled, None, now).await.expect("retry").state, JobState::Queued);
 }
 
+pub async fn finished_stats_count_a_window_and_purge_keeps_dead_jobs(store: DynStore) {
+    let now = t0();
+    // Three "k" jobs finish: one succeeds after 4 s, one dies, one is cancelled while queued.
+    let ok = enqueue(&store, NewJob::new("k", json!({}), now)).await;
+    let (_, lease) = claim(&store, "k", now).await.expect("claim ok");
+    assert!(store.complete_job(&lease, now + secs(4), &json!({})).await.expect("complete"));
+    let dead = enqueue(&store, NewJob::new("k", json!({}), now).max_attempts(1)).await;
+    let (_, lease) = claim(&store, "k", now).await.expect("claim dead");
+    store.fail_job(&lease, now + secs(2), "boom", None).await.expect("fail");
+    let cancelled = enqueue(&store, NewJob::new("k", json!({}), now)).await;
+    store.cancel_job(cancelled, None, now + secs(1)).await.expect("cancel");
+    // Still queued: not finished, never counted or purged.
+    let waiting = enqueue(&store, NewJob::new("k", json!({}), now)).await;
+
+    let stats = store.finished_stats(now).await.expect("stats");
+    let by_state = |state: &str| stats.iter().find(|s| s.kind == "k" && s.state == state).cloned();
+    let succeeded = by_state("succeeded").expect("succeeded row");
+    assert_eq!((succeeded.count, succeeded.avg_run_ms), (1, Some(4000)));
+    assert_eq!(by_state("dead").map(|s| (s.count, s.avg_run_ms)), Some((1, Some(2000))));
+    assert_eq!(by_state("cancelled").map(|s| s.count), Some(1));
+    assert_eq!(stats.len(), 3, "{stats:?}");
+    assert!(store.finished_stats(now + secs(5)).await.expect("later window").is_empty());
+
+    assert_eq!(store.purge_finished_jobs(now + secs(3)).await.expect("purge"), 1, "cancelled");
+    assert_eq!(store.purge_finished_jobs(now + secs(60)).await.expect("purge"), 1, "succeeded");
+    assert!(matches!(store.get_job(ok).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.get_job(cancelled).await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_job(dead).await.expect("dead kept").state, JobState::Dead);
+    assert_eq!(store.get_job(waiting).await.expect("queued kept").state, JobState::Queued);
+}
+
 pub async fn list_jobs_filters_and_paginates(store: DynStore) {
     let now = t0();
     let ann = owner(&store, "ann@example.com").await;

@@ -92,6 +92,7 @@ contract_tests!(
         release_returns_a_workers_jobs_without_counting_the_attempt,
         retry_and_discard_only_finished_failures,
         list_jobs_filters_and_paginates,
+        finished_stats_count_a_window_and_purge_keeps_dead_jobs,
         queue_stats_count_by_kind_and_state,
         concurrent_claims_never_share_a_job,
         claim_cron_firing_wins_once_per_fire_time,

@@ -146,6 +146,18 @@ impl JobRegistry {
         self
     }
 
+    /// Changes how many jobs of `kind` one runner runs at once (at least 1). False if the kind
+    /// is not registered.
+    pub fn set_concurrency(&mut self, kind: &str, concurrency: usize) -> bool {
+        match self.kinds.get_mut(kind) {
+            Some(k) => {
+                k.config.concurrency = concurrency.max(1);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The registered kinds.
     pub fn kinds(&self) -> impl Iterator<Item = &str> {
         self.kinds.keys().map(String::as_str)

@@ -1,15 +1,26 @@
-//! The job kinds Blueprint registers at start-up. Capabilities add theirs here.
+//! The job kinds Blueprint registers at start-up, and the schedules it always runs.
+//! Capabilities add theirs here.
 
-use crate::server::jobs::{JobContext, JobError, JobRegistry, KindConfig};
+use crate::server::jobs::{CronSchedule, JobContext, JobError, JobRegistry, KindConfig};
+use crate::server::store::DynStore;
 use std::time::Duration;
 
 /// Kind of the demo job: counts to `steps`, one step per `step_ms`, reporting progress and
 /// stopping when cancelled. It exercises the whole pipeline (queue, progress, live events).
 pub const DEMO_COUNT: &str = "demo.count";
 
+/// Kind of the retention job: deletes succeeded and cancelled jobs that finished more than
+/// `older_than_days` ago (payload). Dead letters stay until an admin acts on them.
+pub const PURGE_JOBS: &str = "jobs.purge";
+
 /// Every built-in kind.
-pub fn builtin() -> JobRegistry {
+pub fn builtin(store: DynStore) -> JobRegistry {
     let mut registry = JobRegistry::new();
+    registry.register(
+        PURGE_JOBS,
+        KindConfig { concurrency: 1, max_attempts: 3, ..KindConfig::default() },
+        move |_ctx, payload| purge_jobs(store.clone(), payload),
+    );
     registry.register(
         DEMO_COUNT,
         KindConfig {
@@ -22,6 +33,37 @@ pub fn builtin() -> JobRegistry {
         demo_count,
     );
     registry
+}
+
+/// The schedules every deployment runs: the hourly retention purge when `retention_days` is
+/// not 0.
+pub fn builtin_schedules(retention_days: u64) -> anyhow::Result<Vec<CronSchedule>> {
+    let mut schedules = Vec::new();
+    if retention_days > 0 {
+        schedules.push(CronSchedule::parse(
+            "jobs.purge",
+            "17 * * * *",
+            PURGE_JOBS,
+            serde_json::json!({ "older_than_days": retention_days }),
+        )?);
+    }
+    Ok(schedules)
+}
+
+async fn purge_jobs(
+    store: DynStore,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, JobError> {
+    let days = payload["older_than_days"]
+        .as_i64()
+        .filter(|d| *d > 0)
+        .ok_or_else(|| JobError::permanent("older_than_days must be a positive number"))?;
+    let before = chrono::Utc::now() - chrono::Duration::days(days);
+    let deleted = store.purge_finished_jobs(before).await.map_err(JobError::msg)?;
+    if deleted > 0 {
+        tracing::info!(deleted, days, "purged finished jobs");
+    }
+    Ok(serde_json::json!({ "deleted": deleted }))
 }
 
 async fn demo_count(

@@ -13,7 +13,8 @@ use chrono::Utc;
 /// Largest page an admin list returns.
 pub const MAX_PAGE: i64 = 100;
 
-fn page_bounds(limit: i64, offset: i64) -> Result<(i64, i64), AppError> {
+/// Checks a page request: `limit` in 1..=MAX_PAGE, `offset` not negative.
+pub(crate) fn page_bounds(limit: i64, offset: i64) -> Result<(i64, i64), AppError> {
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(AppError::invalid(
             "limit",

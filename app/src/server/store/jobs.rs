@@ -114,6 +114,19 @@ pub struct HeartbeatAnswer {
     pub cancel_requested: bool,
 }
 
+/// Jobs of one kind that reached one final state in a window.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FinishedStats {
+    /// Job kind.
+    pub kind: String,
+    /// `succeeded`, `dead` or `cancelled`.
+    pub state: String,
+    /// How many.
+    pub count: i64,
+    /// Mean milliseconds from the start of the last attempt to the finish (None if unknown).
+    pub avg_run_ms: Option<i64>,
+}
+
 /// Which jobs `list_jobs` returns.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
@@ -207,6 +220,12 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<(Vec<Job>, i64)>;
     /// Job counts per kind and state, with the age of the oldest waiting or running job.
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<Vec<QueueStats>>;
+    /// Per kind and final state, how many jobs finished at or after `since` and their mean
+    /// run time (start of the last attempt to finish).
+    async fn finished_stats(&self, since: DateTime<Utc>) -> StoreResult<Vec<FinishedStats>>;
+    /// Deletes succeeded and cancelled jobs that finished before `before` (dead jobs stay
+    /// until an admin retries or discards them). Returns how many.
+    async fn purge_finished_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Records that schedule `name` fired for `fire_at`. True for exactly one caller per
     /// (name, fire_at), and false for a fire time older than one already recorded, so a
     /// lagging instance cannot fire a past period again.
@@ -672,6 +691,35 @@ macro_rules! impl_job_store {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(|r| r.into_stats(now)).collect()
+            }
+
+            async fn finished_stats(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::FinishedStats>> {
+                Ok(sqlx::query_as(
+                    "SELECT kind, state, COUNT(*) AS count, \
+                     CAST(AVG(finished_at - started_at) AS BIGINT) AS avg_run_ms \
+                     FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= $1 \
+                     GROUP BY kind, state ORDER BY kind, state",
+                )
+                .bind($crate::server::store::to_ms(since))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn purge_finished_jobs(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::server::store::StoreResult<u64> {
+                let done = sqlx::query(
+                    "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1 \
+                     AND state IN ('succeeded', 'cancelled')",
+                )
+                .bind($crate::server::store::to_ms(before))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn claim_cron_firing(

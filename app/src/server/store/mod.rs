@@ -17,7 +17,8 @@ pub mod postgres;
 pub mod sqlite;
 
 pub use jobs::{
-    ClaimedJob, DEFAULT_MAX_ATTEMPTS, HeartbeatAnswer, JobFilter, JobLease, JobStore, NewJob,
+    ClaimedJob, DEFAULT_MAX_ATTEMPTS, FinishedStats, HeartbeatAnswer, JobFilter, JobLease,
+    JobStore, NewJob,
 };
 
 /// Why a store call failed.
