@@ -10,6 +10,8 @@ pub mod errors;
 pub mod events;
 /// Durable background jobs: handlers, the runner, cron.
 pub mod jobs;
+/// LLM providers over their real wire protocols: streaming, retries, circuit breakers.
+pub mod llm;
 /// Fixed-window rate limits, in-process or shared through Redis.
 pub mod ratelimit;
 /// The Redis connection: optional, reconnecting, never fatal.

@@ -10,6 +10,7 @@
 mod common;
 mod contract;
 mod jobs;
+mod llm;
 
 use app::server::store::{DynStore, PoolOptions, connect};
 use common::TestDb;
@@ -74,6 +75,11 @@ contract_tests!(
         audit_list_is_newest_first_with_total,
         get_or_init_secret_first_writer_wins,
         concurrent_get_or_init_secret_agree,
+    ],
+    llm: [
+        prices_are_seeded_and_editable_with_an_audit_entry,
+        concurrent_reservations_never_overshoot_and_refusals_name_the_budget,
+        budget_alerts_are_claimed_once_per_threshold_and_period,
     ],
     jobs: [
         enqueue_stores_a_queued_job,

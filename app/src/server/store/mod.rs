@@ -13,12 +13,17 @@ use std::sync::Arc;
 mod sql;
 #[macro_use]
 pub mod jobs;
+#[macro_use]
+pub mod llm;
 pub mod postgres;
 pub mod sqlite;
 
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, FinishedStats, HeartbeatAnswer, JobFilter, JobLease,
     JobStore, NewJob,
+};
+pub use llm::{
+    BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmCallRow, LlmStore, NewLlmCall, PriceRow,
 };
 
 /// Why a store call failed.
@@ -167,9 +172,10 @@ pub struct PoolStats {
 }
 
 /// Everything Blueprint persists. Implementations must make each method atomic. The job queue's
-/// methods come from the `JobStore` supertrait, so a `DynStore` offers them too.
+/// methods come from the `JobStore` supertrait and the gateway's from `LlmStore`, so a `DynStore`
+/// offers them too.
 #[async_trait]
-pub trait Store: JobStore + Send + Sync + 'static {
+pub trait Store: JobStore + LlmStore + Send + Sync + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Pool gauges.

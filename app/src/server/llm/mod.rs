@@ -1,0 +1,31 @@
+//! The LLM gateway's provider layer: one `Provider` interface spoken over each vendor's real wire
+//! protocol — OpenAI-compatible chat completions (OpenAI, Azure-style, vLLM, LM Studio …),
+//! Anthropic Messages and Ollama's native chat — with and without streaming, plus embeddings
+//! where the protocol has them.
+//!
+//! Every provider shares `http.rs` (timeouts; retries with backoff and jitter on 429, 5xx and
+//! connection failures that honour `Retry-After`; never a retry once output has started) and a
+//! `breaker.rs` circuit breaker. Base URLs and keys come from admin configuration only.
+
+/// Anthropic Messages API.
+pub mod anthropic;
+/// Circuit breaker per provider.
+pub mod breaker;
+/// What can go wrong talking to a provider.
+pub mod error;
+/// Request sending with retries.
+pub mod http;
+/// Ollama's native API.
+pub mod ollama;
+/// OpenAI-compatible chat completions and embeddings.
+pub mod openai;
+/// The provider interface, its configuration, and construction by kind.
+pub mod provider;
+/// Requests, responses, stream events, token usage.
+pub mod types;
+
+pub use breaker::{Breaker, BreakerConfig};
+pub use error::LlmError;
+pub use http::RetryPolicy;
+pub use provider::{ChatStream, Provider, ProviderConfig, ProviderKind, build_provider};
+pub use types::{ChatRequest, ChatResponse, Embeddings, Message, Role, StreamEvent, Usage};
