@@ -52,6 +52,27 @@ pub enum AppError {
     /// 429: too many attempts; try again after `retry_after_secs`.
     #[error("{message} Try again in {retry_after_secs} s.")]
     RateLimited { message: String, retry_after_secs: i64 },
+    /// 402: the call would cross a spending budget. Names the budget, its numbers (nano-dollars)
+    /// and when it resets.
+    #[error("{message}")]
+    BudgetExceeded {
+        /// A sentence a person can read.
+        message: String,
+        /// `global` or `user:<id>`.
+        budget: String,
+        /// `daily`, `weekly` or `monthly`.
+        period: String,
+        /// The limit per period.
+        limit_nanos: i64,
+        /// Settled spend this period.
+        spent_nanos: i64,
+        /// Held by calls in flight.
+        reserved_nanos: i64,
+        /// What this call needed to reserve (its worst case).
+        reservation_nanos: i64,
+        /// When the period ends.
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
     /// 503: a dependency is down and the request cannot be served right now.
     #[error("{message}")]
     Unavailable { message: String },
@@ -77,6 +98,7 @@ impl AppError {
             AppError::Conflict { .. } => 409,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::RateLimited { .. } => 429,
+            AppError::BudgetExceeded { .. } => 402,
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
         }

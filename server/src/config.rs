@@ -73,6 +73,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Background jobs.
     pub jobs: JobsSettings,
+    /// The LLM gateway: providers, routes, prices, budgets.
+    pub llm: LlmSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -288,6 +290,84 @@ fn normal_priority() -> String {
     "normal".into()
 }
 
+/// LLM gateway settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmSettings {
+    /// IANA time zone that budget periods follow (`Europe/Berlin`).
+    pub timezone: String,
+    /// Every user's budget per period, in USD, unless an admin sets another.
+    pub user_budget_usd: f64,
+    /// `daily`, `weekly` or `monthly`.
+    pub user_budget_period: String,
+    /// The whole deployment's budget per period, in USD; 0 means none.
+    pub global_budget_usd: f64,
+    /// `daily`, `weekly` or `monthly`.
+    pub global_budget_period: String,
+    /// Input price (USD per million tokens) of a model the price table does not know.
+    pub default_input_usd_per_mtok: f64,
+    /// Output price (USD per million tokens) of a model the price table does not know.
+    pub default_output_usd_per_mtok: f64,
+    /// Percentages at which a budget alerts, once per period each.
+    pub alert_thresholds: Vec<i32>,
+    /// The providers.
+    pub providers: Vec<ProviderSettings>,
+    /// Feature → `["provider:model", …]` (first choice, then fallbacks); `default` for the rest.
+    pub routes: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            timezone: "UTC".into(),
+            user_budget_usd: 5.0,
+            user_budget_period: "monthly".into(),
+            global_budget_usd: 0.0,
+            global_budget_period: "monthly".into(),
+            default_input_usd_per_mtok: 15.0,
+            default_output_usd_per_mtok: 75.0,
+            alert_thresholds: vec![80, 95, 100],
+            providers: Vec::new(),
+            routes: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// One LLM provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Unique name, used in routes and the ledger.
+    pub name: String,
+    /// `openai` (any OpenAI-compatible server), `anthropic` or `ollama`.
+    pub kind: String,
+    /// Base URL (`https://api.openai.com/v1`, `https://api.anthropic.com`, `http://127.0.0.1:11434`).
+    pub base_url: String,
+    /// API key; secret.
+    #[serde(default)]
+    pub api_key: Secret,
+    /// Wait for an answer to start, and between streamed chunks.
+    #[serde(default = "default_llm_timeout")]
+    pub timeout_secs: u64,
+    /// Retries on 429/5xx/timeouts before any output.
+    #[serde(default = "default_llm_retries")]
+    pub max_retries: u32,
+    /// Runs on our own hardware (default: true for ollama).
+    #[serde(default)]
+    pub private: Option<bool>,
+    /// Send the key as `api-key` (Azure OpenAI).
+    #[serde(default)]
+    pub azure: bool,
+}
+
+fn default_llm_timeout() -> u64 {
+    60
+}
+
+fn default_llm_retries() -> u32 {
+    2
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -436,10 +516,91 @@ impl Settings {
                 return Err(bad(&key("cron"), format!("{e:#}")));
             }
         }
+        self.validate_llm()?;
         if self.log.format != "pretty" && self.log.format != "json" {
             return Err(bad("log.format", "must be 'pretty' or 'json'"));
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    fn validate_llm(&self) -> Result<(), ConfigError> {
+        let l = &self.llm;
+        if l.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(bad("llm.timezone", "must be an IANA time zone such as Europe/Berlin"));
+        }
+        for (key, value) in [
+            ("llm.user_budget_usd", l.user_budget_usd),
+            ("llm.global_budget_usd", l.global_budget_usd),
+            ("llm.default_input_usd_per_mtok", l.default_input_usd_per_mtok),
+            ("llm.default_output_usd_per_mtok", l.default_output_usd_per_mtok),
+        ] {
+            if !(0.0..=1e9).contains(&value) {
+                return Err(bad(key, "must be between 0 and 1000000000"));
+            }
+        }
+        for (key, value) in [
+            ("llm.user_budget_period", &l.user_budget_period),
+            ("llm.global_budget_period", &l.global_budget_period),
+        ] {
+            if app::server::llm::Period::parse(value).is_none() {
+                return Err(bad(key, "must be daily, weekly or monthly"));
+            }
+        }
+        if l.alert_thresholds.iter().any(|t| !(1..=100).contains(t)) {
+            return Err(bad("llm.alert_thresholds", "each must be between 1 and 100"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, p) in l.providers.iter().enumerate() {
+            let key = |f: &str| format!("llm.providers[{i}].{f}");
+            if p.name.trim().is_empty() || p.name.contains(':') || !names.insert(p.name.as_str()) {
+                return Err(bad(&key("name"), "must be present, unique and without ':'"));
+            }
+            if provider_kind(&p.kind).is_none() {
+                return Err(bad(&key("kind"), "must be openai, anthropic or ollama"));
+            }
+            match url::Url::parse(&p.base_url) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && u.password().is_none() => {}
+                _ => {
+                    return Err(bad(&key("base_url"), "must be an http(s) URL without credentials"));
+                }
+            }
+            if !(1..=3600).contains(&p.timeout_secs) {
+                return Err(bad(&key("timeout_secs"), "must be between 1 and 3600"));
+            }
+            if p.max_retries > 10 {
+                return Err(bad(&key("max_retries"), "must be at most 10"));
+            }
+        }
+        for (feature, targets) in &l.routes {
+            for t in targets {
+                match t.split_once(':') {
+                    Some((provider, model)) if names.contains(provider) && !model.is_empty() => {}
+                    _ => {
+                        return Err(bad(
+                            &format!("llm.routes.{feature}"),
+                            format!("{t:?} must be provider:model with a configured provider"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The provider kind a configured name means.
+pub fn provider_kind(name: &str) -> Option<app::server::llm::ProviderKind> {
+    use app::server::llm::ProviderKind;
+    match name.trim().to_ascii_lowercase().as_str() {
+        "openai" => Some(ProviderKind::OpenAi),
+        "anthropic" => Some(ProviderKind::Anthropic),
+        "ollama" => Some(ProviderKind::Ollama),
+        _ => None,
     }
 }
 
@@ -480,6 +641,28 @@ mod tests {
         let mut s = Settings::default();
         s.jobs.heartbeat_secs = 20;
         assert_eq!(s.validate().unwrap_err().key, "jobs.heartbeat_secs");
+    }
+
+    #[test]
+    fn llm_routes_must_name_a_configured_provider() {
+        let mut s = Settings::default();
+        s.llm.providers.push(ProviderSettings {
+            name: "local".into(),
+            kind: "ollama".into(),
+            base_url: "http://127.0.0.1:11434".into(),
+            api_key: Secret::default(),
+            timeout_secs: 60,
+            max_retries: 2,
+            private: None,
+            azure: false,
+        });
+        s.llm.routes.insert("default".into(), vec!["local:llama3".into()]);
+        s.validate().unwrap();
+        s.llm.routes.insert("console".into(), vec!["openai:gpt-4o".into()]);
+        assert_eq!(s.validate().unwrap_err().key, "llm.routes.console");
+        s.llm.routes.remove("console");
+        s.llm.timezone = "Mars/Olympus".into();
+        assert_eq!(s.validate().unwrap_err().key, "llm.timezone");
     }
 
     #[test]

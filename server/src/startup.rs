@@ -116,6 +116,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     forward_job_events(&jobs, &events);
     let default_scopes =
         app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
+    let llm = build_gateway(settings, store.clone(), events.clone())?;
     Ok(AppState {
         store,
         cache,
@@ -132,7 +133,75 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         limits,
         events,
         jobs,
+        llm,
     })
+}
+
+/// The LLM gateway from `[llm]`: providers, routes (`provider:model`), budgets, default price.
+fn build_gateway(
+    settings: &Settings,
+    store: app::server::store::DynStore,
+    events: EventBus,
+) -> anyhow::Result<app::server::llm::Gateway> {
+    use app::server::llm::{
+        Gateway, GatewaySettings, Limit, Period, Price, ProviderConfig, RetryPolicy, Target,
+        build_provider,
+    };
+    let l = &settings.llm;
+    let mut providers = Vec::new();
+    for p in &l.providers {
+        let kind = crate::config::provider_kind(&p.kind).ok_or_else(|| {
+            anyhow::anyhow!("invalid setting llm.providers: unknown kind {}", p.kind)
+        })?;
+        let mut config = ProviderConfig::new(&p.name, kind, &p.base_url);
+        config.api_key = p.api_key.0.clone();
+        config.timeout = Duration::from_secs(p.timeout_secs);
+        config.retry = RetryPolicy { max_retries: p.max_retries, ..RetryPolicy::default() };
+        if let Some(private) = p.private {
+            config.private = private;
+        }
+        config.azure_api_key_header = p.azure;
+        providers.push(
+            build_provider(config)
+                .map_err(|e| anyhow::anyhow!("invalid setting llm.providers: {e}"))?,
+        );
+    }
+    let usd = |dollars: f64| (dollars * 1e9).round() as i64;
+    let period = |name: &str| Period::parse(name).unwrap_or(Period::Monthly);
+    let routes = l
+        .routes
+        .iter()
+        .map(|(feature, targets)| {
+            let targets = targets
+                .iter()
+                .filter_map(|t| t.split_once(':'))
+                .map(|(provider, model)| Target { provider: provider.into(), model: model.into() })
+                .collect();
+            (feature.clone(), targets)
+        })
+        .collect();
+    let gateway_settings = GatewaySettings {
+        timezone: l
+            .timezone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid setting llm.timezone"))?,
+        default_user_budget: Limit {
+            nanos: usd(l.user_budget_usd),
+            period: period(&l.user_budget_period),
+        },
+        global_budget: (l.global_budget_usd > 0.0).then(|| Limit {
+            nanos: usd(l.global_budget_usd),
+            period: period(&l.global_budget_period),
+        }),
+        default_price: Price {
+            input_per_mtok: usd(l.default_input_usd_per_mtok),
+            output_per_mtok: usd(l.default_output_usd_per_mtok),
+            cached_input_per_mtok: usd(l.default_input_usd_per_mtok),
+        },
+        alert_thresholds: l.alert_thresholds.clone(),
+        routes,
+    };
+    Ok(Gateway::new(store, Some(events), providers, gateway_settings))
 }
 
 /// Publishes each job event to its owner's live events (topic `job`).
@@ -213,7 +282,7 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             },
         )
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
-        .nest("/api/v1", routes::rest::router())
+        .nest("/api/v1", routes::rest::router().merge(routes::llm::router()))
         .route("/ws", get(routes::ws::upgrade))
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(

@@ -6,9 +6,11 @@ mod admin;
 mod job;
 mod live;
 mod scope;
+mod usage;
 
 pub use account::*;
 pub use admin::*;
 pub use job::*;
 pub use live::*;
 pub use scope::*;
+pub use usage::*;

@@ -76,6 +76,8 @@ pub struct AppState {
     pub events: EventBus,
     /// The job queue's wake-up line and event channel.
     pub jobs: JobsLink,
+    /// The LLM gateway: routing, budgets, the ledger.
+    pub llm: crate::server::llm::Gateway,
 }
 
 /// What services need of the job runner: wake it after an enqueue, and the channel its

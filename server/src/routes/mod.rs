@@ -3,6 +3,8 @@
 
 /// `/health/live`, `/health/ready`.
 pub mod health;
+/// `/api/v1/llm/chat`, `/api/v1/budget`.
+pub mod llm;
 /// `/metrics`.
 pub mod metrics;
 /// `/api/v1/…`.

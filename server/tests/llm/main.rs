@@ -6,5 +6,8 @@
 // A test fails by panicking; clippy.toml's allow-*-in-tests only covers #[test] fns themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
+mod gateway;
 mod providers;
 mod support;

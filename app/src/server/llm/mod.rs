@@ -11,21 +11,30 @@
 pub mod anthropic;
 /// Circuit breaker per provider.
 pub mod breaker;
+/// Budget periods in a time zone.
+pub mod budget;
 /// What can go wrong talking to a provider.
 pub mod error;
+/// Routing with fallback, budgets, settlement and the ledger.
+pub mod gateway;
 /// Request sending with retries.
 pub mod http;
 /// Ollama's native API.
 pub mod ollama;
 /// OpenAI-compatible chat completions and embeddings.
 pub mod openai;
+/// Prices and costs.
+pub mod pricing;
 /// The provider interface, its configuration, and construction by kind.
 pub mod provider;
 /// Requests, responses, stream events, token usage.
 pub mod types;
 
 pub use breaker::{Breaker, BreakerConfig};
+pub use budget::Period;
 pub use error::LlmError;
+pub use gateway::{Caller, Gateway, GatewaySettings, Limit, Receipt, Target};
 pub use http::RetryPolicy;
+pub use pricing::{Price, PriceTable};
 pub use provider::{ChatStream, Provider, ProviderConfig, ProviderKind, build_provider};
 pub use types::{ChatRequest, ChatResponse, Embeddings, Message, Role, StreamEvent, Usage};

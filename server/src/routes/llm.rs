@@ -1,0 +1,156 @@
+//! `/api/v1/llm/chat` (whole answer, or Server-Sent Events with `stream: true`) and
+//! `/api/v1/budget` (the caller's budgets). Both need scope `generate`; calls go through the
+//! gateway, so they are budgeted, priced and in the ledger.
+
+use super::rest::ApiJson;
+use crate::startup::ServerState;
+use app::error::AppError;
+use app::model::{BudgetStatus, Scope};
+use app::server::auth::AuthOutcome;
+use app::server::errors::REQUEST_ID;
+use app::server::llm::{Caller, Message, Role, StreamEvent, Usage};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router, extract::State};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+/// The routes, to nest under `/api/v1`.
+pub fn router() -> Router<ServerState> {
+    Router::new().route("/llm/chat", post(chat)).route("/budget", get(budget))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChatBody {
+    #[serde(default = "default_feature")]
+    feature: String,
+    messages: Vec<Message>,
+    #[serde(default = "default_max_tokens")]
+    max_tokens: u32,
+    #[serde(default)]
+    stream: bool,
+}
+
+fn default_feature() -> String {
+    "api".into()
+}
+
+fn default_max_tokens() -> u32 {
+    1024
+}
+
+/// Largest message and conversation accepted.
+const MAX_MESSAGE_CHARS: usize = 200_000;
+const MAX_MESSAGES: usize = 200;
+
+fn validate(body: &ChatBody) -> Result<(), AppError> {
+    let feature_ok = !body.feature.is_empty()
+        && body.feature.len() <= 64
+        && body
+            .feature
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
+    if !feature_ok {
+        return Err(AppError::invalid(
+            "feature",
+            "format",
+            "feature must be 1-64 characters of a-z, 0-9, '.' and '_'",
+        ));
+    }
+    if body.messages.is_empty() || body.messages.len() > MAX_MESSAGES {
+        return Err(AppError::invalid(
+            "messages",
+            "length",
+            format!("messages must hold 1 to {MAX_MESSAGES} messages"),
+        ));
+    }
+    if body.messages.iter().any(|m| m.content.chars().count() > MAX_MESSAGE_CHARS) {
+        return Err(AppError::invalid(
+            "messages",
+            "max_length",
+            format!("a message may have at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    if !body.messages.iter().any(|m| m.role == Role::User) {
+        return Err(AppError::invalid(
+            "messages",
+            "user_message",
+            "messages must include a user message",
+        ));
+    }
+    if !(1..=32_768).contains(&body.max_tokens) {
+        return Err(AppError::invalid(
+            "max_tokens",
+            "range",
+            "max_tokens must be between 1 and 32768",
+        ));
+    }
+    Ok(())
+}
+
+/// A whole answer with what it cost.
+#[derive(Serialize)]
+struct ChatAnswer {
+    text: String,
+    finish_reason: Option<String>,
+    usage: Usage,
+    cost_nanos: i64,
+    provider: String,
+    model: String,
+    call_id: i64,
+}
+
+/// `POST /llm/chat {feature, messages, max_tokens, stream}`.
+async fn chat(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiJson(body): ApiJson<ChatBody>,
+) -> Result<Response, AppError> {
+    let user = auth.require_scope(Scope::Generate)?;
+    validate(&body)?;
+    let caller = Caller {
+        user_id: user.user_id,
+        feature: body.feature.clone(),
+        request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
+    };
+    if !body.stream {
+        let (answer, receipt) = s.app.llm.chat(&caller, body.messages, body.max_tokens).await?;
+        return Ok(Json(ChatAnswer {
+            text: answer.text,
+            finish_reason: answer.finish_reason,
+            usage: answer.usage,
+            cost_nanos: receipt.cost_nanos,
+            provider: receipt.provider,
+            model: receipt.model,
+            call_id: receipt.call_id,
+        })
+        .into_response());
+    }
+    // Budget refusals and provider failures before the first token are plain JSON errors.
+    let stream = s.app.llm.chat_stream(&caller, body.messages, body.max_tokens).await?;
+    let events = stream.map(|item| {
+        let event = match item {
+            Ok(StreamEvent::Delta(text)) => {
+                Event::default().event("delta").json_data(serde_json::json!({ "text": text }))
+            }
+            Ok(StreamEvent::Usage(usage)) => Event::default().event("usage").json_data(usage),
+            Ok(StreamEvent::Done { finish_reason }) => Event::default()
+                .event("done")
+                .json_data(serde_json::json!({ "finish_reason": finish_reason })),
+            Err(e) => Event::default().event("error").json_data(serde_json::json!({ "error": e })),
+        };
+        event.map_err(|e| AppError::BadRequest { message: e.to_string() })
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// `GET /budget`: the caller's budgets with band, reset time and projection.
+async fn budget(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<Vec<BudgetStatus>>, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok(Json(s.app.llm.status(user.user_id).await?))
+}

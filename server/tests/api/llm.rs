@@ -1,0 +1,190 @@
+//! The gateway over HTTP: `/api/v1/llm/chat` answers (JSON and SSE) priced into the ledger,
+//! `/api/v1/budget` shows the band, a call past the budget gets 402 naming it, bad input 422.
+
+use crate::helpers::{TestApp, email, expect_error, expect_status, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::json;
+use server::config::{ProviderSettings, Secret};
+use wiremock::matchers::{body_partial_json, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn provider() -> MockServer {
+    let server = MockServer::start().await;
+    let stream = [
+        json!({ "choices": [{ "index": 0, "delta": { "content": "Hi " }, "finish_reason": null }] }).to_string(),
+        json!({ "choices": [{ "index": 0, "delta": { "content": "there" }, "finish_reason": "stop" }] }).to_string(),
+        json!({ "choices": [], "usage": { "prompt_tokens": 14, "completion_tokens": 100 } }).to_string(),
+        "[DONE]".to_string(),
+    ]
+    .iter()
+    .map(|d| format!("data: {d}\n\n"))
+    .collect::<String>();
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({ "stream": true })))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(stream),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Hello!" }, "finish_reason": "stop" }],
+            "usage": { "prompt_tokens": 14, "completion_tokens": 100 }
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// gpt-4o-mini ($0.15 / $0.60 per M): each call reserves and costs 14 × 150 + 100 × 600 =
+/// 62,100 nano-dollars; a $0.0002 budget holds three.
+async fn app_with_budget(server: &MockServer) -> TestApp {
+    let base = format!("{}/v1", server.uri());
+    spawn_app_with(move |s| {
+        s.llm.providers.push(ProviderSettings {
+            name: "mock".into(),
+            kind: "openai".into(),
+            base_url: base,
+            api_key: Secret(Some("sk-test".to_string().into())),
+            timeout_secs: 5,
+            max_retries: 0,
+            private: None,
+            azure: false,
+        });
+        s.llm.routes.insert("default".into(), vec!["mock:gpt-4o-mini".into()]);
+        s.llm.user_budget_usd = 0.0002;
+        s.llm.user_budget_period = "daily".into();
+        s.llm.timezone = "Europe/Berlin".into();
+    })
+    .await
+}
+
+fn ask(stream: bool) -> serde_json::Value {
+    json!({ "feature": "console", "max_tokens": 100, "stream": stream,
+            "messages": [{ "role": "system", "content": "Be brief." }, { "role": "user", "content": "Say hello." }] })
+}
+
+#[tokio::test]
+async fn chat_is_priced_budgeted_and_refused_with_402_naming_the_budget() {
+    let server = provider().await;
+    let app = app_with_budget(&server).await;
+    let user = app.register(&email("llm")).await;
+    let uid = app.user_id(&user.access).await;
+
+    let answer = expect_status(
+        app.post_bearer("/api/v1/llm/chat", &user.access, &ask(false)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (answer["text"].as_str(), answer["provider"].as_str(), answer["model"].as_str()),
+        (Some("Hello!"), Some("mock"), Some("gpt-4o-mini"))
+    );
+    assert_eq!(answer["cost_nanos"], 62_100);
+    assert_eq!(answer["usage"]["output_tokens"], 100);
+
+    // A streamed call: deltas, usage and done as Server-Sent Events.
+    let res = app.post_bearer("/api/v1/llm/chat", &user.access, &ask(true)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("event: delta")
+            && body.contains("\"text\":\"Hi \"")
+            && body.contains("event: done"),
+        "{body}"
+    );
+
+    expect_status(
+        app.post_bearer("/api/v1/llm/chat", &user.access, &ask(false)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let budgets =
+        expect_status(app.get_bearer("/api/v1/budget", &user.access).await, StatusCode::OK).await;
+    let mine = &budgets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["budget"] == format!("user:{uid}"))
+        .cloned()
+        .unwrap();
+    // The stream's settlement may land a moment after its last event.
+    assert!(mine["spent_nanos"].as_i64().unwrap() >= 2 * 62_100, "{mine}");
+    assert_eq!(
+        (mine["period"].as_str(), mine["limit_nanos"].as_i64()),
+        (Some("daily"), Some(200_000))
+    );
+
+    // The fourth call would cross $0.0002.
+    let mut refused = None;
+    for _ in 0..20 {
+        let res = app.post_bearer("/api/v1/llm/chat", &user.access, &ask(false)).await;
+        if res.status() == StatusCode::PAYMENT_REQUIRED {
+            refused = Some(res.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let err = refused.expect("402 once the budget is used")["error"].clone();
+    assert_eq!(err["code"], "budget_exceeded");
+    assert_eq!(
+        (err["budget"].as_str(), err["period"].as_str()),
+        (Some(format!("user:{uid}").as_str()), Some("daily"))
+    );
+    assert_eq!(err["reservation_nanos"], 62_100);
+    assert!(err["resets_at"].is_string());
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("daily budget") && message.contains("Europe/Berlin"), "{message}");
+    let budgets =
+        expect_status(app.get_bearer("/api/v1/budget", &user.access).await, StatusCode::OK).await;
+    let mine = budgets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["budget"] == format!("user:{uid}"))
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (mine["spent_nanos"].as_i64(), mine["band"].as_str()),
+        (Some(3 * 62_100), Some("warning"))
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        3,
+        "refused calls never reach the provider"
+    );
+}
+
+#[tokio::test]
+async fn bad_chat_input_names_the_field() {
+    let server = provider().await;
+    let app = app_with_budget(&server).await;
+    let user = app.register(&email("llm-bad")).await;
+    for (body, field) in [
+        (json!({ "messages": [] }), "messages"),
+        (json!({ "messages": [{ "role": "system", "content": "x" }] }), "messages"),
+        (
+            json!({ "messages": [{ "role": "user", "content": "x" }], "max_tokens": 0 }),
+            "max_tokens",
+        ),
+        (
+            json!({ "feature": "Bad Feature", "messages": [{ "role": "user", "content": "x" }] }),
+            "feature",
+        ),
+        (json!({ "max_tokens": 5 }), "messages"),
+    ] {
+        let err = expect_error(
+            app.post_bearer("/api/v1/llm/chat", &user.access, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        )
+        .await;
+        assert_eq!(err["errors"][0]["field"], field, "{body}");
+    }
+    let res = app.api.post(app.url("/api/v1/llm/chat")).json(&ask(false)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

@@ -1,0 +1,293 @@
+//! The gateway over a real store (SQLite and PostgreSQL) and wiremock providers: budgets that
+//! hold under 50 concurrent calls, 402 naming the budget and its reset in the configured zone,
+//! streamed and abandoned calls priced from their tokens, fallback to the next provider.
+
+use crate::common::TestDb;
+use crate::support::{provider_with, sse};
+use app::error::AppError;
+use app::model::Scopes;
+use app::server::llm::{
+    Caller, Gateway, GatewaySettings, Limit, Message, Period, Price, ProviderKind, Role,
+    StreamEvent, Target,
+};
+use app::server::store::{self, DynStore, NewAuditEntry, NewUserRow, PoolOptions, PriceRow};
+use chrono::Utc;
+use futures::StreamExt;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Barrier;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// $1 per million tokens in and out: a token costs 1,000 nano-dollars.
+const PER_TOKEN: i64 = 1_000;
+
+async fn open(db: &TestDb) -> DynStore {
+    let store =
+        store::connect(db.url(), &PoolOptions { max_connections: 20, ..PoolOptions::default() })
+            .await
+            .unwrap();
+    let audit = NewAuditEntry {
+        at: Utc::now(),
+        actor_id: None,
+        actor_email: None,
+        action: "price.set".into(),
+        target: "m-1".into(),
+        detail: "{}".into(),
+    };
+    let price = PriceRow {
+        model: "m-1".into(),
+        input_per_mtok: 1_000_000_000,
+        output_per_mtok: 1_000_000_000,
+        cached_input_per_mtok: 0,
+        updated_at: 0,
+    };
+    store.upsert_price(&price, None, audit).await.unwrap();
+    store
+}
+
+async fn user(store: &DynStore) -> i64 {
+    let row = NewUserRow {
+        email: format!("u{}@example.com", uuid::Uuid::new_v4().simple()),
+        display_name: "U".into(),
+        password_hash: "x".into(),
+        scopes: Scopes::new([]),
+        first_user_scopes: None,
+        created_at: Utc::now(),
+    };
+    store.create_user(row).await.unwrap().id
+}
+
+fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySettings {
+    GatewaySettings {
+        timezone: "Asia/Tokyo".parse().unwrap(),
+        default_user_budget: Limit { nanos: user_budget_nanos, period: Period::Daily },
+        global_budget: Some(Limit { nanos: 1_000_000_000_000, period: Period::Monthly }),
+        default_price: Price {
+            input_per_mtok: 30_000_000_000,
+            output_per_mtok: 60_000_000_000,
+            cached_input_per_mtok: 0,
+        },
+        alert_thresholds: vec![80, 95, 100],
+        routes: HashMap::from([("default".to_string(), route)]),
+    }
+}
+
+fn target(provider: &str) -> Target {
+    Target { provider: provider.into(), model: "m-1".into() }
+}
+
+/// 7 + 7 estimated prompt tokens.
+fn messages() -> Vec<Message> {
+    vec![Message::new(Role::System, "Be brief."), Message::new(Role::User, "Say hello.")]
+}
+
+fn caller(user_id: i64) -> Caller {
+    Caller { user_id, feature: "console".into(), request_id: Some("req-test".into()) }
+}
+
+async fn openai_server(prompt: u64, completion: u64) -> MockServer {
+    let server = MockServer::start().await;
+    let stream = sse(&[
+        ("", json!({ "choices": [{ "index": 0, "delta": { "content": "Hello " }, "finish_reason": null }] }).to_string()),
+        ("", json!({ "choices": [{ "index": 0, "delta": { "content": "there, friend" }, "finish_reason": "stop" }] }).to_string()),
+        ("", json!({ "choices": [], "usage": { "prompt_tokens": prompt, "completion_tokens": completion } }).to_string()),
+        ("", "[DONE]".into()),
+    ]);
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::body_partial_json(json!({ "stream": true })))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(stream),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Hello!" }, "finish_reason": "stop" }],
+            "usage": { "prompt_tokens": prompt, "completion_tokens": completion }
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
+    let store = open(&db).await;
+    let uid = user(&store).await;
+    let server = openai_server(14, 100).await;
+    let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
+    // Each call reserves (14 + 100) tokens = 114,000 and really costs the same: 8 fit in 1,000,000.
+    let limit = 1_000_000;
+    let gateway = Gateway::new(
+        store.clone(),
+        None,
+        vec![p],
+        settings(limit, vec![Target { provider: "test".into(), model: "m-1".into() }]),
+    );
+    let barrier = Arc::new(Barrier::new(50));
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (gateway, barrier) = (gateway.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            gateway.chat(&caller(uid), messages(), 100).await
+        }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok((_, receipt)) => {
+                assert_eq!(receipt.cost_nanos, 114 * PER_TOKEN);
+                ok += 1;
+            }
+            Err(AppError::BudgetExceeded { budget, limit_nanos, reservation_nanos, .. }) => {
+                assert_eq!(
+                    (budget, limit_nanos, reservation_nanos),
+                    (format!("user:{uid}"), limit, 114 * PER_TOKEN)
+                );
+                refused += 1;
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ok, refused), (8, 42));
+    let (start, _) = Period::Daily.bounds("Asia/Tokyo".parse().unwrap(), Utc::now());
+    let spend = store.budget_spend(&format!("user:{uid}"), start.timestamp_millis()).await.unwrap();
+    assert_eq!((spend.spent_nanos, spend.reserved_nanos), (8 * 114 * PER_TOKEN, 0));
+    assert!(spend.spent_nanos <= limit, "overshoot");
+    let (_, calls) = store
+        .list_llm_calls(Some(uid), Utc::now() - chrono::Duration::hours(1), 100, 0)
+        .await
+        .unwrap();
+    assert_eq!(calls, 8, "refused calls never reached the provider");
+    assert_eq!(server.received_requests().await.unwrap().len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_calls_never_overshoot_on_sqlite() {
+    fifty_concurrent_calls_at_the_edge(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_calls_never_overshoot_on_postgres() {
+    fifty_concurrent_calls_at_the_edge(TestDb::postgres().await).await;
+}
+
+#[tokio::test]
+async fn the_402_names_the_budget_and_when_it_resets_in_the_configured_zone() {
+    let db = TestDb::sqlite();
+    let store = open(&db).await;
+    let uid = user(&store).await;
+    let server = openai_server(14, 100).await;
+    let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
+    let gateway = Gateway::new(store, None, vec![p], settings(50_000, vec![target("test")]));
+    let err = gateway.chat(&caller(uid), messages(), 100).await.unwrap_err();
+    assert_eq!(err.status(), 402);
+    let AppError::BudgetExceeded { budget, period, resets_at, message, spent_nanos, .. } = err
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (budget.as_str(), period.as_str(), spent_nanos),
+        (format!("user:{uid}").as_str(), "daily", 0)
+    );
+    assert_eq!(resets_at, Period::Daily.bounds("Asia/Tokyo".parse().unwrap(), Utc::now()).1);
+    assert!(
+        message.contains("daily budget of $0.000050") && message.contains("Asia/Tokyo"),
+        "{message}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn streamed_calls_are_priced_from_their_usage_and_abandoned_ones_still_pay() {
+    let db = TestDb::sqlite();
+    let store = open(&db).await;
+    let uid = user(&store).await;
+    let server = openai_server(20, 6).await;
+    let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
+    let gateway =
+        Gateway::new(store.clone(), None, vec![p], settings(10_000_000, vec![target("test")]));
+
+    let mut stream = gateway.chat_stream(&caller(uid), messages(), 100).await.unwrap();
+    let mut text = String::new();
+    while let Some(event) = stream.next().await {
+        if let StreamEvent::Delta(t) = event.unwrap() {
+            text.push_str(&t);
+        }
+    }
+    assert_eq!(text, "Hello there, friend");
+    drop(stream);
+
+    // The client reads one delta and goes away.
+    let mut stream = gateway.chat_stream(&caller(uid), messages(), 100).await.unwrap();
+    assert!(matches!(stream.next().await, Some(Ok(StreamEvent::Delta(_)))));
+    drop(stream);
+
+    let since = Utc::now() - chrono::Duration::hours(1);
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = store.list_llm_calls(Some(uid), since, 10, 0).await.unwrap().0;
+        if rows.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows.len(), 2, "both calls are in the ledger");
+    let abandoned = &rows[0];
+    let finished = &rows[1];
+    assert_eq!((finished.outcome.as_str(), finished.streamed), ("ok", true));
+    assert_eq!(
+        (finished.input_tokens, finished.output_tokens, finished.cost_nanos),
+        (20, 6, 26 * PER_TOKEN)
+    );
+    assert_eq!(abandoned.outcome, "abandoned");
+    assert!(abandoned.output_tokens >= 2 && abandoned.input_tokens == 14, "{abandoned:?}");
+    assert!(abandoned.cost_nanos > 0, "partial output is paid for");
+    let (start, _) = Period::Daily.bounds("Asia/Tokyo".parse().unwrap(), Utc::now());
+    let spend = store.budget_spend(&format!("user:{uid}"), start.timestamp_millis()).await.unwrap();
+    assert_eq!(
+        (spend.spent_nanos, spend.reserved_nanos),
+        (finished.cost_nanos + abandoned.cost_nanos, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_failing_provider_falls_back_to_the_next_and_both_attempts_are_recorded() {
+    let db = TestDb::sqlite();
+    let store = open(&db).await;
+    let uid = user(&store).await;
+    let down = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&down).await;
+    let up = openai_server(14, 3).await;
+    let first = provider_with(ProviderKind::OpenAi, &format!("{}/v1", down.uri()), |c| {
+        c.name = "primary".into();
+        c.retry.max_retries = 0;
+    });
+    let second = provider_with(ProviderKind::OpenAi, &format!("{}/v1", up.uri()), |c| {
+        c.name = "backup".into()
+    });
+    let gateway = Gateway::new(
+        store.clone(),
+        None,
+        vec![first, second],
+        settings(10_000_000, vec![target("primary"), target("backup")]),
+    );
+    let (answer, receipt) = gateway.chat(&caller(uid), messages(), 100).await.unwrap();
+    assert_eq!((answer.text.as_str(), receipt.provider.as_str()), ("Hello!", "backup"));
+    let rows = store
+        .list_llm_calls(Some(uid), Utc::now() - chrono::Duration::hours(1), 10, 0)
+        .await
+        .unwrap()
+        .0;
+    let outcomes: Vec<(&str, &str, i64)> = rows
+        .iter()
+        .rev()
+        .map(|r| (r.provider.as_str(), r.outcome.as_str(), r.cost_nanos))
+        .collect();
+    assert_eq!(outcomes, vec![("primary", "error", 0), ("backup", "ok", 17 * PER_TOKEN)]);
+}
