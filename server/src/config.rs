@@ -566,7 +566,10 @@ impl Settings {
                         && u.host_str().is_some()
                         && u.password().is_none() => {}
                 _ => {
-                    return Err(bad(&key("base_url"), "must be an http(s) URL without credentials"));
+                    return Err(bad(
+                        &key("base_url"),
+                        "must be an http(s) URL without credentials",
+                    ));
                 }
             }
             if !(1..=3600).contains(&p.timeout_secs) {
