@@ -25,7 +25,14 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [{
+    // A local OpenAI-compatible model server (see e2e.toml).
+    command: 'exec node mock-llm.mjs',
+    url: 'http://127.0.0.1:3199/health',
+    reuseExistingServer: false,
+    timeout: 20_000,
+    env: { MOCK_LLM_PORT: '3199' },
+  }, {
     // A fresh database with a scripted admin (the `create-admin` command), then the server.
     command: `rm -rf .data && mkdir -p .data && ${bin} create-admin --email ${adminEmail} --name 'E2E Admin' && exec ${bin}`,
     url: `http://127.0.0.1:${port}/health/ready`,
@@ -38,6 +45,7 @@ export default defineConfig({
       BLUEPRINT_SERVER__SITE_ROOT: process.env.E2E_SITE_ROOT ?? '../target/site',
       REDIS_URL: '',
       BLUEPRINT_ADMIN_PASSWORD: adminPassword,
+      BLUEPRINT_CONFIG: 'e2e.toml',
     },
-  },
+  }],
 });

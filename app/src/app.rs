@@ -10,8 +10,9 @@ use crate::routes::{
     dashboard::DashboardRoute,
     jobs::JobsRoute,
     not_found::NotFound,
-    placeholder::{CodeDocsRoute, RfcsRoute, SearchRoute, UsageRoute},
+    placeholder::{CodeDocsRoute, RfcsRoute, SearchRoute},
     settings::SettingsRoute,
+    usage::UsageRoute,
 };
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};

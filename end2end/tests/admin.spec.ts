@@ -1,18 +1,8 @@
-import { test, expect, Page } from '@playwright/test';
-import { hydrated, uniqueEmail } from './helpers';
+import { test, expect } from '@playwright/test';
+import { hydrated, signIn, uniqueEmail } from './helpers';
 
 const adminEmail = 'admin@e2e.example.com';
 const adminPassword = 'e2e admin password';
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto('/signin');
-  await hydrated(page);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.locator('#dashboard-title')).toBeVisible();
-  await hydrated(page);
-}
 
 test('an admin changes a scope and deactivates a user; both are audited and apply at once', async ({ browser }) => {
   const memberPage = await (await browser.newContext()).newPage();

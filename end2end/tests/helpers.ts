@@ -8,3 +8,26 @@ export async function hydrated(page: Page) {
 export function uniqueEmail(prefix: string) {
   return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 }
+
+/** Signs in through the form and waits for the hydrated dashboard. */
+export async function signIn(page: Page, email: string, password: string) {
+  await page.goto('/signin');
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.locator('#dashboard-title')).toBeVisible();
+  await hydrated(page);
+}
+
+/** Registers a new account through the form and waits for its dashboard. */
+export async function register(page: Page, name: string, email: string, password: string) {
+  await page.goto('/register');
+  await hydrated(page);
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: `Welcome, ${name}` })).toBeVisible();
+  await hydrated(page);
+}

@@ -9,3 +9,5 @@ pub mod auth;
 pub mod jobs;
 /// Personal API tokens.
 pub mod tokens;
+/// Budgets, the ledger, prices.
+pub mod usage;

@@ -81,3 +81,82 @@ mod tests {
         assert_eq!(BudgetBand::of(0, 0), BudgetBand::Exceeded);
     }
 }
+
+/// One ledger row as its user (or an admin) sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmCall {
+    /// Id.
+    pub id: i64,
+    /// When it started.
+    pub at: DateTime<Utc>,
+    /// Who made it.
+    pub user_id: Option<i64>,
+    /// Feature.
+    pub feature: String,
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Cached input tokens.
+    pub cached_input_tokens: i64,
+    /// Cost, nano-dollars.
+    pub cost_nanos: i64,
+    /// Latency.
+    pub latency_ms: i64,
+    /// `ok`, `error`, `interrupted`, `abandoned` or `cache_hit`.
+    pub outcome: String,
+    /// Whether it streamed.
+    pub streamed: bool,
+    /// False when the model was priced at the default price (unknown model).
+    pub price_known: bool,
+    /// The error, if any.
+    pub error: Option<String>,
+    /// The request that made it.
+    pub request_id: Option<String>,
+}
+
+/// A model's price as admins edit it, in USD per million tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelPrice {
+    /// Exact model name, or a prefix ending in `*`.
+    pub model: String,
+    /// Input.
+    pub input_usd_per_mtok: f64,
+    /// Output.
+    pub output_usd_per_mtok: f64,
+    /// Cached input.
+    pub cached_input_usd_per_mtok: f64,
+}
+
+/// A prompt's answer from the console, with what it cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptAnswer {
+    /// The answer.
+    pub text: String,
+    /// Provider that answered.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// Cost, nano-dollars.
+    pub cost_nanos: i64,
+}
+
+/// Nano-dollars as dollars for people: `$12.50`, `$0.0420`, `$0.000050`.
+pub fn usd(nanos: i64) -> String {
+    let dollars = nanos as f64 / 1e9;
+    if dollars.abs() >= 1.0 || nanos == 0 {
+        format!("${dollars:.2}")
+    } else if dollars.abs() >= 0.01 {
+        format!("${dollars:.4}")
+    } else {
+        format!("${dollars:.6}")
+    }
+}

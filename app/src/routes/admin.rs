@@ -1,7 +1,9 @@
 //! `/admin`: find users, change their scopes, deactivate them; read the audit log.
 
 use crate::api::admin::{SetUserActive, SetUserScopes, list_audit, list_users};
+use crate::api::usage::SetBudget;
 use crate::components::form::ErrorBanner;
+use crate::components::form::FieldError;
 use crate::components::session::use_session;
 use crate::components::table::Pager;
 use crate::error::AppError;
@@ -22,6 +24,7 @@ pub struct AdminRoute {
     audit: Resource<Result<Page<AuditEntry>, AppError>>,
     set_scopes: ServerAction<SetUserScopes>,
     set_active: ServerAction<SetUserActive>,
+    set_budget: ServerAction<SetBudget>,
 }
 
 #[lazy_route]
@@ -32,6 +35,7 @@ impl LazyRoute for AdminRoute {
         let audit_offset = RwSignal::new(0i64);
         let set_scopes = ServerAction::<SetUserScopes>::new();
         let set_active = ServerAction::<SetUserActive>::new();
+        let set_budget = ServerAction::<SetBudget>::new();
         let users = Resource::new(
             move || {
                 (query.get(), offset.get(), set_scopes.version().get(), set_active.version().get())
@@ -39,14 +43,30 @@ impl LazyRoute for AdminRoute {
             |(q, o, _, _)| list_users(q, PAGE, o),
         );
         let audit = Resource::new(
-            move || (audit_offset.get(), set_scopes.version().get(), set_active.version().get()),
-            |(o, _, _)| list_audit(PAGE, o),
+            move || {
+                (
+                    audit_offset.get(),
+                    set_scopes.version().get(),
+                    set_active.version().get(),
+                    set_budget.version().get(),
+                )
+            },
+            |(o, _, _, _)| list_audit(PAGE, o),
         );
-        AdminRoute { query, offset, audit_offset, users, audit, set_scopes, set_active }
+        AdminRoute { query, offset, audit_offset, users, audit, set_scopes, set_active, set_budget }
     }
 
     fn view(this: Self) -> AnyView {
-        let AdminRoute { query, offset, audit_offset, users, audit, set_scopes, set_active } = this;
+        let AdminRoute {
+            query,
+            offset,
+            audit_offset,
+            users,
+            audit,
+            set_scopes,
+            set_active,
+            set_budget,
+        } = this;
         let session = use_session();
         if !session.has(Scope::Admin) {
             return view! {
@@ -112,6 +132,7 @@ impl LazyRoute for AdminRoute {
                         })}
                     </Transition>
                 </div>
+                <BudgetForm set_budget />
                 <div class="card">
                     <h2>"Audit log"</h2>
                     <Transition fallback=|| view! { <p class="loading">"Loading audit log…"</p> }>
@@ -199,5 +220,56 @@ fn UserRow(
             </td>
             <td>{user.last_login_at.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into())}</td>
         </tr>
+    }
+}
+
+/// Sets a user's budget (by e-mail) or the team's (no e-mail), with a reason.
+#[component]
+fn BudgetForm(set_budget: ServerAction<SetBudget>) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let limit = RwSignal::new(String::from("10"));
+    let period = RwSignal::new(String::from("monthly"));
+    let reason = RwSignal::new(String::new());
+    let error = Signal::derive(move || set_budget.value().get().and_then(Result::err));
+    let saved = move || set_budget.value().get().and_then(Result::ok);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let email = email.get_untracked();
+        set_budget.dispatch(SetBudget {
+            user_email: (!email.trim().is_empty()).then_some(email),
+            limit_usd: limit.get_untracked().trim().parse().unwrap_or(-1.0),
+            period: period.get_untracked(),
+            reason: reason.get_untracked(),
+        });
+    };
+    view! {
+        <div class="card" id="budget-form">
+            <h2>"Budgets"</h2>
+            <p class="muted">"Set one user's budget, or leave the e-mail empty for the team's. Every change needs a reason and is audited."</p>
+            <form class="inline-form" on:submit=submit>
+                <label for="budget-email">"User e-mail"</label>
+                <input id="budget-email" type="email" placeholder="everyone (team budget)" bind:value=email />
+                <label for="budget-limit">"Limit (USD)"</label>
+                <input id="budget-limit" type="number" min="0" step="0.01" bind:value=limit />
+                <label for="budget-period">"Period"</label>
+                <select id="budget-period" on:change=move |ev| period.set(event_target_value(&ev)) prop:value=move || period.get()>
+                    <option value="daily">"daily"</option>
+                    <option value="weekly">"weekly"</option>
+                    <option value="monthly">"monthly"</option>
+                </select>
+                <label for="budget-reason">"Reason"</label>
+                <input id="budget-reason" type="text" bind:value=reason />
+                <button type="submit" class="btn btn-primary" disabled=move || set_budget.pending().get()>"Save budget"</button>
+            </form>
+            <FieldError error field="user_email" />
+            <FieldError error field="limit_usd" />
+            <FieldError error field="reason" />
+            <ErrorBanner error />
+            {move || saved().map(|b| view! {
+                <p class="banner banner-ok" role="status" id="budget-saved">
+                    {format!("Saved: {} {} budget {} (resets {})", b.budget, b.period, crate::model::usd(b.limit_nanos), b.resets_at.format("%Y-%m-%d %H:%M UTC"))}
+                </p>
+            })}
+        </div>
     }
 }

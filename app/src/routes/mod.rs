@@ -17,3 +17,5 @@ pub mod not_found;
 pub mod placeholder;
 /// `/settings`: profile, theme, API tokens.
 pub mod settings;
+/// `/usage`: budgets and model calls.
+pub mod usage;

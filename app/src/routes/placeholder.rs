@@ -59,16 +59,3 @@ impl LazyRoute for CodeDocsRoute {
         coming("Code Docs", "Documentation generated from your code is not built yet.")
     }
 }
-
-/// `/usage`.
-pub struct UsageRoute;
-
-#[lazy_route]
-impl LazyRoute for UsageRoute {
-    fn data() -> Self {
-        UsageRoute
-    }
-    fn view(_this: Self) -> AnyView {
-        coming("Usage & Budget", "Model usage, costs and budgets are not built yet.")
-    }
-}

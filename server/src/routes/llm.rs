@@ -2,23 +2,32 @@
 //! `/api/v1/budget` (the caller's budgets). Both need scope `generate`; calls go through the
 //! gateway, so they are budgeted, priced and in the ledger.
 
-use super::rest::ApiJson;
+use super::rest::{ApiJson, ApiQuery};
 use crate::startup::ServerState;
 use app::error::AppError;
-use app::model::{BudgetStatus, Scope};
+use app::model::{BudgetStatus, LlmCall, ModelPrice, Page, Scope};
 use app::server::auth::AuthOutcome;
 use app::server::errors::REQUEST_ID;
 use app::server::llm::{Caller, Message, Role, StreamEvent, Usage};
+use app::server::service::usage;
+use axum::extract::Path;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router, extract::State};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 /// The routes, to nest under `/api/v1`.
 pub fn router() -> Router<ServerState> {
-    Router::new().route("/llm/chat", post(chat)).route("/budget", get(budget))
+    Router::new()
+        .route("/llm/chat", post(chat))
+        .route("/budget", get(budget))
+        .route("/usage", get(usage_list))
+        .route("/usage/export", get(usage_export))
+        .route("/admin/budgets/global", put(set_global_budget))
+        .route("/admin/budgets/users/{id}", put(set_user_budget))
+        .route("/admin/prices", get(list_prices).put(set_price))
 }
 
 #[derive(Deserialize)]
@@ -153,4 +162,133 @@ async fn budget(
 ) -> Result<Json<Vec<BudgetStatus>>, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
     Ok(Json(s.app.llm.status(user.user_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageQuery {
+    #[serde(default = "default_days")]
+    days: i64,
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+fn default_days() -> i64 {
+    30
+}
+
+fn default_limit() -> i64 {
+    50
+}
+
+/// `GET /usage?days=&limit=&offset=`: the caller's calls, newest first.
+async fn usage_list(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> Result<Json<Page<LlmCall>>, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok(Json(usage::my_calls(&s.app, &user, q.days, q.limit, q.offset).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportQuery {
+    #[serde(default = "default_days")]
+    days: i64,
+    #[serde(default = "default_format")]
+    format: String,
+}
+
+fn default_format() -> String {
+    "csv".into()
+}
+
+/// `GET /usage/export?days=&format=csv|json`: the caller's ledger as a download.
+async fn usage_export(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    let (content_type, ext) = match q.format.as_str() {
+        "csv" => ("text/csv; charset=utf-8", "csv"),
+        "json" => ("application/json", "json"),
+        _ => return Err(AppError::invalid("format", "one_of", "format must be csv or json")),
+    };
+    let calls = usage::export_calls(&s.app, &user, q.days).await?;
+    let body = if ext == "csv" {
+        usage::calls_csv(&calls)
+    } else {
+        serde_json::to_string(&calls)
+            .map_err(|e| AppError::BadRequest { message: e.to_string() })?
+    };
+    let disposition = format!("attachment; filename=\"blueprint-usage.{ext}\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetBody {
+    limit_usd: f64,
+    period: String,
+    reason: String,
+}
+
+/// `PUT /admin/budgets/global {limit_usd, period, reason}` (scope `admin`; audited).
+async fn set_global_budget(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiJson(b): ApiJson<BudgetBody>,
+) -> Result<Json<BudgetStatus>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok(Json(usage::set_budget(&s.app, &admin, None, b.limit_usd, &b.period, &b.reason).await?))
+}
+
+/// `PUT /admin/budgets/users/{id} {limit_usd, period, reason}` (scope `admin`; audited).
+async fn set_user_budget(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<BudgetBody>,
+) -> Result<Json<BudgetStatus>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok(Json(usage::set_budget(&s.app, &admin, Some(id), b.limit_usd, &b.period, &b.reason).await?))
+}
+
+/// `GET /admin/prices` (scope `admin`).
+async fn list_prices(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<Vec<ModelPrice>>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(usage::prices(&s.app).await?))
+}
+
+// `flatten` cannot be combined with `deny_unknown_fields`.
+#[derive(Deserialize)]
+struct PriceBody {
+    #[serde(flatten)]
+    price: ModelPrice,
+    reason: String,
+}
+
+/// `PUT /admin/prices {model, input_usd_per_mtok, output_usd_per_mtok, cached_input_usd_per_mtok, reason}`.
+async fn set_price(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiJson(b): ApiJson<PriceBody>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    usage::set_price(&s.app, &admin, &b.price, &b.reason).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -188,3 +188,137 @@ async fn bad_chat_input_names_the_field() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn usage_is_listed_and_exported_and_an_admin_raises_a_budget_with_a_reason() {
+    let server = provider().await;
+    let app = app_with_budget(&server).await;
+    let (admin, member) = app.admin_and_member().await;
+    let uid = app.user_id(&member.access).await;
+    for _ in 0..3 {
+        expect_status(
+            app.post_bearer("/api/v1/llm/chat", &member.access, &ask(false)).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let refused = app.post_bearer("/api/v1/llm/chat", &member.access, &ask(false)).await;
+    assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
+
+    let page = expect_status(
+        app.get_bearer("/api/v1/usage?days=1&limit=2", &member.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (page["total"].as_i64(), page["items"].as_array().map(Vec::len)),
+        (Some(3), Some(2))
+    );
+    assert_eq!(page["items"][0]["model"], "gpt-4o-mini");
+    let csv = app.get_bearer("/api/v1/usage/export?format=csv", &member.access).await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("blueprint-usage.csv"));
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("id,at,feature,provider,model"));
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].contains(",console,mock,gpt-4o-mini,14,100,0,0.000062100,"), "{}", lines[1]);
+    let json: serde_json::Value = app
+        .get_bearer("/api/v1/usage/export?format=json", &member.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json.as_array().map(Vec::len), Some(3));
+    let err = expect_error(
+        app.get_bearer("/api/v1/usage/export?format=xml", &member.access).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert_eq!(err["errors"][0]["field"], "format");
+
+    // Only admins change budgets, and only with a reason.
+    let raise = json!({ "limit_usd": 1.0, "period": "daily", "reason": "release week" });
+    let path = format!("/api/v1/admin/budgets/users/{uid}");
+    let res =
+        app.api.put(app.url(&path)).bearer_auth(&member.access).json(&raise).send().await.unwrap();
+    expect_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app
+        .api
+        .put(app.url(&path))
+        .bearer_auth(&admin.access)
+        .json(&json!({ "limit_usd": 1.0, "period": "daily", "reason": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"],
+        "reason"
+    );
+    let res = app
+        .api
+        .put(app.url(&path))
+        .bearer_auth(&admin.access)
+        .json(&json!({ "limit_usd": -1.0, "period": "daily", "reason": "oops" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"],
+        "limit_usd"
+    );
+    let res =
+        app.api.put(app.url(&path)).bearer_auth(&admin.access).json(&raise).send().await.unwrap();
+    let status = expect_status(res, StatusCode::OK).await;
+    assert_eq!(
+        (status["limit_nanos"].as_i64(), status["band"].as_str()),
+        (Some(1_000_000_000), Some("active"))
+    );
+    let audit =
+        expect_status(app.get_bearer("/api/v1/admin/audit", &admin.access).await, StatusCode::OK)
+            .await;
+    let entry = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["action"] == "budget.set")
+        .cloned()
+        .expect("audited");
+    assert_eq!(entry["target"], format!("user:{uid}"));
+    assert!(entry["detail"].as_str().unwrap().contains("release week"));
+
+    // The member can continue at once.
+    expect_status(
+        app.post_bearer("/api/v1/llm/chat", &member.access, &ask(false)).await,
+        StatusCode::OK,
+    )
+    .await;
+
+    // Prices: listed, edited with a reason, used by the next call.
+    let prices =
+        expect_status(app.get_bearer("/api/v1/admin/prices", &admin.access).await, StatusCode::OK)
+            .await;
+    assert!(prices.as_array().unwrap().iter().any(|p| p["model"] == "gpt-4o-mini*"));
+    let res = app.api.put(app.url("/api/v1/admin/prices")).bearer_auth(&admin.access)
+        .json(&json!({ "model": "gpt-4o-mini", "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0, "cached_input_usd_per_mtok": 0.5, "reason": "contract price" }))
+        .send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let answer = expect_status(
+        app.post_bearer("/api/v1/llm/chat", &member.access, &ask(false)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        answer["cost_nanos"],
+        14 * 1_000 + 100 * 2_000,
+        "the new exact price wins over the pattern"
+    );
+    let res = app.api.put(app.url("/api/v1/admin/prices")).bearer_auth(&admin.access)
+        .json(&json!({ "model": "bad model", "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0, "cached_input_usd_per_mtok": 0.5, "reason": "x y z" }))
+        .send().await.unwrap();
+    assert_eq!(
+        expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await["errors"][0]["field"],
+        "model"
+    );
+}

@@ -271,16 +271,16 @@ impl Gateway {
                 budgets.iter().find(|(c, _, _)| c.scope == refusal.scope).cloned().ok_or_else(
                     || AppError::Unavailable { message: "budget changed; try again".into() },
                 )?;
-            let whose = if refusal.scope == "global" { "The team's" } else { "Your" };
+            let whose = if refusal.scope == "global" { "the team's" } else { "your" };
             metrics::counter!("llm_budget_refusals_total", "budget" => if refusal.scope == "global" { "global" } else { "user" }).increment(1);
             return Err(AppError::BudgetExceeded {
                 message: format!(
-                    "{whose} {} budget of {} is used up: {} spent and {} held by calls in progress; this call needs up to {}. It resets at {} ({}).",
+                    "This call could cost up to {}, more than is left of {whose} {} budget of {}: {} spent, {} held by calls in progress. It resets at {} ({}).",
+                    usd(amount),
                     period.as_str(),
                     usd(refusal.limit_nanos),
                     usd(refusal.spend.spent_nanos),
                     usd(refusal.spend.reserved_nanos),
-                    usd(amount),
                     resets_at.with_timezone(&self.inner.settings.timezone).format("%Y-%m-%d %H:%M"),
                     self.inner.settings.timezone.name(),
                 ),
@@ -616,14 +616,4 @@ fn llm_to_app(e: Option<LlmError>) -> AppError {
     }
 }
 
-/// Nano-dollars as dollars for people: `$12.50`, `$0.0420`, `$0.000050`.
-pub fn usd(nanos: i64) -> String {
-    let dollars = nanos as f64 / 1e9;
-    if dollars.abs() >= 1.0 || nanos == 0 {
-        format!("${dollars:.2}")
-    } else if dollars.abs() >= 0.01 {
-        format!("${dollars:.4}")
-    } else {
-        format!("${dollars:.6}")
-    }
-}
+pub use crate::model::usd;

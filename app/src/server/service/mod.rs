@@ -7,5 +7,7 @@ pub mod accounts;
 pub mod jobs;
 /// Personal API tokens.
 pub mod tokens;
+/// Spending: budgets, the ledger, prices.
+pub mod usage;
 /// Admin work on users and the audit log.
 pub mod users;
