@@ -56,6 +56,8 @@ test: tools browser fmt build lint unit e2e
 ## bench: load generators (not part of `make test`; PostgreSQL must be running)
 bench: build
 	cargo run -p bench --release --bin jobs_bench
+	cargo run -p bench --release --bin llm_bench -- --backend sqlite
+	cargo run -p bench --release --bin llm_bench -- --backend postgres
 	ulimit -n 65536 2>/dev/null || true; cargo run -p bench --release --bin ws_bench -- --server-bin "$(abspath $(BIN))"
 
 clean:

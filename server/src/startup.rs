@@ -116,7 +116,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     forward_job_events(&jobs, &events);
     let default_scopes =
         app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
-    let llm = build_gateway(settings, store.clone(), events.clone())?;
+    let llm = build_gateway(settings, store.clone(), events.clone(), cache.clone())?;
     Ok(AppState {
         store,
         cache,
@@ -142,6 +142,7 @@ fn build_gateway(
     settings: &Settings,
     store: app::server::store::DynStore,
     events: EventBus,
+    cache: Cache,
 ) -> anyhow::Result<app::server::llm::Gateway> {
     use app::server::llm::{
         Gateway, GatewaySettings, Limit, Period, Price, ProviderConfig, RetryPolicy, Target,
@@ -201,7 +202,7 @@ fn build_gateway(
         alert_thresholds: l.alert_thresholds.clone(),
         routes,
     };
-    Ok(Gateway::new(store, Some(events), providers, gateway_settings))
+    Ok(Gateway::new(store, Some(events), Some(cache), providers, gateway_settings))
 }
 
 /// Publishes each job event to its owner's live events (topic `job`).

@@ -6,6 +6,7 @@ use crate::common::TestDb;
 use crate::support::{provider_with, sse};
 use app::error::AppError;
 use app::model::Scopes;
+use app::server::cache::{Cache, CacheConfig};
 use app::server::llm::{
     Caller, Gateway, GatewaySettings, Limit, Message, Period, Price, ProviderKind, Role,
     StreamEvent, Target,
@@ -122,12 +123,18 @@ async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
     let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
     // Each call reserves (14 + 100) tokens = 114,000 and really costs the same: 8 fit in 1,000,000.
     let limit = 1_000_000;
+    // Through a cache, so the status read below also shows that spends are invalidated.
+    let cache =
+        Cache::new(CacheConfig { max_entries: 1000, l1_max_ttl: Duration::from_secs(30) }, None);
     let gateway = Gateway::new(
         store.clone(),
         None,
+        Some(cache),
         vec![p],
         settings(limit, vec![Target { provider: "test".into(), model: "m-1".into() }]),
     );
+    let before = gateway.status(uid).await.unwrap();
+    assert!(before.iter().all(|b| b.spent_nanos == 0), "cached at zero before the race");
     let barrier = Arc::new(Barrier::new(50));
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -159,6 +166,9 @@ async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
     let spend = store.budget_spend(&format!("user:{uid}"), start.timestamp_millis()).await.unwrap();
     assert_eq!((spend.spent_nanos, spend.reserved_nanos), (8 * 114 * PER_TOKEN, 0));
     assert!(spend.spent_nanos <= limit, "overshoot");
+    let status = gateway.status(uid).await.unwrap();
+    let mine = status.iter().find(|b| b.budget == format!("user:{uid}")).unwrap();
+    assert_eq!((mine.spent_nanos, mine.band.as_str()), (8 * 114 * PER_TOKEN, "warning"));
     let (_, calls) = store
         .list_llm_calls(Some(uid), Utc::now() - chrono::Duration::hours(1), 100, 0)
         .await
@@ -184,7 +194,7 @@ async fn the_402_names_the_budget_and_when_it_resets_in_the_configured_zone() {
     let uid = user(&store).await;
     let server = openai_server(14, 100).await;
     let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
-    let gateway = Gateway::new(store, None, vec![p], settings(50_000, vec![target("test")]));
+    let gateway = Gateway::new(store, None, None, vec![p], settings(50_000, vec![target("test")]));
     let err = gateway.chat(&caller(uid), messages(), 100).await.unwrap_err();
     assert_eq!(err.status(), 402);
     let AppError::BudgetExceeded { budget, period, resets_at, message, spent_nanos, .. } = err
@@ -210,8 +220,13 @@ async fn streamed_calls_are_priced_from_their_usage_and_abandoned_ones_still_pay
     let uid = user(&store).await;
     let server = openai_server(20, 6).await;
     let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
-    let gateway =
-        Gateway::new(store.clone(), None, vec![p], settings(10_000_000, vec![target("test")]));
+    let gateway = Gateway::new(
+        store.clone(),
+        None,
+        None,
+        vec![p],
+        settings(10_000_000, vec![target("test")]),
+    );
 
     let mut stream = gateway.chat_stream(&caller(uid), messages(), 100).await.unwrap();
     let mut text = String::new();
@@ -238,8 +253,9 @@ async fn streamed_calls_are_priced_from_their_usage_and_abandoned_ones_still_pay
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(rows.len(), 2, "both calls are in the ledger");
-    let abandoned = &rows[0];
-    let finished = &rows[1];
+    // Both started within moments and settle from their own tasks: find them by outcome.
+    let abandoned = rows.iter().find(|r| r.outcome == "abandoned").expect("the abandoned call");
+    let finished = rows.iter().find(|r| r.outcome == "ok").expect("the finished call");
     assert_eq!((finished.outcome.as_str(), finished.streamed), ("ok", true));
     assert_eq!(
         (finished.input_tokens, finished.output_tokens, finished.cost_nanos),
@@ -273,6 +289,7 @@ async fn a_failing_provider_falls_back_to_the_next_and_both_attempts_are_recorde
     });
     let gateway = Gateway::new(
         store.clone(),
+        None,
         None,
         vec![first, second],
         settings(10_000_000, vec![target("primary"), target("backup")]),

@@ -9,8 +9,10 @@ use super::pricing::{Price, PriceTable};
 use super::provider::Provider;
 use super::types::{ChatRequest, ChatResponse, Message, StreamEvent, Usage, estimate_tokens};
 use crate::error::AppError;
+use crate::server::cache::{Cache, CacheKey};
 use crate::server::events::EventBus;
 use crate::server::store::{BudgetCheck, DynStore, NewLlmCall};
+use crate::server::store::{BudgetRow, BudgetSpend};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
@@ -78,6 +80,7 @@ pub struct Gateway {
 struct Inner {
     store: DynStore,
     events: Option<EventBus>,
+    cache: Option<Cache>,
     providers: HashMap<String, Arc<dyn Provider>>,
     settings: GatewaySettings,
     prices: Mutex<Option<(Instant, PriceTable)>>,
@@ -86,6 +89,9 @@ struct Inner {
 /// How long the price table is kept before it is read again (edits invalidate it at once on
 /// the instance that made them).
 const PRICES_TTL: Duration = Duration::from_secs(30);
+
+/// How long a cached budget spend or budget table lives (changes invalidate it sooner).
+const SPEND_TTL: Duration = Duration::from_secs(300);
 
 /// A resolved step of a route: the provider and the model.
 type Hop = (Arc<dyn Provider>, String);
@@ -115,15 +121,71 @@ struct Reserved {
 
 impl Gateway {
     /// A gateway over `providers` (by name).
+    /// With a cache, budget rows and spends are read through it (and invalidated on every
+    /// reservation, settlement and budget edit, on all instances).
     pub fn new(
         store: DynStore,
         events: Option<EventBus>,
+        cache: Option<Cache>,
         providers: Vec<Arc<dyn Provider>>,
         settings: GatewaySettings,
     ) -> Self {
         let providers = providers.into_iter().map(|p| (p.name().to_string(), p)).collect();
         Self {
-            inner: Arc::new(Inner { store, events, providers, settings, prices: Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                store,
+                events,
+                cache,
+                providers,
+                settings,
+                prices: Mutex::new(None),
+            }),
+        }
+    }
+
+    fn spend_key(scope: &str, period_start: i64) -> CacheKey {
+        match scope.strip_prefix("user:").and_then(|u| u.parse::<i64>().ok()) {
+            Some(user) => CacheKey::user("budget_spend", user, period_start.to_string()),
+            None => CacheKey::global("budget_spend", format!("{scope}:{period_start}")),
+        }
+    }
+
+    /// A budget's spend in a period, through the cache when there is one.
+    async fn spend(&self, scope: &str, period_start: i64) -> Result<BudgetSpend, AppError> {
+        let store = self.inner.store.clone();
+        let load = || async move { Ok(store.budget_spend(scope, period_start).await?) };
+        match &self.inner.cache {
+            Some(cache) => {
+                cache.get_or_load(&Self::spend_key(scope, period_start), SPEND_TTL, load).await
+            }
+            None => load().await,
+        }
+    }
+
+    async fn forget_spend(&self, keys: &[(String, i64)]) {
+        if let Some(cache) = &self.inner.cache {
+            for (scope, start) in keys {
+                cache.invalidate(&Self::spend_key(scope, *start)).await;
+            }
+        }
+    }
+
+    /// The configured budget rows, through the cache when there is one.
+    async fn budget_rows(&self) -> Result<Vec<BudgetRow>, AppError> {
+        let store = self.inner.store.clone();
+        let load = || async move { Ok(store.list_budgets().await?) };
+        match &self.inner.cache {
+            Some(cache) => {
+                cache.get_or_load(&CacheKey::global("budgets", "all"), SPEND_TTL, load).await
+            }
+            None => load().await,
+        }
+    }
+
+    /// Drops cached budget rows (after an admin edit).
+    pub async fn invalidate_budgets(&self) {
+        if let Some(cache) = &self.inner.cache {
+            cache.invalidate(&CacheKey::global("budgets", "all")).await;
         }
     }
 
@@ -183,7 +245,7 @@ impl Gateway {
         now: DateTime<Utc>,
     ) -> Result<Vec<BudgetLine>, AppError> {
         let s = &self.inner.settings;
-        let rows = self.inner.store.list_budgets().await?;
+        let rows = self.budget_rows().await?;
         let configured = |scope: &str, fallback: Option<Limit>| {
             rows.iter()
                 .find(|r| r.scope == scope)
@@ -221,7 +283,7 @@ impl Gateway {
         let now = Utc::now();
         let mut out = Vec::new();
         for (check, period, resets_at) in self.budgets(user_id, now).await? {
-            let spend = self.inner.store.budget_spend(&check.scope, check.period_start).await?;
+            let spend = self.spend(&check.scope, check.period_start).await?;
             let start = crate::server::store::from_ms(check.period_start);
             let elapsed = (now - start).num_milliseconds().max(1);
             let length = (resets_at - start).num_milliseconds().max(1);
@@ -266,7 +328,13 @@ impl Gateway {
         let amount = price.cost(&worst);
         let budgets = self.budgets(caller.user_id, Utc::now()).await?;
         let checks: Vec<BudgetCheck> = budgets.iter().map(|(c, _, _)| c.clone()).collect();
-        if let Err(refusal) = self.inner.store.reserve_budget(&checks, amount).await? {
+        let keys: Vec<(String, i64)> =
+            checks.iter().map(|c| (c.scope.clone(), c.period_start)).collect();
+        let reserved = self.inner.store.reserve_budget(&checks, amount).await?;
+        if reserved.is_ok() {
+            self.forget_spend(&keys).await;
+        }
+        if let Err(refusal) = reserved {
             let (_, period, resets_at) =
                 budgets.iter().find(|(c, _, _)| c.scope == refusal.scope).cloned().ok_or_else(
                     || AppError::Unavailable { message: "budget changed; try again".into() },
@@ -293,13 +361,7 @@ impl Gateway {
                 resets_at,
             });
         }
-        Ok(Reserved {
-            keys: checks.into_iter().map(|c| (c.scope, c.period_start)).collect(),
-            amount,
-            prompt_tokens: prompt,
-            price,
-            price_known,
-        })
+        Ok(Reserved { keys, amount, prompt_tokens: prompt, price, price_known })
     }
 
     /// Releases a reservation, records the call and raises threshold alerts.

@@ -183,6 +183,7 @@ pub async fn set_budget(
         .store
         .set_budget(&row, Some(admin.user_id), audit(admin, "budget.set", scope.clone(), detail))
         .await?;
+    state.llm.invalidate_budgets().await;
     let owner = user_id.unwrap_or(admin.user_id);
     state
         .llm

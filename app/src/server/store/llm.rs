@@ -23,7 +23,7 @@ pub struct PriceRow {
 }
 
 /// A configured limit: scope `global` or `user:<id>`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct BudgetRow {
     /// `global` or `user:<id>`.
     pub scope: String,
@@ -47,7 +47,9 @@ pub struct BudgetCheck {
 }
 
 /// A budget's spend in one period.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize,
+)]
 pub struct BudgetSpend {
     /// Settled cost.
     pub spent_nanos: i64,
