@@ -127,3 +127,31 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
         </div>
     }
 }
+
+/// The page a signed-in user without `scope` sees instead of `title`'s content.
+pub fn scope_refused(title: &'static str, scope: Scope) -> AnyView {
+    view! {
+        <leptos_meta::Title text=title />
+        <section class="page">
+            <h1>{title}</h1>
+            <div class="banner banner-error" role="alert">
+                {format!("This page needs the '{}' scope.", scope.as_str())}
+            </div>
+        </section>
+    }
+    .into_any()
+}
+
+/// The tabs between the admin pages; `current` is the path of the page showing them.
+#[component]
+pub fn AdminTabs(current: &'static str) -> impl IntoView {
+    let tab = move |href: &'static str, label: &'static str| {
+        view! { <a href=href aria-current=(href == current).then_some("page")>{label}</a> }
+    };
+    view! {
+        <nav class="tabs" aria-label="Admin sections">
+            {tab("/admin", "Users & audit")}
+            {tab("/admin/jobs", "Job queue")}
+        </nav>
+    }
+}

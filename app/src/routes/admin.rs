@@ -5,6 +5,7 @@ use crate::api::usage::SetBudget;
 use crate::components::form::ErrorBanner;
 use crate::components::form::FieldError;
 use crate::components::session::use_session;
+use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::Pager;
 use crate::error::AppError;
 use crate::model::{AuditEntry, Page, Scope, User};
@@ -69,14 +70,7 @@ impl LazyRoute for AdminRoute {
         } = this;
         let session = use_session();
         if !session.has(Scope::Admin) {
-            return view! {
-                <Title text="Admin" />
-                <section class="page">
-                    <h1>"Admin"</h1>
-                    <div class="banner banner-error" role="alert">"This page needs the 'admin' scope."</div>
-                </section>
-            }
-            .into_any();
+            return scope_refused("Admin", Scope::Admin);
         }
         let me = session.current().map(|u| u.id).unwrap_or_default();
         let ticket = StoredValue::new(0u32);
@@ -105,10 +99,7 @@ impl LazyRoute for AdminRoute {
             <Title text="Admin" />
             <section class="page">
                 <h1>"Admin"</h1>
-                <nav class="tabs" aria-label="Admin sections">
-                    <a href="/admin" aria-current="page">"Users & audit"</a>
-                    <a href="/admin/jobs">"Job queue"</a>
-                </nav>
+                <AdminTabs current="/admin" />
                 <div class="card">
                     <h2>"Users"</h2>
                     <input id="user-search" type="search" placeholder="Search by e-mail or name" on:input=on_search aria-label="Search users" />

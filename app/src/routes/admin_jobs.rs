@@ -5,6 +5,7 @@
 use crate::api::jobs::{AdminRetryJob, CancelJob, DiscardJob, admin_list_jobs, get_queue_overview};
 use crate::components::form::ErrorBanner;
 use crate::components::session::use_session;
+use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::{Pager, human_ms};
 use crate::error::AppError;
 use crate::model::{Job, JobState, Page, QueueOverview, Scope};
@@ -78,14 +79,7 @@ impl LazyRoute for AdminJobsRoute {
         } = this;
         let session = use_session();
         if !session.has(Scope::Admin) {
-            return view! {
-                <Title text="Job queue" />
-                <section class="page">
-                    <h1>"Job queue"</h1>
-                    <div class="banner banner-error" role="alert">"This page needs the 'admin' scope."</div>
-                </section>
-            }
-            .into_any();
+            return scope_refused("Job queue", Scope::Admin);
         }
         // Effects only run in the browser: refresh the numbers while the page is open.
         Effect::new(move |_| {
@@ -107,10 +101,7 @@ impl LazyRoute for AdminJobsRoute {
             <Title text="Job queue" />
             <section class="page">
                 <h1>"Admin"</h1>
-                <nav class="tabs" aria-label="Admin sections">
-                    <a href="/admin">"Users & audit"</a>
-                    <a href="/admin/jobs" aria-current="page">"Job queue"</a>
-                </nav>
+                <AdminTabs current="/admin/jobs" />
                 <div class="card">
                     <h2>"Queue"</h2>
                     <Transition fallback=|| view! { <p class="loading">"Loading the queue…"</p> }>

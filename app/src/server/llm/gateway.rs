@@ -416,6 +416,25 @@ impl Gateway {
         Ok(id)
     }
 
+    /// Records a failed attempt at $0 (releasing its reservation) and keeps its error; true if
+    /// the next provider should be tried.
+    async fn failed_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        reserved: &Reserved,
+        e: LlmError,
+        last_error: &mut Option<LlmError>,
+    ) -> Result<bool, AppError> {
+        let row = attempt.row(Usage::default(), 0, "error", Some(e.to_string()));
+        self.settle(attempt.caller, reserved, row).await?;
+        let fall_back = e.should_fall_back();
+        if fall_back {
+            tracing::warn!(provider = %attempt.provider, error = %e, "LLM call failed; trying the next provider");
+        }
+        *last_error = Some(e);
+        Ok(fall_back)
+    }
+
     /// A whole answer for `messages`, from the feature's route with fallback.
     pub async fn chat(
         &self,
@@ -465,14 +484,9 @@ impl Gateway {
                         streamed: false,
                         price_known: reserved.price_known,
                     };
-                    let row = attempt.row(Usage::default(), 0, "error", Some(e.to_string()));
-                    self.settle(caller, &reserved, row).await?;
-                    let fall_back = e.should_fall_back();
-                    last_error = Some(e);
-                    if !fall_back {
+                    if !self.failed_attempt(&attempt, &reserved, e, &mut last_error).await? {
                         break;
                     }
-                    tracing::warn!(provider = %provider.name(), error = %last_error.as_ref().map(ToString::to_string).unwrap_or_default(), "LLM call failed; trying the next provider");
                 }
             }
         }
@@ -521,11 +535,7 @@ impl Gateway {
                         streamed: true,
                         price_known: reserved.price_known,
                     };
-                    let row = attempt.row(Usage::default(), 0, "error", Some(e.to_string()));
-                    self.settle(caller, &reserved, row).await?;
-                    let fall_back = e.should_fall_back();
-                    last_error = Some(e);
-                    if !fall_back {
+                    if !self.failed_attempt(&attempt, &reserved, e, &mut last_error).await? {
                         break;
                     }
                 }

@@ -7,32 +7,11 @@ use crate::server::auth::Principal;
 use crate::server::llm::Period;
 use crate::server::service::users::page_bounds;
 use crate::server::state::AppState;
-use crate::server::store::{BudgetRow, LlmCallRow, NewAuditEntry, PriceRow, from_ms};
+use crate::server::store::{BudgetRow, NewAuditEntry, PriceRow};
 use chrono::Utc;
 
 /// Largest budget or price an admin may set, in USD.
 const MAX_USD: f64 = 1_000_000.0;
-
-fn to_call(r: LlmCallRow) -> LlmCall {
-    LlmCall {
-        id: r.id,
-        at: from_ms(r.at),
-        user_id: r.user_id,
-        feature: r.feature,
-        provider: r.provider,
-        model: r.model,
-        input_tokens: r.input_tokens,
-        output_tokens: r.output_tokens,
-        cached_input_tokens: r.cached_input_tokens,
-        cost_nanos: r.cost_nanos,
-        latency_ms: r.latency_ms,
-        outcome: r.outcome,
-        streamed: r.streamed,
-        price_known: r.price_known,
-        error: r.error,
-        request_id: r.request_id,
-    }
-}
 
 /// The caller's budgets.
 pub async fn my_budgets(state: &AppState, user: &Principal) -> Result<Vec<BudgetStatus>, AppError> {
@@ -54,7 +33,7 @@ pub async fn my_calls(
     let since = Utc::now() - chrono::Duration::days(days);
     let (rows, total) =
         state.store.list_llm_calls(Some(user.user_id), since, limit, offset).await?;
-    Ok(Page { items: rows.into_iter().map(to_call).collect(), total, offset, limit })
+    Ok(Page { items: rows, total, offset, limit })
 }
 
 /// Every call of the caller in the last `days` days (at most 100,000), for export.
@@ -68,7 +47,7 @@ pub async fn export_calls(
     }
     let since = Utc::now() - chrono::Duration::days(days);
     let (rows, _) = state.store.list_llm_calls(Some(user.user_id), since, 100_000, 0).await?;
-    Ok(rows.into_iter().map(to_call).collect())
+    Ok(rows)
 }
 
 /// Calls as CSV (RFC 4180 quoting), a header row first.

@@ -103,9 +103,9 @@ pub struct NewLlmCall {
     pub request_id: Option<String>,
 }
 
-/// A ledger row.
+/// A ledger row as stored; callers get it as `model::LlmCall`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct LlmCallRow {
+pub(crate) struct LlmCallRow {
     /// Id.
     pub id: i64,
     /// When (ms).
@@ -193,7 +193,7 @@ pub trait LlmStore: Send + Sync {
         since: DateTime<Utc>,
         limit: i64,
         offset: i64,
-    ) -> StoreResult<(Vec<LlmCallRow>, i64)>;
+    ) -> StoreResult<(Vec<crate::model::LlmCall>, i64)>;
 }
 
 pub(crate) const CALL_COLUMNS: &str = "id, at, user_id, feature, provider, model, input_tokens, \
@@ -445,10 +445,10 @@ macro_rules! impl_llm_store {
                 since: chrono::DateTime<chrono::Utc>,
                 limit: i64,
                 offset: i64,
-            ) -> $crate::server::store::StoreResult<(Vec<$crate::server::store::LlmCallRow>, i64)> {
-                use $crate::server::store::llm::CALL_COLUMNS;
+            ) -> $crate::server::store::StoreResult<(Vec<$crate::model::LlmCall>, i64)> {
+                use $crate::server::store::llm::{LlmCallRow, CALL_COLUMNS};
                 let filter = "($1 IS NULL OR user_id = $1) AND at >= $2";
-                let rows = sqlx::query_as(&format!(
+                let rows: Vec<LlmCallRow> = sqlx::query_as(&format!(
                     "SELECT {CALL_COLUMNS} FROM llm_calls WHERE {filter} \
                      ORDER BY at DESC, id DESC LIMIT $3 OFFSET $4"
                 ))
@@ -464,8 +464,31 @@ macro_rules! impl_llm_store {
                         .bind($crate::server::store::to_ms(since))
                         .fetch_one(&self.pool)
                         .await?;
-                Ok((rows, total))
+                Ok((rows.into_iter().map(Into::into).collect(), total))
             }
         }
     };
+}
+
+impl From<LlmCallRow> for crate::model::LlmCall {
+    fn from(r: LlmCallRow) -> Self {
+        crate::model::LlmCall {
+            id: r.id,
+            at: super::from_ms(r.at),
+            user_id: r.user_id,
+            feature: r.feature,
+            provider: r.provider,
+            model: r.model,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cached_input_tokens: r.cached_input_tokens,
+            cost_nanos: r.cost_nanos,
+            latency_ms: r.latency_ms,
+            outcome: r.outcome,
+            streamed: r.streamed,
+            price_known: r.price_known,
+            error: r.error,
+            request_id: r.request_id,
+        }
+    }
 }

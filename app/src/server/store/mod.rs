@@ -22,9 +22,7 @@ pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, FinishedStats, HeartbeatAnswer, JobFilter, JobLease,
     JobStore, NewJob,
 };
-pub use llm::{
-    BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmCallRow, LlmStore, NewLlmCall, PriceRow,
-};
+pub use llm::{BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore, NewLlmCall, PriceRow};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
