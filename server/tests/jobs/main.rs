@@ -454,9 +454,9 @@ async fn cron_fires_once_per_period_across_two_schedulers(db: TestDb) {
     let a = CronScheduler::start(store_a.clone(), vec![schedule()], None, tick);
     let b = CronScheduler::start(store_b.clone(), vec![schedule()], None, tick);
     tokio::time::sleep(Duration::from_millis(3200)).await;
-    let (fired_a, fired_b) = (a.fired(), b.fired());
-    a.shutdown().await;
-    b.shutdown().await;
+    // Counted after both stopped, so a firing that lands while stopping is in the counts too.
+    let fired_a = a.shutdown().await;
+    let fired_b = b.shutdown().await;
 
     let filter = JobFilter { kind: Some("tick".into()), ..JobFilter::default() };
     let (jobs, total) = store_a.list_jobs(&filter, 100, 0).await.expect("list");

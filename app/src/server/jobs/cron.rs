@@ -122,10 +122,11 @@ impl CronHandle {
         self.fired.load(Ordering::Relaxed)
     }
 
-    /// Stops after the current check.
-    pub async fn shutdown(mut self) {
+    /// Stops after the current check; returns how many firings this scheduler won in all.
+    pub async fn shutdown(mut self) -> u64 {
         self.stop.send_replace(true);
         let _ = (&mut self.task).await;
+        self.fired()
     }
 }
 
