@@ -71,6 +71,34 @@ pub struct Receipt {
     pub usage: Usage,
 }
 
+/// A budget crossed one of its alert thresholds (claimed once per budget, period and
+/// threshold across all instances).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetAlert {
+    /// `global` or `user:<id>`.
+    pub budget: String,
+    /// The user whose budget it is (`None` for the global one).
+    pub user_id: Option<i64>,
+    /// `daily`, `weekly` or `monthly`.
+    pub period: String,
+    /// The threshold crossed, in percent.
+    pub threshold: i32,
+    /// Spent in the period so far, nano-dollars.
+    pub spent_nanos: i64,
+    /// The budget's limit, nano-dollars.
+    pub limit_nanos: i64,
+    /// When the period ends.
+    pub resets_at: DateTime<Utc>,
+}
+
+/// Where budget alerts go beyond the live push (in-app notifications, e-mail).
+#[async_trait::async_trait]
+pub trait AlertSink: Send + Sync {
+    /// Delivers one alert. Errors are the sink's to log; the call that crossed the threshold
+    /// has already been settled.
+    async fn budget_alert(&self, alert: BudgetAlert);
+}
+
 /// The LLM gateway. Cheap to clone.
 #[derive(Clone)]
 pub struct Gateway {
@@ -84,6 +112,7 @@ struct Inner {
     providers: HashMap<String, Arc<dyn Provider>>,
     settings: GatewaySettings,
     prices: Mutex<Option<(Instant, PriceTable)>>,
+    alerts: std::sync::OnceLock<Arc<dyn AlertSink>>,
 }
 
 /// How long the price table is kept before it is read again (edits invalidate it at once on
@@ -139,6 +168,7 @@ impl Gateway {
                 providers,
                 settings,
                 prices: Mutex::new(None),
+                alerts: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -180,6 +210,11 @@ impl Gateway {
             }
             None => load().await,
         }
+    }
+
+    /// Installs where budget alerts are delivered (once; later calls are ignored).
+    pub fn set_alert_sink(&self, sink: Arc<dyn AlertSink>) {
+        let _ = self.inner.alerts.set(sink);
     }
 
     /// Drops cached budget rows (after an admin edit).
@@ -398,10 +433,20 @@ impl Gateway {
                         .unwrap_or(false)
                 {
                     tracing::info!(budget = %scope, threshold, spent_nanos = spend.spent_nanos, "budget threshold reached");
-                    if let (Some(events), Some(user)) = (
-                        &self.inner.events,
-                        scope.strip_prefix("user:").and_then(|u| u.parse::<i64>().ok()),
-                    ) {
+                    let user_id = scope.strip_prefix("user:").and_then(|u| u.parse::<i64>().ok());
+                    if let Some(sink) = self.inner.alerts.get() {
+                        sink.budget_alert(BudgetAlert {
+                            budget: scope.clone(),
+                            user_id,
+                            period: period.as_str().into(),
+                            threshold: *threshold,
+                            spent_nanos: spend.spent_nanos,
+                            limit_nanos: check.limit_nanos,
+                            resets_at: *resets_at,
+                        })
+                        .await;
+                    }
+                    if let (Some(events), Some(user)) = (&self.inner.events, user_id) {
                         events
                             .publish(user, "budget", serde_json::json!({
                                 "budget": scope, "period": period.as_str(), "threshold": threshold,
