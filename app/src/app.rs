@@ -6,6 +6,7 @@ use crate::components::shell::Protected;
 use crate::routes::{
     admin::AdminRoute,
     admin_jobs::AdminJobsRoute,
+    admin_llm::AdminLlmRoute,
     auth::{RegisterRoute, SignInRoute},
     dashboard::DashboardRoute,
     jobs::JobsRoute,
@@ -110,6 +111,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/jobs") view={Lazy::<JobsRoute>::new()} />
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
                     <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} />
+                    <Route path=path!("/admin/llm") view={Lazy::<AdminLlmRoute>::new()} />
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                 </ParentRoute>
             </Routes>

@@ -75,6 +75,8 @@ pub struct Settings {
     pub jobs: JobsSettings,
     /// The LLM gateway: providers, routes, prices, budgets.
     pub llm: LlmSettings,
+    /// The key that seals secrets at rest.
+    pub secrets: SecretsSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -314,6 +316,45 @@ pub struct LlmSettings {
     pub providers: Vec<ProviderSettings>,
     /// Feature → `["provider:model", …]` (first choice, then fallbacks); `default` for the rest.
     pub routes: std::collections::BTreeMap<String, Vec<String>>,
+    /// Candidate order: `priority`, `cost`, `quality`, `balanced` or `round_robin` (admins can
+    /// switch it at run time).
+    pub strategy: String,
+    /// Features whose calls may only go to private providers (e.g. Ollama on our hardware).
+    pub private_features: Vec<String>,
+    /// How long an identical request is answered from the response cache; 0 turns it off.
+    pub cache_ttl_secs: u64,
+    /// Features whose cached answers all users share (others: per user).
+    pub cache_shared_features: Vec<String>,
+    /// Features never answered from the cache.
+    pub cache_disabled_features: Vec<String>,
+    /// Calls per minute per user and feature; 0 means unlimited.
+    pub requests_per_minute: u32,
+    /// Tokens (input + output) per minute per user and feature; 0 means unlimited.
+    pub tokens_per_minute: u32,
+    /// Per-feature overrides of the two limits.
+    pub feature_limits: std::collections::BTreeMap<String, FeatureLimitSettings>,
+}
+
+/// One feature's rate limits.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureLimitSettings {
+    /// Calls per minute per user; 0 means unlimited.
+    pub requests_per_minute: u32,
+    /// Tokens per minute per user; 0 means unlimited.
+    pub tokens_per_minute: u32,
+}
+
+/// Where the key that seals secrets at rest (provider keys, connector credentials) comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// 32 random bytes, base64 (`openssl rand -base64 32`). Every instance of a scale-out
+    /// deployment needs the same one.
+    pub key: Secret,
+    /// File holding the key, created (mode 0600) on first start if missing. Default:
+    /// `secret.key` beside the SQLite database, or `data/secret.key` with PostgreSQL.
+    pub key_file: String,
 }
 
 impl Default for LlmSettings {
@@ -329,6 +370,14 @@ impl Default for LlmSettings {
             alert_thresholds: vec![80, 95, 100],
             providers: Vec::new(),
             routes: std::collections::BTreeMap::new(),
+            strategy: "priority".into(),
+            private_features: Vec::new(),
+            cache_ttl_secs: 3600,
+            cache_shared_features: Vec::new(),
+            cache_disabled_features: vec!["console".into()],
+            requests_per_minute: 60,
+            tokens_per_minute: 200_000,
+            feature_limits: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -526,6 +575,11 @@ impl Settings {
 
 impl Settings {
     fn validate_llm(&self) -> Result<(), ConfigError> {
+        if let Some(key) = &self.secrets.key.0
+            && app::server::secrets::SecretBox::from_base64(key.expose_secret()).is_err()
+        {
+            return Err(bad("secrets.key", "must be 32 bytes, base64-encoded"));
+        }
         let l = &self.llm;
         if l.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(bad("llm.timezone", "must be an IANA time zone such as Europe/Berlin"));
@@ -578,6 +632,15 @@ impl Settings {
             if p.max_retries > 10 {
                 return Err(bad(&key("max_retries"), "must be at most 10"));
             }
+        }
+        if app::model::Strategy::parse(&l.strategy).is_none() {
+            return Err(bad(
+                "llm.strategy",
+                "must be priority, cost, quality, balanced or round_robin",
+            ));
+        }
+        if l.cache_ttl_secs > 30 * 86_400 {
+            return Err(bad("llm.cache_ttl_secs", "must be at most 2592000 (30 days)"));
         }
         for (feature, targets) in &l.routes {
             for t in targets {

@@ -14,6 +14,7 @@ use app::server::jobs::{
 };
 use app::server::ratelimit::{Limit, RateLimiter};
 use app::server::redis_conn::RedisConn;
+use app::server::secrets::SecretBox;
 use app::server::service::accounts;
 use app::server::state::{AppState, AuthSettings, JobsLink, Limiters};
 use app::server::store::{self, PoolOptions};
@@ -116,7 +117,15 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
     forward_job_events(&jobs, &events);
     let default_scopes =
         app::model::Scopes::parse_names(&a.default_scopes).map_err(anyhow::Error::msg)?;
-    let llm = build_gateway(settings, store.clone(), events.clone(), cache.clone())?;
+    let secrets = load_secret_key(settings)?;
+    let llm = build_gateway(
+        settings,
+        store.clone(),
+        events.clone(),
+        cache.clone(),
+        redis.clone(),
+        secrets,
+    )?;
     Ok(AppState {
         store,
         cache,
@@ -143,10 +152,12 @@ fn build_gateway(
     store: app::server::store::DynStore,
     events: EventBus,
     cache: Cache,
+    redis: Option<RedisConn>,
+    secrets: SecretBox,
 ) -> anyhow::Result<app::server::llm::Gateway> {
     use app::server::llm::{
-        Gateway, GatewaySettings, Limit, Period, Price, ProviderConfig, RetryPolicy, Target,
-        build_provider,
+        AnswerCacheSettings, FeatureLimit, Gateway, GatewaySettings, Limit, Period, Price,
+        ProviderConfig, RateLimits, RetryPolicy, Target, build_provider,
     };
     let l = &settings.llm;
     let mut providers = Vec::new();
@@ -201,8 +212,102 @@ fn build_gateway(
         },
         alert_thresholds: l.alert_thresholds.clone(),
         routes,
+        strategy: app::model::Strategy::parse(&l.strategy).unwrap_or_default(),
+        private_features: l.private_features.clone(),
+        answer_cache: AnswerCacheSettings {
+            ttl: Duration::from_secs(l.cache_ttl_secs),
+            shared_features: l.cache_shared_features.clone(),
+            disabled_features: l.cache_disabled_features.clone(),
+        },
+        rate_limits: RateLimits {
+            default: FeatureLimit {
+                requests_per_minute: l.requests_per_minute,
+                tokens_per_minute: l.tokens_per_minute,
+            },
+            features: l
+                .feature_limits
+                .iter()
+                .map(|(f, v)| {
+                    (
+                        f.clone(),
+                        FeatureLimit {
+                            requests_per_minute: v.requests_per_minute,
+                            tokens_per_minute: v.tokens_per_minute,
+                        },
+                    )
+                })
+                .collect(),
+        },
+        secrets: Some(secrets),
     };
-    Ok(Gateway::new(store, Some(events), Some(cache), providers, gateway_settings))
+    Ok(Gateway::new(store, Some(events), Some(cache), redis, providers, gateway_settings))
+}
+
+/// The key that seals secrets at rest: `secrets.key`, else the key file (created with a new
+/// random key, mode 0600, on first start).
+fn load_secret_key(settings: &Settings) -> anyhow::Result<SecretBox> {
+    use secrecy::ExposeSecret;
+    if let Some(key) = &settings.secrets.key.0 {
+        return SecretBox::from_base64(key.expose_secret())
+            .map_err(|e| anyhow::anyhow!("invalid setting secrets.key: {e}"));
+    }
+    let path = if settings.secrets.key_file.trim().is_empty() {
+        let url = settings.database.url.expose();
+        let beside_db = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|p| p.split('?').next().unwrap_or(p))
+            .filter(|p| !p.is_empty() && !p.contains(":memory:"))
+            .and_then(|p| std::path::Path::new(p).parent().map(|d| d.join("secret.key")));
+        beside_db.unwrap_or_else(|| std::path::PathBuf::from("data/secret.key"))
+    } else {
+        std::path::PathBuf::from(settings.secrets.key_file.trim())
+    };
+    let shown = path.display().to_string();
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return SecretBox::from_base64(&text)
+            .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"))?;
+    }
+    let key = SecretBox::generate_key();
+    match write_private(&path, &key) {
+        Ok(()) => {}
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"))?;
+            return SecretBox::from_base64(&text)
+                .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"));
+        }
+        Err(e) => return Err(anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}")),
+    }
+    if !url_is_sqlite(settings) {
+        tracing::warn!(key_file = %shown, "created a secret key file; every instance of this deployment needs the same key (secrets.key)");
+    } else {
+        tracing::info!(key_file = %shown, "created the secret key that seals API keys at rest");
+    }
+    SecretBox::from_base64(&key).map_err(|e| anyhow::anyhow!("secret key: {e}"))
+}
+
+fn url_is_sqlite(settings: &Settings) -> bool {
+    settings.database.url.expose().starts_with("sqlite:")
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
 }
 
 /// Publishes each job event to its owner's live events (topic `job`).

@@ -7,6 +7,8 @@ pub mod admin;
 pub mod auth;
 /// Background jobs of the caller.
 pub mod jobs;
+/// The LLM gateway's admin side and usage summaries.
+pub mod llm_admin;
 /// Personal API tokens.
 pub mod tokens;
 /// Budgets, the ledger, prices.

@@ -1,6 +1,8 @@
 //! Reusable UI. Components get their data through props or the session context and never
 //! import `server::`.
 
+/// Spend charts and share tables.
+pub mod chart;
 /// Form helpers: field errors and error banners.
 pub mod form;
 /// The live-event socket as a reactive signal.

@@ -152,6 +152,7 @@ pub fn AdminTabs(current: &'static str) -> impl IntoView {
         <nav class="tabs" aria-label="Admin sections">
             {tab("/admin", "Users & audit")}
             {tab("/admin/jobs", "Job queue")}
+            {tab("/admin/llm", "AI gateway")}
         </nav>
     }
 }

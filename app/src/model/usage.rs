@@ -130,6 +130,9 @@ pub struct ModelPrice {
     pub output_usd_per_mtok: f64,
     /// Cached input.
     pub cached_input_usd_per_mtok: f64,
+    /// Relative answer quality 0–100 for quality-aware routing (`None`: 50).
+    #[serde(default)]
+    pub quality: Option<i32>,
 }
 
 /// A prompt's answer from the console, with what it cost.

@@ -5,6 +5,8 @@
 pub mod admin;
 /// `/admin/jobs`: the job queue, dead letters.
 pub mod admin_jobs;
+/// The AI gateway for admins: providers, routing, spend, prices.
+pub mod admin_llm;
 /// `/signin` and `/register`.
 pub mod auth;
 /// `/`: the dashboard.

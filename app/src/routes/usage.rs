@@ -1,12 +1,14 @@
 //! `/usage`: the caller's budgets (spend against limit with bands, reset time, projection),
 //! refreshed live when a budget alert arrives, and their recent model calls with export links.
 
+use crate::api::llm_admin::my_usage_summary;
 use crate::api::usage::{TryPrompt, my_budgets, my_calls};
+use crate::components::chart::{ShareTable, SpendChart};
 use crate::components::form::{ErrorBanner, FieldError};
 use crate::components::live::use_live_events;
 use crate::components::table::{Pager, human_ms};
 use crate::error::AppError;
-use crate::model::{BudgetBand, BudgetStatus, LlmCall, Page, usd};
+use crate::model::{BudgetBand, BudgetStatus, LlmCall, Page, UsageSummary, usd};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
@@ -18,6 +20,7 @@ const DAYS: i64 = 30;
 pub struct UsageRoute {
     budgets: Resource<Result<Vec<BudgetStatus>, AppError>>,
     calls: Resource<Result<Page<LlmCall>, AppError>>,
+    summary: Resource<Result<UsageSummary, AppError>>,
     offset: RwSignal<i64>,
     reload: RwSignal<u32>,
     ask: ServerAction<TryPrompt>,
@@ -34,11 +37,13 @@ impl LazyRoute for UsageRoute {
             move || (offset.get(), reload.get(), ask.version().get()),
             |(o, _, _)| my_calls(DAYS, PAGE, o),
         );
-        UsageRoute { budgets, calls, offset, reload, ask }
+        let summary =
+            Resource::new(move || (reload.get(), ask.version().get()), |_| my_usage_summary(DAYS));
+        UsageRoute { budgets, calls, summary, offset, reload, ask }
     }
 
     fn view(this: Self) -> AnyView {
-        let UsageRoute { budgets, calls, offset, reload, ask } = this;
+        let UsageRoute { budgets, calls, summary, offset, reload, ask } = this;
         let prompt = RwSignal::new(String::new());
         let error = Signal::derive(move || ask.value().get().and_then(Result::err));
         let answer = move || ask.value().get().and_then(Result::ok);
@@ -68,6 +73,26 @@ impl LazyRoute for UsageRoute {
                         }
                     })}
                 </Transition>
+                <div class="card" id="spend-summary">
+                    <h2>{format!("Spend, last {DAYS} days")}</h2>
+                    <Transition fallback=|| view! { <p class="loading">"Loading spend…"</p> }>
+                        {move || Suspend::new(async move {
+                            match summary.await {
+                                Ok(s) => {
+                                    let (features, models) = (s.by_feature.clone(), s.by_model.clone());
+                                    view! {
+                                        <SpendChart summary=s />
+                                        <div class="grid-2">
+                                            <div><h3>"By feature"</h3><ShareTable heading="Feature" rows=features id="by-feature" /></div>
+                                            <div><h3>"By model"</h3><ShareTable heading="Model" rows=models id="by-model" /></div>
+                                        </div>
+                                    }.into_any()
+                                }
+                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </div>
                 <div class="card" id="try-prompt">
                     <h2>"Try a prompt"</h2>
                     <p class="muted">"Asks the console's model. Every call counts against your budget."</p>

@@ -196,6 +196,44 @@ impl Cache {
         }
     }
 
+    /// The value under `key` if either level holds one (a level-2 hit is copied to level 1
+    /// for at most `ttl`). Never loads.
+    pub async fn get<T>(&self, key: &CacheKey, ttl: Duration) -> Option<T>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let k = key.to_string();
+        let ns = key.namespace();
+        if let Some(entry) = self.l1.get(&k).await
+            && let Some(v) = entry.value.downcast_ref::<T>()
+        {
+            self.stats.l1_hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("cache_hits_total", "level" => "l1", "namespace" => ns).increment(1);
+            return Some(v.clone());
+        }
+        if let Some(value) = self.l2_get::<T>(&k).await {
+            self.stats.l2_hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("cache_hits_total", "level" => "l2", "namespace" => ns).increment(1);
+            let l1_ttl = ttl.min(self.config.l1_max_ttl);
+            self.l1.insert(k, Entry { value: Arc::new(value.clone()), ttl: l1_ttl }).await;
+            return Some(value);
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("cache_misses_total", "namespace" => ns).increment(1);
+        None
+    }
+
+    /// Stores `value` under `key` in both levels for `ttl`.
+    pub async fn put<T>(&self, key: &CacheKey, value: T, ttl: Duration)
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
+        let k = key.to_string();
+        self.l2_set(&k, &value, ttl).await;
+        let l1_ttl = if self.redis.is_some() { ttl.min(self.config.l1_max_ttl) } else { ttl };
+        self.l1.insert(k, Entry { value: Arc::new(value), ttl: l1_ttl }).await;
+    }
+
     /// Removes `key` from both levels and from every other instance's level 1.
     pub async fn invalidate(&self, key: &CacheKey) {
         let k = key.to_string();

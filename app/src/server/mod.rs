@@ -16,6 +16,8 @@ pub mod llm;
 pub mod ratelimit;
 /// The Redis connection: optional, reconnecting, never fatal.
 pub mod redis_conn;
+/// Secrets sealed at rest with the deployment key.
+pub mod secrets;
 /// Business rules, one file per noun.
 pub mod service;
 /// The application state handed to server fns and routes.

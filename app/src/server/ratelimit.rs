@@ -27,7 +27,7 @@ impl RetryAfter {
 }
 
 const HIT_SCRIPT: &str = r"
-local c = redis.call('INCR', KEYS[1])
+local c = redis.call('INCRBY', KEYS[1], ARGV[2])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
@@ -60,8 +60,13 @@ impl RateLimiter {
 
     /// Counts one hit for `key`; refuses once the window's budget is spent.
     pub async fn hit(&self, key: &str) -> Result<(), RetryAfter> {
-        let (count, remaining) = self.count(key, true).await;
-        if count > self.limit.max {
+        self.hit_max(key, self.limit.max).await
+    }
+
+    /// Counts one hit for `key` against `max` instead of the limiter's own (per-feature limits).
+    pub async fn hit_max(&self, key: &str, max: u32) -> Result<(), RetryAfter> {
+        let (count, remaining) = self.count(key, 1).await;
+        if count > max {
             metrics::counter!("rate_limited_total", "limiter" => self.name).increment(1);
             return Err(RetryAfter(remaining));
         }
@@ -70,12 +75,24 @@ impl RateLimiter {
 
     /// Checks without counting: refuses if the budget is already spent.
     pub async fn check(&self, key: &str) -> Result<(), RetryAfter> {
-        let (count, remaining) = self.count(key, false).await;
-        if count >= self.limit.max {
+        self.check_max(key, self.limit.max).await
+    }
+
+    /// Checks without counting against `max`.
+    pub async fn check_max(&self, key: &str, max: u32) -> Result<(), RetryAfter> {
+        let (count, remaining) = self.count(key, 0).await;
+        if count >= max {
             metrics::counter!("rate_limited_total", "limiter" => self.name).increment(1);
             return Err(RetryAfter(remaining));
         }
         Ok(())
+    }
+
+    /// Adds `amount` to `key`'s window without checking (e.g. tokens a call used).
+    pub async fn add(&self, key: &str, amount: u32) {
+        if amount > 0 {
+            self.count(key, amount).await;
+        }
     }
 
     /// Forgets `key` (e.g. after a successful sign-in).
@@ -87,12 +104,12 @@ impl RateLimiter {
         self.local.invalidate(&full).await;
     }
 
-    async fn count(&self, key: &str, add: bool) -> (u32, Duration) {
+    async fn count(&self, key: &str, add: u32) -> (u32, Duration) {
         let full = format!("bp:rl:{}:{key}", self.name);
         let window_ms = i64::try_from(self.limit.window.as_millis()).unwrap_or(i64::MAX);
         if let Some(redis) = &self.redis {
-            let shared: Option<(i64, i64)> = if add {
-                redis.run_script(&self.script, &[&full], &[window_ms]).await
+            let shared: Option<(i64, i64)> = if add > 0 {
+                redis.run_script(&self.script, &[&full], &[window_ms, i64::from(add)]).await
             } else {
                 let c: Option<Option<i64>> = redis.run(redis::cmd("GET").arg(&full)).await;
                 let t: Option<i64> = redis.run(redis::cmd("PTTL").arg(&full)).await;
@@ -109,8 +126,8 @@ impl RateLimiter {
                 Window { started: Instant::now(), count: Arc::new(AtomicU32::new(0)) }
             })
             .await;
-        let c = if add {
-            window.count.fetch_add(1, Ordering::SeqCst) + 1
+        let c = if add > 0 {
+            window.count.fetch_add(add, Ordering::SeqCst).saturating_add(add)
         } else {
             window.count.load(Ordering::SeqCst)
         };

@@ -192,8 +192,15 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
             "default".into(),
             vec![Target { provider: "mock".into(), model: "gpt-4o-mini".into() }],
         )]),
+        strategy: app::model::Strategy::Priority,
+        private_features: Vec::new(),
+        // Every call of the bench is the same request: measure the gateway, not its cache.
+        answer_cache: app::server::llm::AnswerCacheSettings::default(),
+        rate_limits: app::server::llm::RateLimits::default(),
+        secrets: None,
     };
-    let gateway = Gateway::new(store.clone(), None, Some(cache), vec![provider.clone()], settings);
+    let gateway =
+        Gateway::new(store.clone(), None, Some(cache), None, vec![provider.clone()], settings);
     println!(
         "llm_bench: {} streams per level, {} deltas each, backend {}",
         args.requests, args.chunks, args.backend

@@ -9,7 +9,7 @@ use app::model::{BudgetStatus, LlmCall, ModelPrice, Page, Scope};
 use app::server::auth::AuthOutcome;
 use app::server::errors::REQUEST_ID;
 use app::server::llm::{Caller, Message, Role, StreamEvent, Usage};
-use app::server::service::usage;
+use app::server::service::{llm_admin, usage};
 use axum::extract::Path;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,14 @@ pub fn router() -> Router<ServerState> {
         .route("/admin/budgets/global", put(set_global_budget))
         .route("/admin/budgets/users/{id}", put(set_user_budget))
         .route("/admin/prices", get(list_prices).put(set_price))
+        .route("/usage/summary", get(my_summary))
+        .route("/admin/llm/usage", get(team_summary))
+        .route("/admin/llm/providers", get(list_providers))
+        .route("/admin/llm/providers/{name}", put(save_provider).delete(delete_provider))
+        .route("/admin/llm/providers/{name}/probe", post(probe_provider))
+        .route("/admin/llm/routing", get(get_routing).put(save_routing))
+        .route("/admin/llm/spend", get(spend))
+        .route("/admin/llm/unpriced", get(unpriced))
 }
 
 #[derive(Deserialize)]
@@ -291,4 +299,165 @@ async fn set_price(
     let admin = auth.require_scope(Scope::Admin)?;
     usage::set_price(&s.app, &admin, &b.price, &b.reason).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryQuery {
+    #[serde(default = "default_days")]
+    days: i64,
+}
+
+/// `GET /usage/summary?days=`: the caller's spend per day, feature and model.
+async fn my_summary(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> Result<Json<app::model::UsageSummary>, AppError> {
+    let user = auth.require_scope(Scope::Basic)?;
+    Ok(Json(llm_admin::usage_summary(&s.app, Some(user.user_id), q.days).await?))
+}
+
+/// `GET /admin/llm/usage?days=`: everyone's spend per day, feature and model.
+async fn team_summary(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiQuery(q): ApiQuery<SummaryQuery>,
+) -> Result<Json<app::model::UsageSummary>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(llm_admin::usage_summary(&s.app, None, q.days).await?))
+}
+
+/// `GET /admin/llm/providers`: every provider with its breaker state; keys are never shown.
+async fn list_providers(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<Vec<app::model::ProviderInfo>>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(llm_admin::list_providers(&s.app).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderBody {
+    kind: String,
+    base_url: String,
+    #[serde(default)]
+    api_key: Option<String>,
+    #[serde(default)]
+    private: bool,
+    #[serde(default)]
+    azure: bool,
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default = "default_timeout")]
+    timeout_secs: i64,
+    #[serde(default = "default_retries")]
+    max_retries: i32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_timeout() -> i64 {
+    60
+}
+
+fn default_retries() -> i32 {
+    2
+}
+
+/// `PUT /admin/llm/providers/{name} {kind, base_url, api_key?, private, enabled, …}`.
+async fn save_provider(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(name): Path<String>,
+    ApiJson(b): ApiJson<ProviderBody>,
+) -> Result<Json<app::model::ProviderInfo>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    let input = app::model::ProviderInput {
+        name,
+        kind: b.kind,
+        base_url: b.base_url,
+        api_key: b.api_key,
+        private: b.private,
+        azure: b.azure,
+        enabled: b.enabled,
+        timeout_secs: b.timeout_secs,
+        max_retries: b.max_retries,
+    };
+    Ok(Json(llm_admin::save_provider(&s.app, &admin, input).await?))
+}
+
+/// `DELETE /admin/llm/providers/{name}`.
+async fn delete_provider(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(name): Path<String>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    llm_admin::delete_provider(&s.app, &admin, &name).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/llm/providers/{name}/probe`: a health probe now.
+async fn probe_provider(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(name): Path<String>,
+) -> Result<Json<app::model::ProviderHealth>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(llm_admin::probe_provider(&s.app, &name).await?))
+}
+
+/// `GET /admin/llm/routing`.
+async fn get_routing(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<app::model::RoutingView>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(llm_admin::routing_view(&s.app).await?))
+}
+
+/// `PUT /admin/llm/routing {strategy, routes, private_features, private_users}`.
+async fn save_routing(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiJson(b): ApiJson<llm_admin::RoutingInput>,
+) -> Result<Json<app::model::RoutingView>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok(Json(llm_admin::save_routing(&s.app, &admin, b).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpendQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    min_percent: i64,
+    #[serde(default = "default_limit")]
+    limit: i64,
+    #[serde(default)]
+    offset: i64,
+}
+
+/// `GET /admin/llm/spend?q=&min_percent=&limit=&offset=`: every user's spend this period.
+async fn spend(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    ApiQuery(q): ApiQuery<SpendQuery>,
+) -> Result<Json<app::model::SpendOverview>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(llm_admin::spend_overview(&s.app, &q.q, q.min_percent, q.limit, q.offset).await?))
+}
+
+/// `GET /admin/llm/unpriced`: models billed at the default price in the last 30 days.
+async fn unpriced(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<Vec<app::model::UnpricedModelInfo>>, AppError> {
+    auth.require_scope(Scope::Admin)?;
+    Ok(Json(llm_admin::unpriced_models(&s.app).await?))
 }

@@ -66,6 +66,8 @@ async fn spawn_on(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp 
     settings.server.addr = "127.0.0.1:0".parse().expect("address");
     settings.database.url = SecretUrl::new(db.url());
     settings.redis.url = None;
+    settings.secrets.key =
+        server::config::Secret(Some(app::server::secrets::SecretBox::generate_key().into()));
     configure(&mut settings);
     settings.validate().expect("test settings are valid");
 
@@ -207,4 +209,16 @@ pub async fn expect_error(res: Response, status: StatusCode, code: &str) -> Valu
     let body = expect_status(res, status).await;
     assert_eq!(body["error"]["code"], code, "error body: {body}");
     body["error"].clone()
+}
+
+impl TestApp {
+    /// PUT with a JSON body and a bearer token.
+    pub async fn put_bearer(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.api.put(self.url(path)).bearer_auth(token).json(body).send().await.expect("request")
+    }
+
+    /// DELETE with a bearer token.
+    pub async fn delete_bearer(&self, path: &str, token: &str) -> Response {
+        self.api.delete(self.url(path)).bearer_auth(token).send().await.expect("request")
+    }
 }

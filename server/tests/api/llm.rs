@@ -322,3 +322,208 @@ async fn usage_is_listed_and_exported_and_an_admin_raises_a_budget_with_a_reason
         "model"
     );
 }
+
+#[tokio::test]
+async fn admins_add_providers_with_sealed_keys_switch_routing_and_see_everyones_spend() {
+    let server = provider().await;
+    let app = app_with_budget(&server).await;
+    let (admin, member) = app.admin_and_member().await;
+    let member_email = expect_status(
+        app.get_bearer("/api/v1/me", &member.access).await,
+        StatusCode::OK,
+    )
+    .await["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Members are refused; bad input names the field.
+    let body = json!({ "kind": "openai", "base_url": format!("{}/v1", server.uri()), "api_key": "sk-added-123" });
+    expect_error(
+        app.put_bearer("/api/v1/admin/llm/providers/added", &member.access, &body).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    for (bad, field) in [
+        (json!({ "kind": "openai", "base_url": "http://169.254.169.254/latest" }), "base_url"),
+        (json!({ "kind": "openai", "base_url": "https://u:p@example.com" }), "base_url"),
+        (json!({ "kind": "gemini", "base_url": "https://example.com" }), "kind"),
+        (
+            json!({ "kind": "openai", "base_url": "https://example.com", "timeout_secs": 0 }),
+            "timeout_secs",
+        ),
+    ] {
+        let err = expect_error(
+            app.put_bearer("/api/v1/admin/llm/providers/added", &admin.access, &bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        )
+        .await;
+        assert_eq!(err["errors"][0]["field"], field, "{bad}");
+    }
+    let err = expect_error(
+        app.put_bearer("/api/v1/admin/llm/providers/mock", &admin.access, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert_eq!(err["errors"][0]["field"], "name", "configured names are taken");
+
+    let saved = expect_status(
+        app.put_bearer("/api/v1/admin/llm/providers/added", &admin.access, &body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!((saved["has_key"].as_bool(), saved["source"].as_str()), (Some(true), Some("admin")));
+    let listed =
+        app.get_bearer("/api/v1/admin/llm/providers", &admin.access).await.text().await.unwrap();
+    assert!(listed.contains("\"added\"") && listed.contains("\"mock\""), "{listed}");
+    assert!(
+        !listed.contains("sk-added-123") && !listed.contains("sk-test"),
+        "keys are never shown"
+    );
+    let stored = app.state.store.list_llm_providers().await.unwrap();
+    assert!(
+        stored[0]
+            .api_key_enc
+            .as_deref()
+            .is_some_and(|k| k.starts_with("v1:") && !k.contains("sk-added"))
+    );
+    let health = expect_status(
+        app.post_bearer("/api/v1/admin/llm/providers/added/probe", &admin.access, &json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(health["name"], "added");
+
+    // Routing: a bad target names the field; a good one routes the member's next call.
+    let err = expect_error(
+        app.put_bearer(
+            "/api/v1/admin/llm/routing",
+            &admin.access,
+            &json!({ "strategy": "cost", "routes": { "console": ["nowhere:gpt-4o"] }, "private_features": [], "private_users": [] }),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert_eq!(err["errors"][0]["field"], "routes.console");
+    let err = expect_error(
+        app.put_bearer(
+            "/api/v1/admin/llm/routing",
+            &admin.access,
+            &json!({ "strategy": "fastest", "routes": {}, "private_features": [], "private_users": [] }),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert_eq!(err["errors"][0]["field"], "strategy");
+    let routing = expect_status(
+        app.put_bearer(
+            "/api/v1/admin/llm/routing",
+            &admin.access,
+            &json!({ "strategy": "round_robin", "routes": { "console": ["added:gpt-4o-mini"] },
+                     "private_features": ["secret.docs"], "private_users": [member_email] }),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(routing["strategy"], "round_robin");
+    assert_eq!(routing["private_users"][0], member_email);
+    // The member is pinned to private providers now, and none is private: refused, not leaked.
+    let res = app.post_bearer("/api/v1/llm/chat", &member.access, &ask(false)).await;
+    expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let answer = expect_status(
+        app.post_bearer("/api/v1/llm/chat", &admin.access, &ask(false)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(answer["provider"], "added", "the admin route is in force");
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(
+        requests.last().unwrap().headers["authorization"].to_str().unwrap(),
+        "Bearer sk-added-123",
+        "the sealed key was opened to call the provider"
+    );
+
+    // Everyone's spend, the team's usage and the audit trail.
+    let spend = expect_status(
+        app.get_bearer("/api/v1/admin/llm/spend?min_percent=0", &admin.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(spend["total"], 2);
+    assert_eq!(spend["top"][0]["spent_nanos"], 62_100);
+    expect_error(
+        app.get_bearer("/api/v1/admin/llm/spend?min_percent=-5", &admin.access).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    let team = expect_status(
+        app.get_bearer("/api/v1/admin/llm/usage?days=7", &admin.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(team["days"].as_array().unwrap().len(), 7);
+    assert_eq!(team["by_model"][0]["name"], "gpt-4o-mini");
+    let mine = expect_status(
+        app.get_bearer("/api/v1/usage/summary?days=3", &member.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(mine["days"].as_array().unwrap().len(), 3);
+    assert_eq!(mine["timezone"], "Europe/Berlin");
+    expect_error(
+        app.get_bearer("/api/v1/admin/llm/usage", &member.access).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let audit =
+        expect_status(app.get_bearer("/api/v1/admin/audit", &admin.access).await, StatusCode::OK)
+            .await;
+    let actions: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
+    assert!(
+        actions.contains(&"llm.provider.save") && actions.contains(&"llm.routing.save"),
+        "{actions:?}"
+    );
+    assert!(!audit.to_string().contains("sk-added-123"), "the key is not in the audit log");
+
+    let res = app.delete_bearer("/api/v1/admin/llm/providers/added", &admin.access).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.delete_bearer("/api/v1/admin/llm/providers/added", &admin.access).await;
+    expect_error(res, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn without_a_configured_key_a_key_file_is_created_beside_the_database() {
+    let dir = std::env::temp_dir().join(format!("bp_key_{}", uuid::Uuid::new_v4().simple()));
+    let file = dir.join("nested").join("secret.key");
+    let path = file.clone();
+    let app = spawn_app_with(move |s| {
+        s.secrets.key = server::config::Secret(None);
+        s.secrets.key_file = path.display().to_string();
+    })
+    .await;
+    let key = std::fs::read_to_string(&file).unwrap();
+    assert!(app::server::secrets::SecretBox::from_base64(&key).is_ok());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    // A second instance reads the same key.
+    let path = file.clone();
+    let _again = spawn_app_with(move |s| {
+        s.secrets.key = server::config::Secret(None);
+        s.secrets.key_file = path.display().to_string();
+    })
+    .await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), key);
+    drop(app);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -6,10 +6,11 @@ use crate::common::TestDb;
 use crate::support::{provider_with, sse};
 use app::error::AppError;
 use app::model::Scopes;
+use app::model::Strategy;
 use app::server::cache::{Cache, CacheConfig};
 use app::server::llm::{
-    Caller, Gateway, GatewaySettings, Limit, Message, Period, Price, ProviderKind, Role,
-    StreamEvent, Target,
+    AnswerCacheSettings, Caller, Gateway, GatewaySettings, Limit, Message, Period, Price,
+    ProviderKind, RateLimits, Role, StreamEvent, Target,
 };
 use app::server::store::{self, DynStore, NewAuditEntry, NewUserRow, PoolOptions, PriceRow};
 use chrono::Utc;
@@ -25,7 +26,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// $1 per million tokens in and out: a token costs 1,000 nano-dollars.
 const PER_TOKEN: i64 = 1_000;
 
-async fn open(db: &TestDb) -> DynStore {
+pub(crate) async fn open(db: &TestDb) -> DynStore {
     let store =
         store::connect(db.url(), &PoolOptions { max_connections: 20, ..PoolOptions::default() })
             .await
@@ -43,13 +44,14 @@ async fn open(db: &TestDb) -> DynStore {
         input_per_mtok: 1_000_000_000,
         output_per_mtok: 1_000_000_000,
         cached_input_per_mtok: 0,
+        quality: None,
         updated_at: 0,
     };
     store.upsert_price(&price, None, audit).await.unwrap();
     store
 }
 
-async fn user(store: &DynStore) -> i64 {
+pub(crate) async fn user(store: &DynStore) -> i64 {
     let row = NewUserRow {
         email: format!("u{}@example.com", uuid::Uuid::new_v4().simple()),
         display_name: "U".into(),
@@ -61,7 +63,7 @@ async fn user(store: &DynStore) -> i64 {
     store.create_user(row).await.unwrap().id
 }
 
-fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySettings {
+pub(crate) fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySettings {
     GatewaySettings {
         timezone: "Asia/Tokyo".parse().unwrap(),
         default_user_budget: Limit { nanos: user_budget_nanos, period: Period::Daily },
@@ -73,23 +75,28 @@ fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySettings {
         },
         alert_thresholds: vec![80, 95, 100],
         routes: HashMap::from([("default".to_string(), route)]),
+        strategy: Strategy::Priority,
+        private_features: Vec::new(),
+        answer_cache: AnswerCacheSettings::default(),
+        rate_limits: RateLimits::default(),
+        secrets: None,
     }
 }
 
-fn target(provider: &str) -> Target {
+pub(crate) fn target(provider: &str) -> Target {
     Target { provider: provider.into(), model: "m-1".into() }
 }
 
 /// 7 + 7 estimated prompt tokens.
-fn messages() -> Vec<Message> {
+pub(crate) fn messages() -> Vec<Message> {
     vec![Message::new(Role::System, "Be brief."), Message::new(Role::User, "Say hello.")]
 }
 
-fn caller(user_id: i64) -> Caller {
+pub(crate) fn caller(user_id: i64) -> Caller {
     Caller { user_id, feature: "console".into(), request_id: Some("req-test".into()) }
 }
 
-async fn openai_server(prompt: u64, completion: u64) -> MockServer {
+pub(crate) async fn openai_server(prompt: u64, completion: u64) -> MockServer {
     let server = MockServer::start().await;
     let stream = sse(&[
         ("", json!({ "choices": [{ "index": 0, "delta": { "content": "Hello " }, "finish_reason": null }] }).to_string()),
@@ -130,6 +137,7 @@ async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
         store.clone(),
         None,
         Some(cache),
+        None,
         vec![p],
         settings(limit, vec![Target { provider: "test".into(), model: "m-1".into() }]),
     );
@@ -194,7 +202,8 @@ async fn the_402_names_the_budget_and_when_it_resets_in_the_configured_zone() {
     let uid = user(&store).await;
     let server = openai_server(14, 100).await;
     let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
-    let gateway = Gateway::new(store, None, None, vec![p], settings(50_000, vec![target("test")]));
+    let gateway =
+        Gateway::new(store, None, None, None, vec![p], settings(50_000, vec![target("test")]));
     let err = gateway.chat(&caller(uid), messages(), 100).await.unwrap_err();
     assert_eq!(err.status(), 402);
     let AppError::BudgetExceeded { budget, period, resets_at, message, spent_nanos, .. } = err
@@ -222,6 +231,7 @@ async fn streamed_calls_are_priced_from_their_usage_and_abandoned_ones_still_pay
     let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
     let gateway = Gateway::new(
         store.clone(),
+        None,
         None,
         None,
         vec![p],
@@ -289,6 +299,7 @@ async fn a_failing_provider_falls_back_to_the_next_and_both_attempts_are_recorde
     });
     let gateway = Gateway::new(
         store.clone(),
+        None,
         None,
         None,
         vec![first, second],

@@ -10,4 +10,5 @@
 mod common;
 mod gateway;
 mod providers;
+mod routing;
 mod support;

@@ -1,7 +1,9 @@
 //! The contract of the gateway's persistence: prices, budgets with atomic reservations under
 //! concurrency, settlement with the ledger in one transaction, alerts once per period.
 
-use app::server::store::{BudgetCheck, BudgetRow, DynStore, NewAuditEntry, NewLlmCall, PriceRow};
+use app::server::store::{
+    BudgetCheck, BudgetRow, DynStore, NewAuditEntry, NewLlmCall, PriceRow, ProviderRow,
+};
 use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::Barrier;
@@ -48,6 +50,7 @@ pub async fn prices_are_seeded_and_editable_with_an_audit_entry(store: DynStore)
         input_per_mtok: 7,
         output_per_mtok: 9,
         cached_input_per_mtok: 1,
+        quality: Some(70),
         updated_at: 5,
     };
     store.upsert_price(&row, None, audit("price.set")).await.unwrap();
@@ -129,4 +132,105 @@ pub async fn budget_alerts_are_claimed_once_per_threshold_and_period(store: DynS
     assert!(store.claim_budget_alert("user:1", 100, 95, now).await.unwrap());
     assert!(store.claim_budget_alert("user:1", 200, 80, now).await.unwrap(), "next period");
     assert!(store.claim_budget_alert("global", 100, 80, now).await.unwrap(), "other budget");
+}
+
+pub async fn providers_and_settings_round_trip_with_audit_entries(store: DynStore) {
+    let row = ProviderRow {
+        name: "local".into(),
+        kind: "ollama".into(),
+        base_url: "http://127.0.0.1:11434".into(),
+        api_key_enc: Some("v1:sealed".into()),
+        private: true,
+        azure: false,
+        timeout_secs: 30,
+        max_retries: 1,
+        enabled: true,
+        updated_at: 3,
+    };
+    store.upsert_llm_provider(&row, None, audit("llm.provider.save")).await.unwrap();
+    let changed = ProviderRow { enabled: false, api_key_enc: None, ..row.clone() };
+    store.upsert_llm_provider(&changed, None, audit("llm.provider.save")).await.unwrap();
+    assert_eq!(store.list_llm_providers().await.unwrap(), vec![changed]);
+    assert!(store.delete_llm_provider("local", audit("llm.provider.delete")).await.unwrap());
+    assert!(!store.delete_llm_provider("local", audit("llm.provider.delete")).await.unwrap());
+    assert!(store.list_llm_providers().await.unwrap().is_empty());
+
+    store
+        .put_llm_setting("routing", "{\"strategy\":\"cost\"}", None, audit("llm.routing.save"))
+        .await
+        .unwrap();
+    store
+        .put_llm_setting("routing", "{\"strategy\":\"quality\"}", None, audit("llm.routing.save"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_llm_settings().await.unwrap(),
+        vec![("routing".to_string(), "{\"strategy\":\"quality\"}".to_string())]
+    );
+    let (entries, _) = store.list_audit(20, 0).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "llm.provider.save").count(), 2);
+    assert_eq!(
+        actions.iter().filter(|a| **a == "llm.provider.delete").count(),
+        1,
+        "a miss is not audited"
+    );
+    assert_eq!(actions.iter().filter(|a| **a == "llm.routing.save").count(), 2);
+}
+
+pub async fn usage_buckets_unpriced_models_and_period_spends_aggregate(store: DynStore) {
+    let hour = 3_600_000i64;
+    let base = (Utc::now().timestamp_millis() / hour - 5) * hour;
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+    let mut rows = vec![
+        NewLlmCall {
+            at: at(base + 10),
+            feature: "rfc.draft".into(),
+            model: "a".into(),
+            ..call(100)
+        },
+        NewLlmCall {
+            at: at(base + 20),
+            feature: "rfc.draft".into(),
+            model: "a".into(),
+            ..call(50)
+        },
+        NewLlmCall { at: at(base + hour), feature: "search".into(), model: "b".into(), ..call(7) },
+    ];
+    rows.push(NewLlmCall {
+        at: at(base + hour + 5),
+        feature: "search".into(),
+        model: "b".into(),
+        outcome: "cache_hit".into(),
+        input_tokens: 0,
+        output_tokens: 0,
+        ..call(0)
+    });
+    rows.push(NewLlmCall {
+        at: at(base + 2 * hour),
+        model: "mystery".into(),
+        price_known: false,
+        ..call(9)
+    });
+    for r in &rows {
+        store.settle_budget(&[("user:1".into(), base)], 0, r).await.unwrap();
+    }
+    let buckets = store.usage_buckets(None, at(base), at(base + 3 * hour)).await.unwrap();
+    let draft = buckets.iter().find(|b| b.feature == "rfc.draft").unwrap();
+    assert_eq!((draft.hour, draft.calls, draft.tokens, draft.cost_nanos), (base, 2, 30, 150));
+    let search = buckets.iter().find(|b| b.feature == "search").unwrap();
+    assert_eq!(
+        (search.hour, search.calls, search.cache_hits, search.cost_nanos),
+        (base + hour, 2, 1, 7)
+    );
+    assert_eq!(buckets.len(), 3);
+    assert!(store.usage_buckets(Some(99), at(base), at(base + 3 * hour)).await.unwrap().is_empty());
+
+    let unpriced = store.unpriced_models(at(base)).await.unwrap();
+    assert_eq!(unpriced.len(), 1);
+    assert_eq!((unpriced[0].model.as_str(), unpriced[0].calls), ("mystery", 1));
+
+    let spends = store.spends_in_periods(&[base, base + 1]).await.unwrap();
+    assert_eq!(spends.len(), 1);
+    assert_eq!((spends[0].0.as_str(), spends[0].1, spends[0].2.spent_nanos), ("user:1", base, 166));
 }

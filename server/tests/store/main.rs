@@ -80,6 +80,8 @@ contract_tests!(
         prices_are_seeded_and_editable_with_an_audit_entry,
         concurrent_reservations_never_overshoot_and_refusals_name_the_budget,
         budget_alerts_are_claimed_once_per_threshold_and_period,
+        providers_and_settings_round_trip_with_audit_entries,
+        usage_buckets_unpriced_models_and_period_spends_aggregate,
     ],
     jobs: [
         enqueue_stores_a_queued_job,

@@ -88,6 +88,10 @@ impl Provider for Anthropic {
         ProviderKind::Anthropic
     }
 
+    fn base_url(&self) -> &str {
+        &self.base
+    }
+
     fn is_private(&self) -> bool {
         self.private
     }

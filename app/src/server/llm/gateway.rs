@@ -7,10 +7,16 @@ use super::budget::Period;
 use super::error::LlmError;
 use super::pricing::{Price, PriceTable};
 use super::provider::Provider;
+pub use super::routing::Target;
+use super::routing::{CandidateFacts, RoutingDefaults, Runtime};
 use super::types::{ChatRequest, ChatResponse, Message, StreamEvent, Usage, estimate_tokens};
 use crate::error::AppError;
+use crate::model::Strategy;
 use crate::server::cache::{Cache, CacheKey};
 use crate::server::events::EventBus;
+use crate::server::ratelimit::{Limit as RateLimit, RateLimiter};
+use crate::server::redis_conn::RedisConn;
+use crate::server::secrets::SecretBox;
 use crate::server::store::{BudgetCheck, DynStore, NewLlmCall};
 use crate::server::store::{BudgetRow, BudgetSpend};
 use chrono::{DateTime, Utc};
@@ -20,15 +26,6 @@ use futures::stream::BoxStream;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One step of a feature's route: a provider and the model to ask it for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Provider name.
-    pub provider: String,
-    /// Model name.
-    pub model: String,
-}
 
 /// A budget limit and its period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +51,52 @@ pub struct GatewaySettings {
     pub alert_thresholds: Vec<i32>,
     /// Feature → route (first target first, then the fallbacks); `default` serves the rest.
     pub routes: HashMap<String, Vec<Target>>,
+    /// Candidate order unless an admin picks another.
+    pub strategy: Strategy,
+    /// Features whose calls may only go to private providers.
+    pub private_features: Vec<String>,
+    /// The response cache.
+    pub answer_cache: AnswerCacheSettings,
+    /// Per-user limits per feature.
+    pub rate_limits: RateLimits,
+    /// Opens the keys of providers admins added (without it they cannot have keys).
+    pub secrets: Option<SecretBox>,
+}
+
+/// Which answers are reused, for how long, and by whom.
+#[derive(Debug, Clone, Default)]
+pub struct AnswerCacheSettings {
+    /// How long an answer is reused; zero turns the cache off.
+    pub ttl: Duration,
+    /// Features whose answers every user shares (others: per user).
+    pub shared_features: Vec<String>,
+    /// Features never answered from the cache.
+    pub disabled_features: Vec<String>,
+}
+
+/// Requests and tokens per minute, per user and feature; 0 means unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeatureLimit {
+    /// Calls per minute.
+    pub requests_per_minute: u32,
+    /// Input + output tokens per minute.
+    pub tokens_per_minute: u32,
+}
+
+/// The default limit and per-feature overrides.
+#[derive(Debug, Clone, Default)]
+pub struct RateLimits {
+    /// For features without their own.
+    pub default: FeatureLimit,
+    /// Per feature.
+    pub features: HashMap<String, FeatureLimit>,
+}
+
+/// An answer kept for reuse.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CachedAnswer {
+    text: String,
+    finish_reason: Option<String>,
 }
 
 /// A finished call as the caller sees it.
@@ -109,8 +152,15 @@ struct Inner {
     store: DynStore,
     events: Option<EventBus>,
     cache: Option<Cache>,
+    /// Providers from configuration (admin ones live in the runtime).
     providers: HashMap<String, Arc<dyn Provider>>,
     settings: GatewaySettings,
+    defaults: RoutingDefaults,
+    runtime: Mutex<Option<(Instant, Arc<Runtime>)>>,
+    reload: tokio::sync::Mutex<()>,
+    turns: Mutex<HashMap<String, usize>>,
+    requests: RateLimiter,
+    tokens: RateLimiter,
     prices: Mutex<Option<(Instant, PriceTable)>>,
     alerts: std::sync::OnceLock<Arc<dyn AlertSink>>,
 }
@@ -118,6 +168,10 @@ struct Inner {
 /// How long the price table is kept before it is read again (edits invalidate it at once on
 /// the instance that made them).
 const PRICES_TTL: Duration = Duration::from_secs(30);
+
+/// How long an instance uses its routing before reading the admin rows again (edits apply at
+/// once on the instance that made them, on the others within this time).
+const RUNTIME_TTL: Duration = Duration::from_secs(5);
 
 /// How long a cached budget spend or budget table lives (changes invalidate it sooner).
 const SPEND_TTL: Duration = Duration::from_secs(300);
@@ -152,20 +206,39 @@ impl Gateway {
     /// A gateway over `providers` (by name).
     /// With a cache, budget rows and spends are read through it (and invalidated on every
     /// reservation, settlement and budget edit, on all instances).
+    /// With Redis, rate limits are shared by every instance.
     pub fn new(
         store: DynStore,
         events: Option<EventBus>,
         cache: Option<Cache>,
+        redis: Option<RedisConn>,
         providers: Vec<Arc<dyn Provider>>,
         settings: GatewaySettings,
     ) -> Self {
         let providers = providers.into_iter().map(|p| (p.name().to_string(), p)).collect();
+        let minute = |max: u32| RateLimit { max: max.max(1), window: Duration::from_secs(60) };
+        let limits = settings.rate_limits.default;
+        let defaults = RoutingDefaults {
+            routes: settings.routes.clone(),
+            strategy: settings.strategy,
+            private_features: settings.private_features.clone(),
+        };
         Self {
             inner: Arc::new(Inner {
                 store,
                 events,
                 cache,
                 providers,
+                defaults,
+                runtime: Mutex::new(None),
+                reload: tokio::sync::Mutex::new(()),
+                turns: Mutex::new(HashMap::new()),
+                requests: RateLimiter::new(
+                    "llm_requests",
+                    minute(limits.requests_per_minute),
+                    redis.clone(),
+                ),
+                tokens: RateLimiter::new("llm_tokens", minute(limits.tokens_per_minute), redis),
                 settings,
                 prices: Mutex::new(None),
                 alerts: std::sync::OnceLock::new(),
@@ -224,9 +297,99 @@ impl Gateway {
         }
     }
 
-    /// The providers, by name.
-    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
-        self.inner.providers.values()
+    /// Every usable provider (configured and admin-added), by name.
+    pub async fn providers(&self) -> Result<Vec<Arc<dyn Provider>>, AppError> {
+        let rt = self.runtime().await?;
+        let mut out: Vec<_> = rt.providers.values().cloned().collect();
+        out.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(out)
+    }
+
+    /// The names of the providers that come from configuration.
+    pub fn configured_provider_names(&self) -> Vec<String> {
+        self.inner.providers.keys().cloned().collect()
+    }
+
+    /// The configured defaults routing starts from.
+    pub fn routing_defaults(&self) -> &RoutingDefaults {
+        &self.inner.defaults
+    }
+
+    /// Routing in force: strategy, effective routes with their source, pins, and why admin
+    /// providers are not in use.
+    pub async fn routing(&self) -> Result<RoutingSnapshot, AppError> {
+        let rt = self.runtime().await?;
+        let mut routes: Vec<crate::model::FeatureRoute> = rt
+            .routes
+            .iter()
+            .map(|(feature, (targets, source))| crate::model::FeatureRoute {
+                feature: feature.clone(),
+                targets: targets.iter().map(ToString::to_string).collect(),
+                source: (*source).into(),
+                private: rt.private_features.contains(feature),
+            })
+            .collect();
+        routes.sort_by(|a, b| a.feature.cmp(&b.feature));
+        let mut private_features: Vec<String> = rt.private_features.iter().cloned().collect();
+        private_features.sort();
+        Ok(RoutingSnapshot {
+            strategy: rt.strategy,
+            routes,
+            private_features,
+            private_users: rt.private_users.iter().copied().collect(),
+            admin: rt.admin.clone(),
+            problems: rt.problems.clone(),
+            rows: rt.rows.clone(),
+        })
+    }
+
+    /// Reads admin providers and routing again on the next call (after an edit).
+    pub fn reload(&self) {
+        if let Ok(mut rt) = self.inner.runtime.lock()
+            && let Some((at, _)) = rt.as_mut()
+        {
+            *at = Instant::now() - RUNTIME_TTL - Duration::from_secs(1);
+        }
+    }
+
+    async fn runtime(&self) -> Result<Arc<Runtime>, AppError> {
+        let fresh = |slot: &Option<(Instant, Arc<Runtime>)>| {
+            slot.as_ref().filter(|(at, _)| at.elapsed() < RUNTIME_TTL).map(|(_, rt)| rt.clone())
+        };
+        if let Ok(slot) = self.inner.runtime.lock()
+            && let Some(rt) = fresh(&slot)
+        {
+            return Ok(rt);
+        }
+        let _one = self.inner.reload.lock().await;
+        let previous = match self.inner.runtime.lock() {
+            Ok(slot) => {
+                if let Some(rt) = fresh(&slot) {
+                    return Ok(rt);
+                }
+                slot.as_ref().map(|(_, rt)| rt.clone())
+            }
+            Err(_) => None,
+        };
+        let rows = self.inner.store.list_llm_providers().await?;
+        let settings = self.inner.store.list_llm_settings().await?;
+        let fingerprint = serde_json::to_string(&(&rows, &settings)).unwrap_or_default();
+        let rt = match previous {
+            Some(prev) if prev.fingerprint == fingerprint => prev,
+            prev => Arc::new(Runtime::build(
+                &self.inner.defaults,
+                &self.inner.providers,
+                rows,
+                &settings,
+                self.inner.settings.secrets.as_ref(),
+                prev.as_deref(),
+                fingerprint,
+            )),
+        };
+        if let Ok(mut slot) = self.inner.runtime.lock() {
+            *slot = Some((Instant::now(), rt.clone()));
+        }
+        Ok(rt)
     }
 
     /// Drops the cached price table (after an edit).
@@ -251,25 +414,186 @@ impl Gateway {
         Ok(table)
     }
 
-    fn route(&self, feature: &str) -> Result<Vec<Hop>, AppError> {
-        let routes = &self.inner.settings.routes;
-        let targets = routes.get(feature).or_else(|| routes.get("default")).ok_or_else(|| {
-            AppError::Unavailable {
-                message: format!("no LLM provider is configured for {feature}"),
+    /// The candidates for a call, in the order to try them: the feature's route (an admin's,
+    /// else the configured one, else `default`), only private providers when the feature or
+    /// user is pinned (falling back to the `private` route), ordered by the strategy.
+    async fn route(&self, caller: &Caller, table: &PriceTable) -> Result<Vec<Hop>, AppError> {
+        let rt = self.runtime().await?;
+        let feature = caller.feature.as_str();
+        let unavailable = |message: String| AppError::Unavailable { message };
+        let (targets, _) =
+            rt.routes.get(feature).or_else(|| rt.routes.get("default")).ok_or_else(|| {
+                unavailable(format!("no LLM provider is configured for {feature}"))
+            })?;
+        let resolve = |targets: &[Target]| -> Vec<Hop> {
+            targets
+                .iter()
+                .filter_map(|t| rt.providers.get(&t.provider).map(|p| (p.clone(), t.model.clone())))
+                .collect()
+        };
+        let mut hops = resolve(targets);
+        let pinned =
+            rt.private_features.contains(feature) || rt.private_users.contains(&caller.user_id);
+        if pinned {
+            hops.retain(|(p, _)| p.is_private());
+            if hops.is_empty()
+                && let Some((private, _)) = rt.routes.get("private")
+            {
+                hops = resolve(private);
+                hops.retain(|(p, _)| p.is_private());
             }
-        })?;
-        let resolved: Vec<_> = targets
+            if hops.is_empty() {
+                return Err(unavailable(format!(
+                    "{feature} calls may only go to private providers, and none is configured for it \
+                     (add a private provider to its route or to the `private` route)"
+                )));
+            }
+        }
+        if hops.is_empty() {
+            return Err(unavailable(format!("no LLM provider is configured for {feature}")));
+        }
+        let facts: Vec<CandidateFacts> = hops
             .iter()
-            .filter_map(|t| {
-                self.inner.providers.get(&t.provider).map(|p| (p.clone(), t.model.clone()))
+            .map(|(p, m)| {
+                CandidateFacts::of(
+                    table,
+                    m,
+                    p.breaker_state() != super::breaker::BreakerState::Open,
+                )
             })
             .collect();
-        if resolved.is_empty() {
-            return Err(AppError::Unavailable {
-                message: format!("no LLM provider is configured for {feature}"),
+        let turn = if rt.strategy == Strategy::RoundRobin {
+            let mut turns = self
+                .inner
+                .turns
+                .lock()
+                .map_err(|_| unavailable("routing state is unavailable".into()))?;
+            let t = turns.entry(feature.to_string()).or_insert(0);
+            *t = t.wrapping_add(1);
+            *t - 1
+        } else {
+            0
+        };
+        let order = super::routing::order(rt.strategy, &facts, turn);
+        Ok(order.into_iter().map(|i| hops[i].clone()).collect())
+    }
+
+    /// Counts the call against the caller's per-feature request limit and checks the token
+    /// limit (tokens are counted when calls settle).
+    async fn admit(&self, caller: &Caller) -> Result<(), AppError> {
+        let limits = &self.inner.settings.rate_limits;
+        let limit = limits.features.get(&caller.feature).copied().unwrap_or(limits.default);
+        let key = format!("{}:{}", caller.user_id, caller.feature);
+        if limit.requests_per_minute > 0
+            && let Err(wait) = self.inner.requests.hit_max(&key, limit.requests_per_minute).await
+        {
+            return Err(AppError::RateLimited {
+                message: format!(
+                    "You reached the limit of {} requests per minute for {}. Try again in {} s.",
+                    limit.requests_per_minute,
+                    caller.feature,
+                    wait.secs()
+                ),
+                retry_after_secs: wait.secs(),
             });
         }
-        Ok(resolved)
+        if limit.tokens_per_minute > 0
+            && let Err(wait) = self.inner.tokens.check_max(&key, limit.tokens_per_minute).await
+        {
+            return Err(AppError::RateLimited {
+                message: format!(
+                    "You reached the limit of {} tokens per minute for {}. Try again in {} s.",
+                    limit.tokens_per_minute,
+                    caller.feature,
+                    wait.secs()
+                ),
+                retry_after_secs: wait.secs(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where `req`'s answer is kept for `caller`, if answers of this feature are reused.
+    fn answer_key(&self, caller: &Caller, provider: &str, req: &ChatRequest) -> Option<CacheKey> {
+        use sha2::{Digest, Sha256};
+        let c = &self.inner.settings.answer_cache;
+        if c.ttl.is_zero()
+            || self.inner.cache.is_none()
+            || c.disabled_features.contains(&caller.feature)
+        {
+            return None;
+        }
+        let bytes = serde_json::to_vec(&(provider, req)).ok()?;
+        let id = format!("{}:{}", caller.feature, hex::encode(Sha256::digest(bytes)));
+        Some(if c.shared_features.contains(&caller.feature) {
+            CacheKey::global("llm_answer", id)
+        } else {
+            CacheKey::user("llm_answer", caller.user_id, id)
+        })
+    }
+
+    /// The first candidate whose answer to this request is cached: recorded in the ledger at
+    /// $0 as a hit.
+    async fn cached_answer(
+        &self,
+        caller: &Caller,
+        hops: &[Hop],
+        messages: &[Message],
+        max_tokens: u32,
+        streamed: bool,
+    ) -> Result<Option<(ChatResponse, Receipt)>, AppError> {
+        let Some(cache) = &self.inner.cache else { return Ok(None) };
+        let ttl = self.inner.settings.answer_cache.ttl;
+        for (provider, model) in hops {
+            let req = request(model, messages, max_tokens);
+            let Some(key) = self.answer_key(caller, provider.name(), &req) else { return Ok(None) };
+            if let Some(hit) = cache.get::<CachedAnswer>(&key, ttl).await {
+                let attempt = Attempt {
+                    caller,
+                    provider: provider.name(),
+                    model,
+                    started: (Utc::now(), Instant::now()),
+                    streamed,
+                    price_known: true,
+                };
+                let row = attempt.row(Usage::default(), 0, "cache_hit", None);
+                let none = Reserved {
+                    keys: Vec::new(),
+                    amount: 0,
+                    prompt_tokens: 0,
+                    price: Price {
+                        input_per_mtok: 0,
+                        output_per_mtok: 0,
+                        cached_input_per_mtok: 0,
+                    },
+                    price_known: true,
+                };
+                let call_id = self.settle(caller, &none, row).await?;
+                metrics::counter!("llm_answer_cache_hits_total").increment(1);
+                let receipt = Receipt {
+                    call_id,
+                    provider: provider.name().into(),
+                    model: model.clone(),
+                    cost_nanos: 0,
+                    usage: Usage::default(),
+                };
+                let answer = ChatResponse {
+                    text: hit.text,
+                    usage: Usage::default(),
+                    finish_reason: hit.finish_reason,
+                };
+                return Ok(Some((answer, receipt)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Keeps a whole answer for reuse.
+    async fn remember(&self, key: Option<CacheKey>, text: &str, finish_reason: Option<String>) {
+        if let (Some(cache), Some(key)) = (&self.inner.cache, key) {
+            let answer = CachedAnswer { text: text.to_string(), finish_reason };
+            cache.put(&key, answer, self.inner.settings.answer_cache.ttl).await;
+        }
     }
 
     /// The budgets a user's calls count against, in this period: the global one (if any) and
@@ -279,38 +603,76 @@ impl Gateway {
         user_id: i64,
         now: DateTime<Utc>,
     ) -> Result<Vec<BudgetLine>, AppError> {
-        let s = &self.inner.settings;
         let rows = self.budget_rows().await?;
-        let configured = |scope: &str, fallback: Option<Limit>| {
-            rows.iter()
-                .find(|r| r.scope == scope)
-                .and_then(|r| {
-                    Period::parse(&r.period).map(|period| Limit { nanos: r.limit_nanos, period })
-                })
-                .or(fallback)
-        };
         let mut out = Vec::new();
-        for (scope, limit) in [
-            ("global".to_string(), configured("global", s.global_budget)),
-            (
-                format!("user:{user_id}"),
-                configured(&format!("user:{user_id}"), Some(s.default_user_budget)),
-            ),
-        ] {
-            if let Some(limit) = limit {
-                let (start, end) = limit.period.bounds(s.timezone, now);
-                out.push((
-                    BudgetCheck {
-                        scope,
-                        period_start: start.timestamp_millis(),
-                        limit_nanos: limit.nanos,
-                    },
-                    limit.period,
-                    end,
-                ));
-            }
+        if let Some(global) = self.line(&rows, "global", self.inner.settings.global_budget, now) {
+            out.push(global);
         }
+        out.extend(self.user_line(&rows, user_id, now).map(|(line, _)| line));
         Ok(out)
+    }
+
+    /// Each user's own budget in its current period, and whether an admin set it.
+    pub async fn user_budgets(
+        &self,
+        user_ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, BudgetLine, bool)>, AppError> {
+        let rows = self.budget_rows().await?;
+        Ok(user_ids
+            .iter()
+            .filter_map(|id| {
+                self.user_line(&rows, *id, now).map(|(line, custom)| (*id, line, custom))
+            })
+            .collect())
+    }
+
+    /// Seals and opens provider keys, when a secret key is configured.
+    pub fn secrets(&self) -> Option<&SecretBox> {
+        self.inner.settings.secrets.as_ref()
+    }
+
+    /// The time zone periods and days follow.
+    pub fn timezone(&self) -> Tz {
+        self.inner.settings.timezone
+    }
+
+    fn user_line(
+        &self,
+        rows: &[BudgetRow],
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Option<(BudgetLine, bool)> {
+        let scope = format!("user:{user_id}");
+        let custom = rows.iter().any(|r| r.scope == scope);
+        self.line(rows, &scope, Some(self.inner.settings.default_user_budget), now)
+            .map(|line| (line, custom))
+    }
+
+    fn line(
+        &self,
+        rows: &[BudgetRow],
+        scope: &str,
+        fallback: Option<Limit>,
+        now: DateTime<Utc>,
+    ) -> Option<BudgetLine> {
+        let limit = rows
+            .iter()
+            .find(|r| r.scope == scope)
+            .and_then(|r| {
+                Period::parse(&r.period).map(|period| Limit { nanos: r.limit_nanos, period })
+            })
+            .or(fallback)?;
+        let (start, end) = limit.period.bounds(self.inner.settings.timezone, now);
+        Some((
+            BudgetCheck {
+                scope: scope.to_string(),
+                period_start: start.timestamp_millis(),
+                limit_nanos: limit.nanos,
+            },
+            limit.period,
+            end,
+        ))
     }
 
     /// The caller's budgets now: spend, band, reset time and the projection at the current pace.
@@ -408,6 +770,11 @@ impl Gateway {
     ) -> Result<i64, AppError> {
         let (id, spends) =
             self.inner.store.settle_budget(&reserved.keys, reserved.amount, &call).await?;
+        let tokens = call.input_tokens + call.output_tokens + call.cached_input_tokens;
+        if tokens > 0 {
+            let key = format!("{}:{}", caller.user_id, caller.feature);
+            self.inner.tokens.add(&key, u32::try_from(tokens).unwrap_or(u32::MAX)).await;
+        }
         metrics::counter!("llm_calls_total", "provider" => call.provider.clone(), "outcome" => call.outcome.clone()).increment(1);
         metrics::counter!("llm_cost_nanos_total", "provider" => call.provider.clone())
             .increment(u64::try_from(call.cost_nanos).unwrap_or(0));
@@ -480,7 +847,8 @@ impl Gateway {
         Ok(fall_back)
     }
 
-    /// A whole answer for `messages`, from the feature's route with fallback.
+    /// A whole answer for `messages`, from the feature's route with fallback (or from the
+    /// response cache, at $0).
     pub async fn chat(
         &self,
         caller: &Caller,
@@ -488,29 +856,31 @@ impl Gateway {
         max_tokens: u32,
     ) -> Result<(ChatResponse, Receipt), AppError> {
         let table = self.prices().await?;
+        let hops = self.route(caller, &table).await?;
+        self.admit(caller).await?;
+        if let Some(hit) = self.cached_answer(caller, &hops, &messages, max_tokens, false).await? {
+            return Ok(hit);
+        }
         let mut last_error = None;
-        for (provider, model) in self.route(&caller.feature)? {
-            let req = ChatRequest {
-                model: model.clone(),
-                messages: messages.clone(),
-                max_tokens,
-                temperature: None,
-            };
+        for (provider, model) in hops {
+            let req = request(&model, &messages, max_tokens);
             let reserved = self.reserve(caller, &req, &table).await?;
             let started = (Utc::now(), Instant::now());
+            let attempt = Attempt {
+                caller,
+                provider: provider.name(),
+                model: &model,
+                started,
+                streamed: false,
+                price_known: reserved.price_known,
+            };
             match provider.chat(&req).await {
                 Ok(answer) => {
                     let cost = reserved.price.cost(&answer.usage);
-                    let attempt = Attempt {
-                        caller,
-                        provider: provider.name(),
-                        model: &model,
-                        started,
-                        streamed: false,
-                        price_known: reserved.price_known,
-                    };
                     let row = attempt.row(answer.usage, cost, "ok", None);
                     let call_id = self.settle(caller, &reserved, row).await?;
+                    let key = self.answer_key(caller, provider.name(), &req);
+                    self.remember(key, &answer.text, answer.finish_reason.clone()).await;
                     let receipt = Receipt {
                         call_id,
                         provider: provider.name().into(),
@@ -521,14 +891,6 @@ impl Gateway {
                     return Ok((answer, receipt));
                 }
                 Err(e) => {
-                    let attempt = Attempt {
-                        caller,
-                        provider: provider.name(),
-                        model: &model,
-                        started,
-                        streamed: false,
-                        price_known: reserved.price_known,
-                    };
                     if !self.failed_attempt(&attempt, &reserved, e, &mut last_error).await? {
                         break;
                     }
@@ -539,7 +901,8 @@ impl Gateway {
     }
 
     /// An answer as it is generated. The reservation is settled when the stream ends, fails,
-    /// or is dropped by the caller (output received so far is paid for).
+    /// or is dropped by the caller (output received so far is paid for). A cached answer comes
+    /// as one delta, at $0.
     pub async fn chat_stream(
         &self,
         caller: &Caller,
@@ -547,14 +910,21 @@ impl Gateway {
         max_tokens: u32,
     ) -> Result<BoxStream<'static, Result<StreamEvent, AppError>>, AppError> {
         let table = self.prices().await?;
+        let hops = self.route(caller, &table).await?;
+        self.admit(caller).await?;
+        if let Some((hit, _)) =
+            self.cached_answer(caller, &hops, &messages, max_tokens, true).await?
+        {
+            let events = vec![
+                Ok(StreamEvent::Delta(hit.text)),
+                Ok(StreamEvent::Usage(Usage::default())),
+                Ok(StreamEvent::Done { finish_reason: hit.finish_reason }),
+            ];
+            return Ok(futures::stream::iter(events).boxed());
+        }
         let mut last_error = None;
-        for (provider, model) in self.route(&caller.feature)? {
-            let req = ChatRequest {
-                model: model.clone(),
-                messages: messages.clone(),
-                max_tokens,
-                temperature: None,
-            };
+        for (provider, model) in hops {
+            let req = request(&model, &messages, max_tokens);
             let reserved = self.reserve(caller, &req, &table).await?;
             let started = (Utc::now(), Instant::now());
             match provider.chat_stream(&req).await {
@@ -563,6 +933,7 @@ impl Gateway {
                         gateway: self.clone(),
                         caller: caller.clone(),
                         provider: provider.name().to_string(),
+                        answer_key: self.answer_key(caller, provider.name(), &req),
                         model,
                         reserved: Some(reserved),
                         started,
@@ -587,6 +958,34 @@ impl Gateway {
             }
         }
         Err(llm_to_app(last_error))
+    }
+}
+
+/// Routing as admins see it.
+#[derive(Debug, Clone)]
+pub struct RoutingSnapshot {
+    /// Strategy in force.
+    pub strategy: Strategy,
+    /// Effective routes.
+    pub routes: Vec<crate::model::FeatureRoute>,
+    /// Pinned features.
+    pub private_features: Vec<String>,
+    /// Pinned users.
+    pub private_users: Vec<i64>,
+    /// What admins saved.
+    pub admin: crate::model::RoutingSettings,
+    /// Why admin providers are not in use.
+    pub problems: HashMap<String, String>,
+    /// Admin provider rows.
+    pub rows: Vec<crate::server::store::ProviderRow>,
+}
+
+fn request(model: &str, messages: &[Message], max_tokens: u32) -> ChatRequest {
+    ChatRequest {
+        model: model.to_string(),
+        messages: messages.to_vec(),
+        max_tokens,
+        temperature: None,
     }
 }
 
@@ -629,6 +1028,7 @@ struct StreamTracker {
     gateway: Gateway,
     caller: Caller,
     provider: String,
+    answer_key: Option<CacheKey>,
     model: String,
     reserved: Option<Reserved>,
     started: (DateTime<Utc>, Instant),
@@ -649,8 +1049,15 @@ impl StreamTracker {
         usage
     }
 
-    fn finish(&mut self, outcome: &'static str, error: Option<String>) {
+    fn finish(
+        &mut self,
+        outcome: &'static str,
+        error: Option<String>,
+        finish_reason: Option<String>,
+    ) {
         let Some(reserved) = self.reserved.take() else { return };
+        let keep = (outcome == "ok").then(|| self.answer_key.take()).flatten();
+        let text = keep.as_ref().map(|_| self.text_chars.clone());
         let usage = self.billable(reserved.prompt_tokens);
         let cost = reserved.price.cost(&usage);
         let attempt = Attempt {
@@ -669,13 +1076,16 @@ impl StreamTracker {
             if let Err(e) = gateway.settle(&caller, &reserved, row).await {
                 tracing::error!(error = %e, "could not settle a streamed LLM call");
             }
+            if let Some(text) = text {
+                gateway.remember(keep, &text, finish_reason).await;
+            }
         });
     }
 }
 
 impl Drop for StreamTracker {
     fn drop(&mut self) {
-        self.finish("abandoned", Some("the client stopped reading".into()));
+        self.finish("abandoned", Some("the client stopped reading".into()), None);
     }
 }
 
@@ -694,7 +1104,9 @@ fn tracked(
                     match &event {
                         StreamEvent::Delta(t) => tracker.text_chars.push_str(t),
                         StreamEvent::Usage(u) => tracker.usage = Some(*u),
-                        StreamEvent::Done { .. } => tracker.finish("ok", None),
+                        StreamEvent::Done { finish_reason } => {
+                            tracker.finish("ok", None, finish_reason.clone());
+                        }
                     }
                     let done = matches!(event, StreamEvent::Done { .. });
                     Some((Ok(event), (stream, tracker, done)))
@@ -705,12 +1117,15 @@ fn tracked(
                     } else {
                         "error"
                     };
-                    tracker.finish(outcome, Some(e.to_string()));
+                    tracker.finish(outcome, Some(e.to_string()), None);
                     Some((Err(llm_to_app(Some(e))), (stream, tracker, true)))
                 }
                 None => {
-                    tracker
-                        .finish("interrupted", Some("the stream ended without completing".into()));
+                    tracker.finish(
+                        "interrupted",
+                        Some("the stream ended without completing".into()),
+                        None,
+                    );
                     None
                 }
             }

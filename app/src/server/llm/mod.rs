@@ -27,14 +27,20 @@ pub mod openai;
 pub mod pricing;
 /// The provider interface, its configuration, and construction by kind.
 pub mod provider;
+/// Routes, pins and strategies; admin providers built from their rows.
+pub mod routing;
 /// Requests, responses, stream events, token usage.
 pub mod types;
 
 pub use breaker::{Breaker, BreakerConfig};
 pub use budget::Period;
 pub use error::LlmError;
-pub use gateway::{AlertSink, BudgetAlert, Caller, Gateway, GatewaySettings, Limit, Receipt, Target};
+pub use gateway::{
+    AlertSink, AnswerCacheSettings, BudgetAlert, Caller, FeatureLimit, Gateway, GatewaySettings,
+    Limit, RateLimits, Receipt, RoutingSnapshot, Target,
+};
 pub use http::RetryPolicy;
 pub use pricing::{Price, PriceTable};
 pub use provider::{ChatStream, Provider, ProviderConfig, ProviderKind, build_provider};
+pub use routing::RoutingDefaults;
 pub use types::{ChatRequest, ChatResponse, Embeddings, Message, Role, StreamEvent, Usage};

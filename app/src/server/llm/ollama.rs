@@ -67,6 +67,10 @@ impl Provider for Ollama {
         ProviderKind::Ollama
     }
 
+    fn base_url(&self) -> &str {
+        &self.base
+    }
+
     fn is_private(&self) -> bool {
         self.private
     }

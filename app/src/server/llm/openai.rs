@@ -79,6 +79,10 @@ impl Provider for OpenAi {
         ProviderKind::OpenAi
     }
 
+    fn base_url(&self) -> &str {
+        &self.base
+    }
+
     fn is_private(&self) -> bool {
         self.private
     }

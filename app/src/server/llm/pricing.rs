@@ -55,19 +55,27 @@ impl PriceTable {
         Self { rows, default }
     }
 
-    /// The price of `model` and whether the table knew it.
-    pub fn lookup(&self, model: &str) -> (Price, bool) {
+    /// The quality of `model` (0–100) by the same matching; 50 when unknown.
+    pub fn quality(&self, model: &str) -> i32 {
+        self.matching(model).and_then(|r| r.quality).unwrap_or(50)
+    }
+
+    fn matching(&self, model: &str) -> Option<&PriceRow> {
         if let Some(exact) = self.rows.iter().find(|r| r.model == model) {
-            return (exact.into(), true);
+            return Some(exact);
         }
-        let best = self
-            .rows
+        self.rows
             .iter()
             .filter_map(|r| r.model.strip_suffix('*').map(|prefix| (prefix, r)))
             .filter(|(prefix, _)| model.starts_with(prefix))
-            .max_by_key(|(prefix, _)| prefix.len());
-        match best {
-            Some((_, row)) => (row.into(), true),
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, r)| r)
+    }
+
+    /// The price of `model` and whether the table knew it.
+    pub fn lookup(&self, model: &str) -> (Price, bool) {
+        match self.matching(model) {
+            Some(row) => (row.into(), true),
             None => (self.default, false),
         }
     }
@@ -83,6 +91,7 @@ mod tests {
             input_per_mtok: input,
             output_per_mtok: output,
             cached_input_per_mtok: input / 10,
+            quality: None,
             updated_at: 0,
         }
     }

@@ -74,6 +74,8 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
     /// Its protocol.
     fn kind(&self) -> ProviderKind;
+    /// Its base URL (shown to admins; it carries no credentials).
+    fn base_url(&self) -> &str;
     /// Whether it runs on our own hardware.
     fn is_private(&self) -> bool;
     /// Its circuit breaker's state.

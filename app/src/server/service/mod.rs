@@ -5,6 +5,8 @@
 pub mod accounts;
 /// Jobs as their owners see them.
 pub mod jobs;
+/// The LLM gateway's admin side: providers, routing, spend overview, usage summaries.
+pub mod llm_admin;
 /// Personal API tokens.
 pub mod tokens;
 /// Spending: budgets, the ledger, prices.

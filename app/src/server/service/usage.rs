@@ -186,6 +186,7 @@ pub async fn prices(state: &AppState) -> Result<Vec<ModelPrice>, AppError> {
             input_usd_per_mtok: usd(p.input_per_mtok),
             output_usd_per_mtok: usd(p.output_per_mtok),
             cached_input_usd_per_mtok: usd(p.cached_input_per_mtok),
+            quality: p.quality,
         })
         .collect())
 }
@@ -217,10 +218,16 @@ pub async fn set_price(
             "cached_input_usd_per_mtok",
             price.cached_input_usd_per_mtok,
         )?,
+        quality: match price.quality {
+            Some(q) if !(0..=100).contains(&q) => {
+                return Err(AppError::invalid("quality", "range", "quality must be 0 to 100"));
+            }
+            q => q,
+        },
         updated_at: Utc::now().timestamp_millis(),
     };
     let reason = check_reason(reason)?;
-    let detail = serde_json::json!({ "reason": reason, "input_per_mtok": row.input_per_mtok, "output_per_mtok": row.output_per_mtok, "cached_input_per_mtok": row.cached_input_per_mtok });
+    let detail = serde_json::json!({ "reason": reason, "input_per_mtok": row.input_per_mtok, "output_per_mtok": row.output_per_mtok, "cached_input_per_mtok": row.cached_input_per_mtok, "quality": row.quality });
     state
         .store
         .upsert_price(

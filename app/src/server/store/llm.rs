@@ -18,8 +18,67 @@ pub struct PriceRow {
     pub output_per_mtok: i64,
     /// Per million cached input tokens.
     pub cached_input_per_mtok: i64,
+    /// Relative answer quality 0–100 for quality-aware routing (`None`: 50).
+    pub quality: Option<i32>,
     /// Last change (ms).
     pub updated_at: i64,
+}
+
+/// A provider an admin added at run time. The key is stored encrypted (`v1:` + base64); the
+/// deployment's secret key that opens it is never in the database.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
+pub struct ProviderRow {
+    /// Unique name.
+    pub name: String,
+    /// `openai`, `anthropic` or `ollama`.
+    pub kind: String,
+    /// Base URL.
+    pub base_url: String,
+    /// The sealed API key.
+    pub api_key_enc: Option<String>,
+    /// Runs on our own hardware.
+    pub private: bool,
+    /// Azure-style `api-key` header.
+    pub azure: bool,
+    /// Timeout.
+    pub timeout_secs: i64,
+    /// Retries before output.
+    pub max_retries: i32,
+    /// Whether routing may use it.
+    pub enabled: bool,
+    /// Last change (ms).
+    pub updated_at: i64,
+}
+
+/// Calls and cost in one hour for one feature and model (UTC hour buckets, so days can be cut
+/// in any time zone).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageBucket {
+    /// Hour start, UTC ms.
+    pub hour: i64,
+    /// Feature.
+    pub feature: String,
+    /// Model.
+    pub model: String,
+    /// Calls (cache hits and failures included).
+    pub calls: i64,
+    /// Cache hits.
+    pub cache_hits: i64,
+    /// Input + output tokens.
+    pub tokens: i64,
+    /// Cost.
+    pub cost_nanos: i64,
+}
+
+/// A model seen in the ledger without a price.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UnpricedModel {
+    /// Model.
+    pub model: String,
+    /// Calls billed at the default price.
+    pub calls: i64,
+    /// Last seen (ms).
+    pub last_at: i64,
 }
 
 /// A configured limit: scope `global` or `user:<id>`.
@@ -186,6 +245,41 @@ pub trait LlmStore: Send + Sync {
         threshold: i32,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Providers added at run time.
+    async fn list_llm_providers(&self) -> StoreResult<Vec<ProviderRow>>;
+    /// Inserts or replaces a provider and records the audit entry, in one transaction.
+    async fn upsert_llm_provider(
+        &self,
+        row: &ProviderRow,
+        by: Option<i64>,
+        audit: NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Deletes a provider (false if there was none) and records the audit entry.
+    async fn delete_llm_provider(&self, name: &str, audit: NewAuditEntry) -> StoreResult<bool>;
+    /// Every run-time setting: key → JSON text.
+    async fn list_llm_settings(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Sets one run-time setting and records the audit entry, in one transaction.
+    async fn put_llm_setting(
+        &self,
+        key: &str,
+        value: &str,
+        by: Option<i64>,
+        audit: NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Hourly buckets of calls in `[since, until)`, optionally one user's.
+    async fn usage_buckets(
+        &self,
+        user_id: Option<i64>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<UsageBucket>>;
+    /// Models billed at the default price since `since`.
+    async fn unpriced_models(&self, since: DateTime<Utc>) -> StoreResult<Vec<UnpricedModel>>;
+    /// Every budget's spend in the periods starting at `period_starts` (scope, start, spend).
+    async fn spends_in_periods(
+        &self,
+        period_starts: &[i64],
+    ) -> StoreResult<Vec<(String, i64, BudgetSpend)>>;
     /// Ledger rows, newest first, optionally one user's, from `since`; and the total count.
     async fn list_llm_calls(
         &self,
@@ -210,7 +304,7 @@ macro_rules! impl_llm_store {
             ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::PriceRow>> {
                 Ok(sqlx::query_as(
                     "SELECT model, input_per_mtok, output_per_mtok, cached_input_per_mtok, \
-                     updated_at FROM llm_prices ORDER BY model",
+                     quality, updated_at FROM llm_prices ORDER BY model",
                 )
                 .fetch_all(&self.pool)
                 .await?)
@@ -225,9 +319,10 @@ macro_rules! impl_llm_store {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO llm_prices (model, input_per_mtok, output_per_mtok, \
-                     cached_input_per_mtok, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \
+                     cached_input_per_mtok, updated_at, updated_by, quality) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (model) DO UPDATE SET input_per_mtok = $2, output_per_mtok = $3, \
-                     cached_input_per_mtok = $4, updated_at = $5, updated_by = $6",
+                     cached_input_per_mtok = $4, updated_at = $5, updated_by = $6, quality = $7",
                 )
                 .bind(&price.model)
                 .bind(price.input_per_mtok)
@@ -235,6 +330,7 @@ macro_rules! impl_llm_store {
                 .bind(price.cached_input_per_mtok)
                 .bind(price.updated_at)
                 .bind(by)
+                .bind(price.quality)
                 .execute(&mut *tx)
                 .await?;
                 insert_audit_in(&mut *tx, &audit).await?;
@@ -437,6 +533,166 @@ macro_rules! impl_llm_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn list_llm_providers(
+                &self,
+            ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::ProviderRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT name, kind, base_url, api_key_enc, private, azure, timeout_secs, \
+                     max_retries, enabled, updated_at FROM llm_providers ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn upsert_llm_provider(
+                &self,
+                row: &$crate::server::store::ProviderRow,
+                by: Option<i64>,
+                audit: $crate::server::store::NewAuditEntry,
+            ) -> $crate::server::store::StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO llm_providers (name, kind, base_url, api_key_enc, private, azure, \
+                     timeout_secs, max_retries, enabled, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (name) DO UPDATE SET kind = $2, base_url = $3, api_key_enc = $4, \
+                     private = $5, azure = $6, timeout_secs = $7, max_retries = $8, enabled = $9, \
+                     updated_at = $10, updated_by = $11",
+                )
+                .bind(&row.name)
+                .bind(&row.kind)
+                .bind(&row.base_url)
+                .bind(row.api_key_enc.as_deref())
+                .bind(row.private)
+                .bind(row.azure)
+                .bind(row.timeout_secs)
+                .bind(row.max_retries)
+                .bind(row.enabled)
+                .bind(row.updated_at)
+                .bind(by)
+                .execute(&mut *tx)
+                .await?;
+                insert_audit_in(&mut *tx, &audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_llm_provider(
+                &self,
+                name: &str,
+                audit: $crate::server::store::NewAuditEntry,
+            ) -> $crate::server::store::StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let gone = sqlx::query("DELETE FROM llm_providers WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if gone {
+                    insert_audit_in(&mut *tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(gone)
+            }
+
+            async fn list_llm_settings(
+                &self,
+            ) -> $crate::server::store::StoreResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as("SELECT key, value FROM llm_settings ORDER BY key")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn put_llm_setting(
+                &self,
+                key: &str,
+                value: &str,
+                by: Option<i64>,
+                audit: $crate::server::store::NewAuditEntry,
+            ) -> $crate::server::store::StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO llm_settings (key, value, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET \
+                     value = $2, updated_at = $3, updated_by = $4",
+                )
+                .bind(key)
+                .bind(value)
+                .bind($crate::server::store::to_ms(chrono::Utc::now()))
+                .bind(by)
+                .execute(&mut *tx)
+                .await?;
+                insert_audit_in(&mut *tx, &audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn usage_buckets(
+                &self,
+                user_id: Option<i64>,
+                since: chrono::DateTime<chrono::Utc>,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::UsageBucket>> {
+                Ok(sqlx::query_as(
+                    "SELECT (at / 3600000) * 3600000 AS hour, feature, model, \
+                     COUNT(*) AS calls, \
+                     CAST(SUM(CASE WHEN outcome = 'cache_hit' THEN 1 ELSE 0 END) AS BIGINT) \
+                     AS cache_hits, \
+                     CAST(SUM(input_tokens + output_tokens + cached_input_tokens) AS BIGINT) \
+                     AS tokens, CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos \
+                     FROM llm_calls WHERE ($1 IS NULL OR user_id = $1) AND at >= $2 AND at < $3 \
+                     GROUP BY 1, 2, 3 ORDER BY 1",
+                )
+                .bind(user_id)
+                .bind($crate::server::store::to_ms(since))
+                .bind($crate::server::store::to_ms(until))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn unpriced_models(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::UnpricedModel>> {
+                Ok(sqlx::query_as(
+                    "SELECT model, COUNT(*) AS calls, MAX(at) AS last_at FROM llm_calls \
+                     WHERE NOT price_known AND at >= $1 GROUP BY model ORDER BY 2 DESC",
+                )
+                .bind($crate::server::store::to_ms(since))
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn spends_in_periods(
+                &self,
+                period_starts: &[i64],
+            ) -> $crate::server::store::StoreResult<
+                Vec<(String, i64, $crate::server::store::BudgetSpend)>,
+            > {
+                let mut out = Vec::new();
+                for start in period_starts {
+                    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                        "SELECT scope, period_start, spent_nanos, reserved_nanos FROM budget_usage \
+                         WHERE period_start = $1",
+                    )
+                    .bind(start)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    out.extend(rows.into_iter().map(|(scope, start, spent, reserved)| {
+                        (
+                            scope,
+                            start,
+                            $crate::server::store::BudgetSpend {
+                                spent_nanos: spent,
+                                reserved_nanos: reserved,
+                            },
+                        )
+                    }));
+                }
+                Ok(out)
             }
 
             async fn list_llm_calls(

@@ -22,7 +22,10 @@ pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, FinishedStats, HeartbeatAnswer, JobFilter, JobLease,
     JobStore, NewJob,
 };
-pub use llm::{BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore, NewLlmCall, PriceRow};
+pub use llm::{
+    BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore, NewLlmCall, PriceRow,
+    ProviderRow, UnpricedModel, UsageBucket,
+};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]

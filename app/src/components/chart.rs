@@ -1,0 +1,97 @@
+//! Spend charts: bars per day drawn as SVG (no script, nothing inline the CSP would block) and
+//! tables of spend per feature or model with each row's share of the total.
+
+use crate::model::{SpendShare, UsageSummary, usd};
+use leptos::prelude::*;
+
+const WIDTH: i64 = 600;
+const HEIGHT: i64 = 120;
+
+/// Spend per day as bars, with the total, the peak day and the time zone days follow.
+#[component]
+pub fn SpendChart(summary: UsageSummary) -> impl IntoView {
+    let days = summary.days;
+    let total: i64 = days.iter().map(|d| d.cost_nanos).sum();
+    let calls: i64 = days.iter().map(|d| d.calls).sum();
+    let peak = days.iter().max_by_key(|d| d.cost_nanos).cloned();
+    let max = peak.as_ref().map_or(0, |d| d.cost_nanos).max(1);
+    let n = i64::try_from(days.len()).unwrap_or(1).max(1);
+    let slot = WIDTH / n;
+    let bar = (slot - 2).max(1);
+    let first = days.first().map(|d| d.day.clone()).unwrap_or_default();
+    let last = days.last().map(|d| d.day.clone()).unwrap_or_default();
+    let bars = days
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let i = i64::try_from(i).unwrap_or(0);
+            let h = if d.cost_nanos > 0 {
+                ((i128::from(d.cost_nanos) * i128::from(HEIGHT - 4)) / i128::from(max)).max(2)
+            } else {
+                0
+            };
+            let h = i64::try_from(h).unwrap_or(HEIGHT);
+            view! {
+                <rect class="bar" x=(i * slot + 1).to_string() y=(HEIGHT - h).to_string()
+                    width=bar.to_string() height=h.to_string()
+                    data-day=d.day.clone() data-cost=d.cost_nanos.to_string() data-calls=d.calls.to_string()>
+                </rect>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart" id="spend-chart">
+            <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img"
+                aria-label=format!("Spend per day: {} in {calls} calls", usd(total))>
+                <line class="axis" x1="0" y1=HEIGHT.to_string() x2=WIDTH.to_string() y2=HEIGHT.to_string()></line>
+                {bars}
+            </svg>
+            <figcaption class="chart-caption">
+                <span>{first}</span>
+                <span class="muted">
+                    {format!("{} in {calls} calls", usd(total))}
+                    {peak.filter(|p| p.cost_nanos > 0).map(|p| format!(" · peak {} on {}", usd(p.cost_nanos), p.day))}
+                    {format!(" · days in {}", summary.timezone)}
+                </span>
+                <span>{last}</span>
+            </figcaption>
+        </figure>
+    }
+}
+
+/// Calls, cache hits, tokens and cost per feature or model, costliest first.
+#[component]
+pub fn ShareTable(
+    /// Column heading (`Feature`, `Model`).
+    heading: &'static str,
+    /// The rows.
+    rows: Vec<SpendShare>,
+    /// Element id.
+    id: &'static str,
+) -> impl IntoView {
+    if rows.is_empty() {
+        return view! { <p class="muted">"Nothing yet."</p> }.into_any();
+    }
+    let total: i64 = rows.iter().map(|r| r.cost_nanos).sum::<i64>().max(1);
+    view! {
+        <table class="table" id=id>
+            <thead><tr><th>{heading}</th><th>"Calls"</th><th>"Cache hits"</th><th>"Tokens"</th><th>"Cost"</th><th>"Share"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|r| {
+                    let share = r.cost_nanos.saturating_mul(100) / total;
+                    view! {
+                        <tr data-name=r.name.clone()>
+                            <td><code>{r.name.clone()}</code></td>
+                            <td>{r.calls}</td>
+                            <td>{r.cache_hits}</td>
+                            <td>{r.tokens}</td>
+                            <td>{usd(r.cost_nanos)}</td>
+                            <td><progress class="progress share" max="100" value=share.to_string() aria-label="Share of cost"></progress></td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
