@@ -11,6 +11,8 @@ pub mod live;
 pub mod session;
 /// The app frame: navigation, account menu, the sign-in guard.
 pub mod shell;
+/// Server-Sent Events from a POST, in the browser.
+pub mod sse;
 /// The pager and duration formatting list pages share.
 pub mod table;
 /// Light/dark theme toggle.

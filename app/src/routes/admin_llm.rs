@@ -41,6 +41,7 @@ impl LazyRoute for AdminLlmRoute {
             <section class="page">
                 <h1>"Admin"</h1>
                 <AdminTabs current="/admin/llm" />
+                <ConsoleCard />
                 <ProvidersCard />
                 <RoutingCard />
                 <SpendCard />
@@ -73,6 +74,85 @@ struct ProviderForm {
     enabled: RwSignal<bool>,
     timeout: RwSignal<String>,
     retries: RwSignal<String>,
+}
+
+/// Output tokens a console prompt may use.
+const CONSOLE_MAX_TOKENS: u32 = 300;
+
+/// Streams a prompt through the gateway like any client would (budgeted, rate-limited, in the
+/// ledger) and shows the answer as it arrives, then what it cost.
+#[component]
+fn ConsoleCard() -> impl IntoView {
+    let feature = RwSignal::new(String::from("console"));
+    let prompt = RwSignal::new(String::new());
+    let output = RwSignal::new(String::new());
+    let cost = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    let running = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if running.get_untracked() {
+            return;
+        }
+        output.set(String::new());
+        cost.set(None);
+        error.set(None);
+        running.set(true);
+        let body = serde_json::json!({
+            "feature": feature.get_untracked().trim(),
+            "stream": true,
+            "max_tokens": CONSOLE_MAX_TOKENS,
+            "messages": [{ "role": "user", "content": prompt.get_untracked() }],
+        })
+        .to_string();
+        leptos::task::spawn_local(async move {
+            let result = crate::components::sse::post_sse("/api/v1/llm/chat", body, move |ev| {
+                let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap_or_default();
+                match ev.event.as_str() {
+                    "delta" => output.update(|o| o.push_str(data["text"].as_str().unwrap_or(""))),
+                    "cost" => cost.set(Some(format!(
+                        "{} · {} in / {} out",
+                        usd(data["cost_nanos"].as_i64().unwrap_or(0)),
+                        data["usage"]["input_tokens"].as_i64().unwrap_or(0)
+                            + data["usage"]["cached_input_tokens"].as_i64().unwrap_or(0),
+                        data["usage"]["output_tokens"].as_i64().unwrap_or(0),
+                    ))),
+                    "error" => error.set(Some(
+                        data["error"]["message"]
+                            .as_str()
+                            .unwrap_or("the stream failed")
+                            .to_string(),
+                    )),
+                    _ => {}
+                }
+            })
+            .await;
+            if let Err(e) = result {
+                error.set(Some(e));
+            }
+            running.set(false);
+        });
+    };
+    view! {
+        <div class="card" id="llm-console">
+            <h2>"Try a prompt (streamed)"</h2>
+            <p class="muted">"Goes through routing, limits, the cache and your budget like any call, and lands in the ledger."</p>
+            <form on:submit=submit>
+                <label for="console-feature">"Feature"</label>
+                <input id="console-feature" type="text" bind:value=feature />
+                <label for="console-prompt">"Prompt"</label>
+                <textarea id="console-prompt" rows="3" bind:value=prompt></textarea>
+                <button type="submit" class="btn btn-primary" id="console-send" disabled=move || running.get()>
+                    {move || if running.get() { "Streaming…" } else { "Send" }}
+                </button>
+            </form>
+            {move || error.get().map(|e| view! { <div class="banner banner-error" role="alert">{e}</div> })}
+            <Show when=move || !output.get().is_empty()>
+                <div class="answer" id="console-output"><p>{move || output.get()}</p></div>
+            </Show>
+            {move || cost.get().map(|c| view! { <p class="muted" id="console-cost">{format!("Cost: {c}")}</p> })}
+        </div>
+    }
 }
 
 #[component]

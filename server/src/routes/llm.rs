@@ -156,6 +156,9 @@ async fn chat(
             Ok(StreamEvent::Done { finish_reason }) => Event::default()
                 .event("done")
                 .json_data(serde_json::json!({ "finish_reason": finish_reason })),
+            Ok(StreamEvent::Billed { cost_nanos, usage }) => Event::default()
+                .event("cost")
+                .json_data(serde_json::json!({ "cost_nanos": cost_nanos, "usage": usage })),
             Err(e) => Event::default().event("error").json_data(serde_json::json!({ "error": e })),
         };
         event.map_err(|e| AppError::BadRequest { message: e.to_string() })

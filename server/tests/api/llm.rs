@@ -93,7 +93,9 @@ async fn chat_is_priced_budgeted_and_refused_with_402_naming_the_budget() {
     assert!(
         body.contains("event: delta")
             && body.contains("\"text\":\"Hi \"")
-            && body.contains("event: done"),
+            && body.contains("event: done")
+            && body.contains("event: cost")
+            && body.contains("\"cost_nanos\":62100"),
         "{body}"
     );
 

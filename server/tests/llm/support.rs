@@ -67,6 +67,7 @@ pub async fn collect(mut stream: ChatStream) -> Collected {
                 out.done = true;
                 out.finish = finish_reason;
             }
+            Ok(StreamEvent::Billed { .. }) => panic!("providers never bill"),
             Err(e) => {
                 assert!(out.error.is_none(), "nothing may follow an error");
                 out.error = Some(e);

@@ -919,6 +919,7 @@ impl Gateway {
                 Ok(StreamEvent::Delta(hit.text)),
                 Ok(StreamEvent::Usage(Usage::default())),
                 Ok(StreamEvent::Done { finish_reason: hit.finish_reason }),
+                Ok(StreamEvent::Billed { cost_nanos: 0, usage: Usage::default() }),
             ];
             return Ok(futures::stream::iter(events).boxed());
         }
@@ -1049,13 +1050,14 @@ impl StreamTracker {
         usage
     }
 
+    /// Settles once (later calls do nothing); returns the cost and tokens billed.
     fn finish(
         &mut self,
         outcome: &'static str,
         error: Option<String>,
         finish_reason: Option<String>,
-    ) {
-        let Some(reserved) = self.reserved.take() else { return };
+    ) -> Option<(i64, Usage)> {
+        let reserved = self.reserved.take()?;
         let keep = (outcome == "ok").then(|| self.answer_key.take()).flatten();
         let text = keep.as_ref().map(|_| self.text_chars.clone());
         let usage = self.billable(reserved.prompt_tokens);
@@ -1080,13 +1082,21 @@ impl StreamTracker {
                 gateway.remember(keep, &text, finish_reason).await;
             }
         });
+        Some((cost, usage))
     }
 }
 
 impl Drop for StreamTracker {
     fn drop(&mut self) {
-        self.finish("abandoned", Some("the client stopped reading".into()), None);
+        let _ = self.finish("abandoned", Some("the client stopped reading".into()), None);
     }
+}
+
+/// Where a tracked stream is: running, owing the `Billed` event after `Done`, or over.
+enum Phase {
+    Running,
+    Bill(i64, Usage),
+    Over,
 }
 
 fn tracked(
@@ -1094,22 +1104,31 @@ fn tracked(
     tracker: StreamTracker,
 ) -> BoxStream<'static, Result<StreamEvent, AppError>> {
     futures::stream::unfold(
-        (stream, tracker, false),
-        |(mut stream, mut tracker, ended)| async move {
-            if ended {
-                return None;
+        (stream, tracker, Phase::Running),
+        |(mut stream, mut tracker, phase)| async move {
+            match phase {
+                Phase::Over => return None,
+                Phase::Bill(cost_nanos, usage) => {
+                    let event = StreamEvent::Billed { cost_nanos, usage };
+                    return Some((Ok(event), (stream, tracker, Phase::Over)));
+                }
+                Phase::Running => {}
             }
             match stream.next().await {
                 Some(Ok(event)) => {
+                    let mut next = Phase::Running;
                     match &event {
                         StreamEvent::Delta(t) => tracker.text_chars.push_str(t),
                         StreamEvent::Usage(u) => tracker.usage = Some(*u),
                         StreamEvent::Done { finish_reason } => {
-                            tracker.finish("ok", None, finish_reason.clone());
+                            next = match tracker.finish("ok", None, finish_reason.clone()) {
+                                Some((cost, usage)) => Phase::Bill(cost, usage),
+                                None => Phase::Over,
+                            };
                         }
+                        StreamEvent::Billed { .. } => {}
                     }
-                    let done = matches!(event, StreamEvent::Done { .. });
-                    Some((Ok(event), (stream, tracker, done)))
+                    Some((Ok(event), (stream, tracker, next)))
                 }
                 Some(Err(e)) => {
                     let outcome = if matches!(e, LlmError::Interrupted { .. }) {
@@ -1118,7 +1137,7 @@ fn tracked(
                         "error"
                     };
                     tracker.finish(outcome, Some(e.to_string()), None);
-                    Some((Err(llm_to_app(Some(e))), (stream, tracker, true)))
+                    Some((Err(llm_to_app(Some(e))), (stream, tracker, Phase::Over)))
                 }
                 None => {
                     tracker.finish(

@@ -94,6 +94,13 @@ pub enum StreamEvent {
         /// Why.
         finish_reason: Option<String>,
     },
+    /// What the call cost (the gateway adds it after `Done`; providers never send it).
+    Billed {
+        /// Cost, nano-dollars (0 for a cache hit).
+        cost_nanos: i64,
+        /// The tokens billed.
+        usage: Usage,
+    },
 }
 
 /// Vectors for a batch of texts.

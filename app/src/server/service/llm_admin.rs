@@ -510,7 +510,7 @@ pub async fn spend_overview(
         .collect();
     let over_warning = all.iter().filter(|u| u.percent >= 80).count() as i64;
     let mut top: Vec<UserSpend> = all.iter().filter(|u| u.spent_nanos > 0).cloned().collect();
-    top.sort_by(|a, b| b.spent_nanos.cmp(&a.spent_nanos));
+    top.sort_by_key(|u| std::cmp::Reverse(u.spent_nanos));
     top.truncate(5);
     let q = query.trim().to_lowercase();
     all.retain(|u| {
