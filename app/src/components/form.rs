@@ -33,3 +33,18 @@ pub fn ErrorBanner(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoVi
         </Show>
     }
 }
+
+/// Every field message of the last validation error, for forms whose field names are built
+/// at run time (`routes.<feature>`).
+#[component]
+pub fn ValidationList(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let items = move || match error.get() {
+        Some(AppError::Validation { errors }) => errors,
+        _ => Vec::new(),
+    };
+    view! {
+        <For each=items key=|e| (e.field.clone(), e.message.clone()) let:e>
+            <p class="field-error" role="alert" data-field=e.field.clone()>{e.message.clone()}</p>
+        </For>
+    }
+}

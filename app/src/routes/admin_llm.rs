@@ -8,7 +8,7 @@ use crate::api::llm_admin::{
 };
 use crate::api::usage::{SetPrice, list_prices};
 use crate::components::chart::{ShareTable, SpendChart};
-use crate::components::form::{ErrorBanner, FieldError};
+use crate::components::form::{ErrorBanner, FieldError, ValidationList};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::Pager;
@@ -394,7 +394,7 @@ fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl
             <input id="routing-private-users" type="text" bind:value=users />
             <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>"Save routing"</button>
         </form>
-        {["strategy", "routes", "private_features", "private_users"].into_iter().map(|f| view! { <FieldError error field=f /> }).collect_view()}
+        <ValidationList error />
         <ErrorBanner error />
         {move || save.value().get().and_then(Result::ok).map(|v| view! {
             <p class="banner banner-ok" role="status" id="routing-saved">{format!("Saved: strategy {}.", v.strategy.as_str())}</p>

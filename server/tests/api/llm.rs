@@ -140,15 +140,25 @@ async fn chat_is_priced_budgeted_and_refused_with_402_naming_the_budget() {
     assert!(err["resets_at"].is_string());
     let message = err["message"].as_str().unwrap();
     assert!(message.contains("daily budget") && message.contains("Europe/Berlin"), "{message}");
-    let budgets =
-        expect_status(app.get_bearer("/api/v1/budget", &user.access).await, StatusCode::OK).await;
-    let mine = budgets
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["budget"] == format!("user:{uid}"))
-        .cloned()
-        .unwrap();
+    // The refusal can come while the stream's settlement is still landing (its reservation
+    // counts until then): wait for the spend to show all three calls.
+    let mut mine = serde_json::Value::Null;
+    for _ in 0..100 {
+        let budgets =
+            expect_status(app.get_bearer("/api/v1/budget", &user.access).await, StatusCode::OK)
+                .await;
+        mine = budgets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["budget"] == format!("user:{uid}"))
+            .cloned()
+            .unwrap();
+        if mine["spent_nanos"].as_i64() == Some(3 * 62_100) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(
         (mine["spent_nanos"].as_i64(), mine["band"].as_str()),
         (Some(3 * 62_100), Some("warning"))
