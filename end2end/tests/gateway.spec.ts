@@ -41,10 +41,12 @@ test('an admin streams a prompt with its cost, switches the routing strategy and
   await page.getByRole('button', { name: 'Save routing' }).click();
   await expect(page.locator('#llm-routing [data-field="routes.console"]')).toContainText("no provider is called 'nowhere'");
 
-  // The spend of this period includes the streamed call.
+  // After a reload, this period's spend and the team's usage include the streamed call.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('#team-usage #spend-chart')).toBeVisible();
+  await expect(page.locator('#team-by-model')).toContainText('gpt-4o-mini');
   await page.locator('#spend-q').fill(adminEmail);
   await page.locator('#spend-q').press('Enter');
   await expect(page.locator(`#spend-table tr[data-user-email="${adminEmail}"]`)).toContainText('$5.00 daily');
-  await expect(page.locator('#team-usage #spend-chart')).toBeVisible();
-  await expect(page.locator('#team-by-model')).toContainText('gpt-4o-mini');
 });
