@@ -24,7 +24,9 @@ test('register, keep the session over a reload, sign out, and come back through 
 
   // Client-side navigation through the app shell.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Search' }).click();
-  await expect(page.getByRole('heading', { name: 'Search' })).toBeVisible();
+  // The dashboard has a "Search" tile too: wait for the route, not just a heading.
+  await expect(page).toHaveURL(/\/search$/);
+  await expect(page.getByRole('heading', { name: 'Search', level: 1 })).toBeVisible();
   await expect(page.getByText('Not built yet', { exact: true })).toBeVisible();
 
   // Sign out from the account menu.
