@@ -84,17 +84,19 @@ fn server_theme() -> Option<String> {
     None
 }
 
+/// Marks `<body data-hydrated="true">` once the page is interactive (the browser entry point
+/// calls it after hydration, lazy routes included), for end-to-end tests and people.
+pub fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
 /// The application: session context, router and routes.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_session();
-    Effect::new(move |_| {
-        // Lets end-to-end tests (and people) know the page is interactive.
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Title formatter=title_format />

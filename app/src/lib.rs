@@ -18,4 +18,4 @@ pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-pub use app::{App, shell};
+pub use app::{App, mark_hydrated, shell};

@@ -6,5 +6,11 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_lazy(app::App);
+    // `hydrate_lazy`, plus a mark once everything (the current route's lazily loaded code
+    // included) is hydrated: an effect in the app would run before a lazy route finishes.
+    wasm_bindgen_futures::spawn_local(async {
+        let handle = leptos::mount::hydrate_from_async(leptos::tachys::dom::body(), app::App).await;
+        app::mark_hydrated();
+        handle.forget();
+    });
 }
