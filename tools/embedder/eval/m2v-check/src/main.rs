@@ -42,6 +42,12 @@ fn main() -> Result<()> {
         Some(true),
     )?;
     println!("loaded {dir} in {:.1} ms, dim {}", t.elapsed().as_secs_f64() * 1e3, model.dim());
+    // The directory loader must agree with from_bytes.
+    let by_dir = StaticModel::from_pretrained(dir, None, Some(true), None)?;
+    let probe = "Проверка загрузки / loading check";
+    let (a, b) = (model.encode_single(probe), by_dir.encode_single(probe));
+    anyhow::ensure!(a == b, "from_pretrained and from_bytes disagree");
+    println!("from_pretrained(dir, None, Some(true), None) == from_bytes: ok");
 
     let pairs = [
         ("The cat is sleeping on the sofa.", "A kitten naps on the couch."),
