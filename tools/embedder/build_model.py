@@ -52,6 +52,23 @@ def sha256(path):
     return h.hexdigest()
 
 
+def write_safetensors(path, tensors, metadata):
+    """Deterministic safetensors writer (the `safetensors` package orders `__metadata__` keys
+    through a hash map, so its files differ from run to run)."""
+    dt = {np.dtype(np.float32): "F32", np.dtype(np.int8): "I8"}
+    header, off = {"__metadata__": dict(sorted(metadata.items()))}, 0
+    for name, a in tensors:
+        header[name] = {"dtype": dt[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        off += a.nbytes
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little"))
+        f.write(h)
+        for _, a in tensors:
+            f.write(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes())
+
+
 def allowed_char(c):
     """Latin, Cyrillic, digits, punctuation, symbols, the metaspace marker."""
     if c == "\u2581":
@@ -191,9 +208,8 @@ def main():
 
     # 6. write the model2vec directory
     t = time.time()
-    from safetensors.numpy import save_file
-    save_file({"embeddings": Q, "weights": scale}, os.path.join(out, "model.safetensors"),
-              metadata={"format": "model2vec", "model_id": MODEL_ID})
+    write_safetensors(os.path.join(out, "model.safetensors"), [("weights", scale), ("embeddings", Q)],
+                      {"format": "model2vec", "model_id": MODEL_ID})
     tok.dump(tok.tokenizer_json(vocab, vscores), os.path.join(out, "tokenizer.json"))
     config = {
         "model_type": "model2vec",
