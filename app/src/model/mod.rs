@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod job;
 mod live;
+mod notification;
 mod scope;
 mod usage;
 
@@ -12,5 +13,6 @@ pub use account::*;
 pub use admin::*;
 pub use job::*;
 pub use live::*;
+pub use notification::*;
 pub use scope::*;
 pub use usage::*;

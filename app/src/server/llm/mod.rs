@@ -33,7 +33,9 @@ pub mod types;
 pub use breaker::{Breaker, BreakerConfig};
 pub use budget::Period;
 pub use error::LlmError;
-pub use gateway::{AlertSink, BudgetAlert, Caller, Gateway, GatewaySettings, Limit, Receipt, Target};
+pub use gateway::{
+    AlertSink, BudgetAlert, Caller, Gateway, GatewaySettings, Limit, Receipt, Target,
+};
 pub use http::RetryPolicy;
 pub use pricing::{Price, PriceTable};
 pub use provider::{ChatStream, Provider, ProviderConfig, ProviderKind, build_provider};
