@@ -7,6 +7,8 @@ pub mod admin;
 pub mod auth;
 /// Background jobs of the caller.
 pub mod jobs;
+/// The caller's notifications.
+pub mod notifications;
 /// Personal API tokens.
 pub mod tokens;
 /// Budgets, the ledger, prices.

@@ -5,6 +5,8 @@
 pub mod accounts;
 /// Jobs as their owners see them.
 pub mod jobs;
+/// In-app notifications, their live push, and e-mail about budget alerts.
+pub mod notifications;
 /// Personal API tokens.
 pub mod tokens;
 /// Spending: budgets, the ledger, prices.
