@@ -311,3 +311,30 @@ async fn notifications_are_private_paged_and_validated() {
     let res = app.api.get(app.url("/api/v1/notifications")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_bell_and_the_notifications_page_render_on_the_server() {
+    let app = spawn_app_with(|_| {}).await;
+    let ann = app.register(&email("ann")).await;
+    let ann_id = app.user_id(&ann.access).await;
+    app.state
+        .store
+        .insert_notification(&app::server::store::NewNotification {
+            user_id: ann_id,
+            kind: "budget_alert".into(),
+            title: "Your daily LLM budget reached 80 %".into(),
+            body: "Budget user:1 (daily) crossed its 80 % alert threshold.".into(),
+            link: Some("/usage".into()),
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    let res = app.get_bearer("/notifications", &ann.access).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"notification-bell\"") && html.contains("href=\"/notifications\""));
+    assert!(html.contains("id=\"unread-badge\""), "the bell shows the unread count: {html}");
+    assert!(html.contains("Your daily LLM budget reached 80 %"), "{html}");
+    assert!(html.contains("Mark all read") && html.contains("1 unread"), "{html}");
+    assert!(!html.contains(" style="), "no inline styles under the page CSP");
+}
