@@ -11,6 +11,7 @@ use crate::routes::{
     dashboard::DashboardRoute,
     jobs::JobsRoute,
     not_found::NotFound,
+    notifications::NotificationsRoute,
     placeholder::{CodeDocsRoute, RfcsRoute, SearchRoute},
     settings::SettingsRoute,
     usage::UsageRoute,
@@ -115,6 +116,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} />
                     <Route path=path!("/admin/llm") view={Lazy::<AdminLlmRoute>::new()} />
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
+                    <Route path=path!("/notifications") view={Lazy::<NotificationsRoute>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>

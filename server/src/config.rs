@@ -77,6 +77,10 @@ pub struct Settings {
     pub llm: LlmSettings,
     /// The key that seals secrets at rest.
     pub secrets: SecretsSettings,
+    /// Outgoing e-mail (budget alerts); off while `smtp.host` is empty.
+    pub smtp: SmtpSettings,
+    /// In-app notifications.
+    pub notifications: NotificationSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -417,6 +421,62 @@ fn default_llm_retries() -> u32 {
     2
 }
 
+/// Outgoing e-mail through an SMTP server. Nothing is sent while `host` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// SMTP server host name or IP address, without scheme or port; empty turns e-mail off.
+    pub host: String,
+    /// Server port (587 for STARTTLS submission, 465 for TLS, 25 for a plain relay).
+    pub port: u16,
+    /// `starttls` (upgrade before sending anything; refused if the server cannot), `tls`
+    /// (TLS from the first byte), or `none` (no encryption: a relay on this host, tests).
+    pub security: String,
+    /// User name for SMTP AUTH; empty means no AUTH.
+    pub username: String,
+    /// Password for SMTP AUTH; secret.
+    pub password: Secret,
+    /// Sender mailbox: `address` or `Name <address>`.
+    pub from: String,
+    /// Longest wait for the connection and for each reply of the server.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            security: "starttls".into(),
+            username: String::new(),
+            password: Secret::default(),
+            from: "Blueprint <blueprint@localhost>".into(),
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl SmtpSettings {
+    /// Whether e-mail is on.
+    pub fn enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
+}
+
+/// In-app notification settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationSettings {
+    /// Notifications are deleted this many days after they were raised, read or not (0: never).
+    pub retention_days: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
 /// Logging settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -443,6 +503,9 @@ pub struct ConfigError {
     pub rule: String,
 }
 
+/// String settings whose `BLUEPRINT_*` variable is never parsed as a number or boolean.
+const VERBATIM_ENV_KEYS: [&str; 3] = ["auth.jwt_secret", "smtp.username", "smtp.password"];
+
 fn bad(key: &str, rule: impl Into<String>) -> ConfigError {
     ConfigError { key: key.into(), rule: rule.into() }
 }
@@ -466,6 +529,14 @@ impl Settings {
         }
         figment = figment
             .merge(Env::prefixed("BLUEPRINT_").split("__").ignore(&["config", "admin_password"]));
+        // The environment layer reads `012345` as the number 12345; these strings (secrets above
+        // all) are taken verbatim instead, leading zeros and all.
+        for key in VERBATIM_ENV_KEYS {
+            let var = format!("BLUEPRINT_{}", key.to_ascii_uppercase().replace('.', "__"));
+            if let Ok(value) = std::env::var(&var) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database.url", url));
         }
@@ -566,6 +637,10 @@ impl Settings {
             }
         }
         self.validate_llm()?;
+        self.validate_smtp()?;
+        if self.notifications.retention_days > 36_500 {
+            return Err(bad("notifications.retention_days", "must be between 0 and 36500"));
+        }
         if self.log.format != "pretty" && self.log.format != "json" {
             return Err(bad("log.format", "must be 'pretty' or 'json'"));
         }
@@ -659,6 +734,50 @@ impl Settings {
     }
 }
 
+impl Settings {
+    fn validate_smtp(&self) -> Result<(), ConfigError> {
+        use app::server::mail::{Security, parse_mailbox};
+        let m = &self.smtp;
+        let Some(security) = Security::parse(&m.security) else {
+            return Err(bad("smtp.security", "must be starttls, tls or none"));
+        };
+        if let Err(e) = parse_mailbox(&m.from) {
+            return Err(bad("smtp.from", e));
+        }
+        if !(1..=600).contains(&m.timeout_secs) {
+            return Err(bad("smtp.timeout_secs", "must be between 1 and 600"));
+        }
+        if m.password.0.is_some() && m.username.trim().is_empty() {
+            return Err(bad("smtp.password", "is set but smtp.username is empty"));
+        }
+        let host = m.host.trim();
+        if host.is_empty() {
+            return Ok(());
+        }
+        let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
+        let name_ok = host.len() <= 253
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if ip.is_err() && !name_ok {
+            return Err(bad(
+                "smtp.host",
+                "must be a host name or IP address, without scheme, credentials or port",
+            ));
+        }
+        if m.port == 0 {
+            return Err(bad("smtp.port", "must be between 1 and 65535"));
+        }
+        let local = host == "localhost" || ip.is_ok_and(|ip| ip.is_loopback());
+        if security == Security::None && !m.username.trim().is_empty() && !local {
+            return Err(bad(
+                "smtp.username",
+                "would be sent unencrypted with security = \"none\"; use starttls or tls \
+                 (credentials over a plain connection are only allowed to this host)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The provider kind a configured name means.
 pub fn provider_kind(name: &str) -> Option<app::server::llm::ProviderKind> {
     use app::server::llm::ProviderKind;
@@ -734,5 +853,92 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Settings::default().validate().unwrap();
+    }
+
+    fn smtp_on() -> Settings {
+        let mut s = Settings::default();
+        s.smtp.host = "smtp.example.com".into();
+        s.smtp.username = "mailer".into();
+        s.smtp.password = Secret(Some("hunter2".to_string().into()));
+        s
+    }
+
+    #[test]
+    fn smtp_is_off_by_default_and_valid_when_configured() {
+        assert!(!Settings::default().smtp.enabled());
+        let s = smtp_on();
+        assert!(s.smtp.enabled());
+        s.validate().unwrap();
+    }
+
+    type Break = fn(&mut SmtpSettings);
+
+    #[test]
+    fn smtp_rules_name_the_key() {
+        let cases: [(&str, Break); 8] = [
+            ("smtp.security", |m| m.security = "ssl".into()),
+            ("smtp.from", |m| m.from = "Blueprint <nobody>".into()),
+            ("smtp.from", |m| m.from = "".into()),
+            ("smtp.timeout_secs", |m| m.timeout_secs = 0),
+            ("smtp.port", |m| m.port = 0),
+            ("smtp.host", |m| m.host = "smtp://mail.example.com".into()),
+            ("smtp.host", |m| m.host = "mail.example.com:587".into()),
+            ("smtp.password", |m| m.username = String::new()),
+        ];
+        for (key, break_it) in cases {
+            let mut s = smtp_on();
+            break_it(&mut s.smtp);
+            assert_eq!(s.validate().unwrap_err().key, key);
+        }
+    }
+
+    #[test]
+    fn smtp_credentials_never_cross_the_network_unencrypted() {
+        let mut s = smtp_on();
+        s.smtp.security = "none".into();
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.key, "smtp.username");
+        assert!(err.rule.contains("starttls"), "{}", err.rule);
+        s.smtp.host = "127.0.0.1".into();
+        s.validate().unwrap();
+        s.smtp.username = String::new();
+        s.smtp.password = Secret::default();
+        s.smtp.host = "relay.internal".into();
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn smtp_password_is_hidden_when_printed() {
+        let text = format!("{:#?}", smtp_on());
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("smtp.example.com"));
+    }
+
+    // figment::Jail's closure must return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
+    #[test]
+    fn smtp_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BLUEPRINT_SMTP__HOST", "mail.example.com");
+            jail.set_env("BLUEPRINT_SMTP__PORT", "2525");
+            jail.set_env("BLUEPRINT_SMTP__SECURITY", "tls");
+            jail.set_env("BLUEPRINT_SMTP__FROM", "Ops <ops@example.com>");
+            jail.set_env("BLUEPRINT_SMTP__USERNAME", "mailer");
+            jail.set_env("BLUEPRINT_SMTP__PASSWORD", "123456");
+            let s = Settings::load().map_err(|e| e.to_string())?;
+            assert_eq!(
+                s.smtp.password.0.as_ref().map(|p| p.expose_secret().to_string()),
+                Some("123456".into())
+            );
+            assert_eq!(
+                (s.smtp.host.as_str(), s.smtp.port, s.smtp.security.as_str()),
+                ("mail.example.com", 2525, "tls")
+            );
+            assert_eq!(s.smtp.from, "Ops <ops@example.com>");
+            jail.set_env("BLUEPRINT_SMTP__SECURITY", "plain");
+            let err = Settings::load().unwrap_err();
+            assert_eq!(err.key, "smtp.security");
+            Ok(())
+        });
     }
 }

@@ -12,10 +12,12 @@ use app::server::jobs::{
     CronHandle, CronSchedule, CronScheduler, JobRegistry, JobRunner, RunnerConfig, RunnerHandle,
     kinds,
 };
+use app::server::mail::{MailSettings, Mailer, Security, parse_mailbox};
 use app::server::ratelimit::{Limit, RateLimiter};
 use app::server::redis_conn::RedisConn;
 use app::server::secrets::SecretBox;
 use app::server::service::accounts;
+use app::server::service::notifications::BudgetAlertNotifier;
 use app::server::state::{AppState, AuthSettings, JobsLink, Limiters};
 use app::server::store::{self, PoolOptions};
 use app::{App, shell};
@@ -126,6 +128,18 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         redis.clone(),
         secrets,
     )?;
+    let timezone = settings
+        .llm
+        .timezone
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid setting llm.timezone"))?;
+    llm.set_alert_sink(Arc::new(BudgetAlertNotifier::new(
+        store.clone(),
+        events.clone(),
+        jobs.clone(),
+        settings.smtp.enabled(),
+        timezone,
+    )));
     Ok(AppState {
         store,
         cache,
@@ -388,7 +402,12 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             },
         )
         .route("/api/{*fn_name}", get(server_fn_handler).post(server_fn_handler))
-        .nest("/api/v1", routes::rest::router().merge(routes::llm::router()))
+        .nest(
+            "/api/v1",
+            routes::rest::router()
+                .merge(routes::llm::router())
+                .merge(routes::notifications::router()),
+        )
         .route("/ws", get(routes::ws::upgrade))
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
         .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
@@ -737,9 +756,38 @@ impl Application {
     }
 }
 
-/// The built-in job kinds with the configured concurrency overrides.
+/// The mailer's settings from `[smtp]`, or None while e-mail is off (`smtp.host` empty).
+pub fn mail_settings(settings: &Settings) -> anyhow::Result<Option<MailSettings>> {
+    let m = &settings.smtp;
+    if !m.enabled() {
+        return Ok(None);
+    }
+    let security = Security::parse(&m.security)
+        .ok_or_else(|| anyhow::anyhow!("invalid setting smtp.security: {}", m.security))?;
+    let from =
+        parse_mailbox(&m.from).map_err(|e| anyhow::anyhow!("invalid setting smtp.from: {e}"))?;
+    let username = m.username.trim();
+    Ok(Some(MailSettings {
+        host: m.host.trim().to_string(),
+        port: m.port,
+        security,
+        username: (!username.is_empty()).then(|| username.to_string()),
+        password: m.password.0.clone(),
+        from,
+        timeout: Duration::from_secs(m.timeout_secs),
+    }))
+}
+
+/// The built-in job kinds (with `email.send` when SMTP is configured) and the configured
+/// concurrency overrides.
 fn job_registry(settings: &Settings, state: &AppState) -> anyhow::Result<JobRegistry> {
     let mut registry = kinds::builtin(state.store.clone());
+    if let Some(mail) = mail_settings(settings)? {
+        let mailer =
+            Mailer::new(&mail).map_err(|e| anyhow::anyhow!("invalid setting smtp.host: {e}"))?;
+        tracing::info!(smtp.host = %mail.host, smtp.port = mail.port, smtp.security = mail.security.as_str(), "e-mail on");
+        kinds::register_email(&mut registry, mailer);
+    }
     for (kind, n) in &settings.jobs.concurrency {
         if !registry.set_concurrency(kind, *n) {
             anyhow::bail!(
@@ -753,7 +801,10 @@ fn job_registry(settings: &Settings, state: &AppState) -> anyhow::Result<JobRegi
 
 /// The built-in schedules and the configured ones, each naming a registered kind.
 fn job_schedules(settings: &Settings, registry: &JobRegistry) -> anyhow::Result<Vec<CronSchedule>> {
-    let mut schedules = kinds::builtin_schedules(settings.jobs.retention_days)?;
+    let mut schedules = kinds::builtin_schedules(
+        settings.jobs.retention_days,
+        settings.notifications.retention_days,
+    )?;
     for (i, s) in settings.jobs.schedules.iter().enumerate() {
         if registry.config(&s.kind).is_none() {
             anyhow::bail!(

@@ -9,6 +9,8 @@ pub mod auth;
 pub mod jobs;
 /// The LLM gateway's admin side and usage summaries.
 pub mod llm_admin;
+/// The caller's notifications.
+pub mod notifications;
 /// Personal API tokens.
 pub mod tokens;
 /// Budgets, the ledger, prices.

@@ -1,11 +1,12 @@
-//! The app frame for signed-in pages: top bar with navigation, account menu and theme, and the
-//! guard that sends visitors to sign-in (and back afterwards).
+//! The app frame for signed-in pages: top bar with navigation, the notification bell, account
+//! menu and theme, and the guard that sends visitors to sign-in (and back afterwards).
 
 use crate::api::auth::sign_out;
+use crate::api::notifications::unread_notifications;
 use crate::components::live::use_live_events;
 use crate::components::session::{encode_next, use_session};
 use crate::components::theme::ThemeToggle;
-use crate::model::{CurrentUser, Scope};
+use crate::model::{CurrentUser, NOTIFICATION_TOPIC, Scope};
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::{use_location, use_navigate};
@@ -55,6 +56,7 @@ fn AppFrame(user: CurrentUser) -> impl IntoView {
                 </nav>
                 <div class="topbar-end">
                     <LiveStatus />
+                    <NotificationBell />
                     <ThemeToggle />
                     <AccountMenu user />
                 </div>
@@ -79,6 +81,42 @@ fn LiveStatus() -> impl IntoView {
             role="status"
             aria-label=move || if live.connected.get() { "Live updates connected" } else { "Live updates offline" }
         ></span>
+    }
+}
+
+/// The bell: how many notifications are unread, refreshed whenever the `notification` live
+/// topic says something changed; it leads to `/notifications`.
+#[component]
+fn NotificationBell() -> impl IntoView {
+    let live = use_live_events();
+    let changed = RwSignal::new(0u32);
+    let unread = Resource::new(move || changed.get(), |_| unread_notifications());
+    Effect::new(move |_| {
+        if live.latest.get().is_some_and(|e| e.topic == NOTIFICATION_TOPIC) {
+            changed.update(|c| *c += 1);
+        }
+    });
+    let bell = move |count: i64| {
+        let label = match count {
+            0 => "Notifications".to_string(),
+            1 => "Notifications: 1 unread".to_string(),
+            n => format!("Notifications: {n} unread"),
+        };
+        view! {
+            <A href="/notifications" attr:id="notification-bell" attr:class="bell" attr:aria-label=label.clone() attr:title=label>
+                <svg class="bell-icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                    <path d="M12 22a2.4 2.4 0 0 0 2.4-2.2H9.6A2.4 2.4 0 0 0 12 22zm7-5.5V11a7 7 0 0 0-5.4-6.8V3.4a1.6 1.6 0 0 0-3.2 0v.8A7 7 0 0 0 5 11v5.5l-2 2v1h18v-1z"></path>
+                </svg>
+                {(count > 0).then(|| view! {
+                    <span class="bell-count" id="unread-badge">{if count > 99 { "99+".to_string() } else { count.to_string() }}</span>
+                })}
+            </A>
+        }
+    };
+    view! {
+        <Transition fallback=move || bell(0)>
+            {move || Suspend::new(async move { bell(unread.await.unwrap_or(0)) })}
+        </Transition>
     }
 }
 

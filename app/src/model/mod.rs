@@ -6,6 +6,7 @@ mod admin;
 mod job;
 mod live;
 mod llm;
+mod notification;
 mod scope;
 mod usage;
 
@@ -14,5 +15,6 @@ pub use admin::*;
 pub use job::*;
 pub use live::*;
 pub use llm::*;
+pub use notification::*;
 pub use scope::*;
 pub use usage::*;

@@ -15,6 +15,8 @@ pub mod dashboard;
 pub mod jobs;
 /// The 404 page.
 pub mod not_found;
+/// `/notifications`: the user's notifications (budget alerts …), live.
+pub mod notifications;
 /// Areas that are not built yet.
 pub mod placeholder;
 /// `/settings`: profile, theme, API tokens.

@@ -12,6 +12,8 @@ pub mod events;
 pub mod jobs;
 /// LLM providers over their real wire protocols: streaming, retries, circuit breakers.
 pub mod llm;
+/// Outgoing e-mail over SMTP (lettre, rustls); sent from the `email.send` job.
+pub mod mail;
 /// Fixed-window rate limits, in-process or shared through Redis.
 pub mod ratelimit;
 /// The Redis connection: optional, reconnecting, never fatal.

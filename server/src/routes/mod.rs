@@ -7,6 +7,8 @@ pub mod health;
 pub mod llm;
 /// `/metrics`.
 pub mod metrics;
+/// `/api/v1/notifications`: the caller's notifications and read marks.
+pub mod notifications;
 /// `/api/v1/…`.
 pub mod rest;
 /// `/ws`: live events over WebSocket.

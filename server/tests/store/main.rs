@@ -1,5 +1,5 @@
-//! Contract suite for the `Store` trait. Every test in `contract.rs` (accounts) and `jobs.rs`
-//! (the job queue) runs twice, once on a fresh SQLite file and once on a fresh PostgreSQL
+//! Contract suite for the `Store` trait. Every test in `contract.rs` (accounts), `jobs.rs`
+//! (the job queue), `llm.rs` (the gateway) and `notifications.rs` runs twice, once on a fresh SQLite file and once on a fresh PostgreSQL
 //! database, as `sqlite::<name>` and `postgres::<name>`. PostgreSQL tests fail (they are not
 //! skipped) when the server is down.
 
@@ -11,6 +11,7 @@ mod common;
 mod contract;
 mod jobs;
 mod llm;
+mod notifications;
 
 use app::server::store::{DynStore, PoolOptions, connect};
 use common::TestDb;
@@ -82,6 +83,12 @@ contract_tests!(
         budget_alerts_are_claimed_once_per_threshold_and_period,
         providers_and_settings_round_trip_with_audit_entries,
         usage_buckets_unpriced_models_and_period_spends_aggregate,
+    ],
+    notifications: [
+        notifications_list_newest_first_with_total_and_unread,
+        notifications_are_marked_read_only_by_their_owner,
+        old_notifications_are_purged_read_or_not,
+        active_admins_are_the_active_users_with_the_admin_scope,
     ],
     jobs: [
         enqueue_stores_a_queued_job,

@@ -7,6 +7,8 @@ pub mod accounts;
 pub mod jobs;
 /// The LLM gateway's admin side: providers, routing, spend overview, usage summaries.
 pub mod llm_admin;
+/// In-app notifications, their live push, and e-mail about budget alerts.
+pub mod notifications;
 /// Personal API tokens.
 pub mod tokens;
 /// Spending: budgets, the ledger, prices.

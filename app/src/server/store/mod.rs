@@ -2,7 +2,8 @@
 //! `postgres/` for scale-out. Both share the SQL in `sql.rs` where the dialects agree and keep
 //! their own where they differ. Nothing above this module writes SQL; nothing here holds
 //! business rules. Timestamps are stored as Unix milliseconds. The job queue's SQL lives in
-//! `jobs.rs`, a second macro expanded by both backends.
+//! `jobs.rs`, a second macro expanded by both backends; the gateway's in `llm.rs` and
+//! notifications' in `notifications.rs`, likewise.
 
 use crate::model::{ApiTokenInfo, AuditEntry, Scopes, User};
 use async_trait::async_trait;
@@ -15,6 +16,8 @@ mod sql;
 pub mod jobs;
 #[macro_use]
 pub mod llm;
+#[macro_use]
+pub mod notifications;
 pub mod postgres;
 pub mod sqlite;
 
@@ -26,6 +29,7 @@ pub use llm::{
     BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore, NewLlmCall, PriceRow,
     ProviderRow, UnpricedModel, UsageBucket,
 };
+pub use notifications::{NewNotification, NotificationList, NotificationStore};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -173,10 +177,10 @@ pub struct PoolStats {
 }
 
 /// Everything Blueprint persists. Implementations must make each method atomic. The job queue's
-/// methods come from the `JobStore` supertrait and the gateway's from `LlmStore`, so a `DynStore`
-/// offers them too.
+/// methods come from the `JobStore` supertrait, the gateway's from `LlmStore` and notifications'
+/// from `NotificationStore`, so a `DynStore` offers them too.
 #[async_trait]
-pub trait Store: JobStore + LlmStore + Send + Sync + 'static {
+pub trait Store: JobStore + LlmStore + NotificationStore + Send + Sync + 'static {
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Pool gauges.

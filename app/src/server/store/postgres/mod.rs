@@ -44,3 +44,4 @@ impl PgStore {
 impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);
 impl_job_store!(PgStore);
 impl_llm_store!(PgStore);
+impl_notification_store!(PgStore);

@@ -67,3 +67,4 @@ impl SqliteStore {
 impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
 impl_job_store!(SqliteStore);
 impl_llm_store!(SqliteStore);
+impl_notification_store!(SqliteStore);

@@ -1,0 +1,123 @@
+//! `/notifications`: the user's notifications, newest first. Unread ones stand out and are
+//! marked read one by one or all at once; new ones appear live (topic `notification`).
+
+use crate::api::notifications::{
+    MarkAllNotificationsRead, MarkNotificationRead, list_notifications,
+};
+use crate::components::form::ErrorBanner;
+use crate::components::live::use_live_events;
+use crate::components::table::Pager;
+use crate::error::AppError;
+use crate::model::{NOTIFICATION_TOPIC, Notification, NotificationPage};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{LazyRoute, lazy_route};
+
+const PAGE: i64 = 20;
+
+/// The notifications page.
+pub struct NotificationsRoute {
+    page: Resource<Result<NotificationPage, AppError>>,
+    offset: RwSignal<i64>,
+    reload: RwSignal<u32>,
+    mark: ServerAction<MarkNotificationRead>,
+    mark_all: ServerAction<MarkAllNotificationsRead>,
+}
+
+#[lazy_route]
+impl LazyRoute for NotificationsRoute {
+    fn data() -> Self {
+        let offset = RwSignal::new(0i64);
+        let reload = RwSignal::new(0u32);
+        let mark = ServerAction::<MarkNotificationRead>::new();
+        let mark_all = ServerAction::<MarkAllNotificationsRead>::new();
+        let page = Resource::new(
+            move || (offset.get(), reload.get(), mark.version().get(), mark_all.version().get()),
+            |(offset, _, _, _)| list_notifications(PAGE, offset),
+        );
+        NotificationsRoute { page, offset, reload, mark, mark_all }
+    }
+
+    fn view(this: Self) -> AnyView {
+        let NotificationsRoute { page, offset, reload, mark, mark_all } = this;
+        let live = use_live_events();
+        Effect::new(move |_| {
+            if live.latest.get().is_some_and(|e| e.topic == NOTIFICATION_TOPIC) {
+                reload.update(|r| *r += 1);
+            }
+        });
+        let error = Signal::derive(move || {
+            mark.value()
+                .get()
+                .and_then(Result::err)
+                .or_else(|| mark_all.value().get().and_then(Result::err))
+        });
+        view! {
+            <Title text="Notifications" />
+            <section class="page">
+                <div class="card-head">
+                    <h1>"Notifications"</h1>
+                    <button
+                        type="button"
+                        class="btn btn-small"
+                        id="mark-all-read"
+                        disabled=move || mark_all.pending().get()
+                        on:click=move |_| {
+                            mark_all.dispatch(MarkAllNotificationsRead {});
+                        }
+                    >
+                        "Mark all read"
+                    </button>
+                </div>
+                <ErrorBanner error />
+                <div class="card">
+                    <Transition fallback=|| view! { <p class="loading">"Loading notifications…"</p> }>
+                        {move || Suspend::new(async move {
+                            match page.await {
+                                Ok(p) if p.items.is_empty() => view! { <p class="muted">"Nothing yet. Budget alerts and other news will show up here."</p> }.into_any(),
+                                Ok(p) => {
+                                    let total = p.total;
+                                    view! {
+                                        <p class="muted" id="unread-count">{format!("{} unread", p.unread)}</p>
+                                        <ul class="notifications" id="notifications">
+                                            {p.items.into_iter().map(|n| view! { <NotificationItem notification=n mark /> }).collect_view()}
+                                        </ul>
+                                        <Pager offset total page=PAGE />
+                                    }.into_any()
+                                }
+                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                </div>
+            </section>
+        }
+        .into_any()
+    }
+}
+
+#[component]
+fn NotificationItem(
+    notification: Notification,
+    mark: ServerAction<MarkNotificationRead>,
+) -> impl IntoView {
+    let id = notification.id;
+    let unread = notification.read_at.is_none();
+    view! {
+        <li class="notification" data-notification-id=id.to_string() data-unread=unread.to_string()>
+            <div class="card-head">
+                <strong>{notification.title.clone()}</strong>
+                <span class="muted">{notification.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</span>
+            </div>
+            <p>{notification.body.clone()}</p>
+            <div class="notification-actions">
+                {notification.link.clone().map(|href| view! { <a href=href>"Open"</a> })}
+                {unread.then(|| view! {
+                    <button type="button" class="link" on:click=move |_| { mark.dispatch(MarkNotificationRead { id }); }>
+                        "Mark read"
+                    </button>
+                })}
+            </div>
+        </li>
+    }
+}
