@@ -4,6 +4,8 @@
 pub mod auth;
 /// Two-level cache: moka in-process, Redis shared when configured.
 pub mod cache;
+/// The compiled-in default embedding model (static EN+RU).
+pub mod embed;
 /// Conversions from lower-tier errors into `AppError`.
 pub mod errors;
 /// Live events to users: bounded history for resume, fan-out through Redis pub/sub.
