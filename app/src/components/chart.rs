@@ -95,3 +95,19 @@ pub fn ShareTable(
     }
     .into_any()
 }
+
+/// The spend chart above the tables by feature and by model (ids `by-…`, or `team-by-…` for
+/// the whole team's).
+#[component]
+pub fn SpendSummary(summary: UsageSummary, #[prop(optional)] team: bool) -> impl IntoView {
+    let (features, models) = (summary.by_feature.clone(), summary.by_model.clone());
+    let (feature_id, model_id) =
+        if team { ("team-by-feature", "team-by-model") } else { ("by-feature", "by-model") };
+    view! {
+        <SpendChart summary />
+        <div class="grid-2">
+            <div><h3>"By feature"</h3><ShareTable heading="Feature" rows=features id=feature_id /></div>
+            <div><h3>"By model"</h3><ShareTable heading="Model" rows=models id=model_id /></div>
+        </div>
+    }
+}

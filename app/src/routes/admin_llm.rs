@@ -7,7 +7,7 @@ use crate::api::llm_admin::{
     get_spend_overview, list_llm_providers, team_usage_summary, unpriced_models,
 };
 use crate::api::usage::{SetPrice, list_prices};
-use crate::components::chart::{ShareTable, SpendChart};
+use crate::components::chart::SpendSummary;
 use crate::components::form::{ErrorBanner, FieldError, ValidationList};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
@@ -581,16 +581,7 @@ fn TeamUsageCard() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading spend…"</p> }>
                 {move || Suspend::new(async move {
                     match summary.await {
-                        Ok(s) => {
-                            let (features, models) = (s.by_feature.clone(), s.by_model.clone());
-                            view! {
-                                <SpendChart summary=s />
-                                <div class="grid-2">
-                                    <div><h3>"By feature"</h3><ShareTable heading="Feature" rows=features id="team-by-feature" /></div>
-                                    <div><h3>"By model"</h3><ShareTable heading="Model" rows=models id="team-by-model" /></div>
-                                </div>
-                            }.into_any()
-                        }
+                        Ok(s) => view! { <SpendSummary summary=s team=true /> }.into_any(),
                         Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
                     }
                 })}

@@ -3,7 +3,7 @@
 
 use crate::api::llm_admin::my_usage_summary;
 use crate::api::usage::{TryPrompt, my_budgets, my_calls};
-use crate::components::chart::{ShareTable, SpendChart};
+use crate::components::chart::SpendSummary;
 use crate::components::form::{ErrorBanner, FieldError};
 use crate::components::live::use_live_events;
 use crate::components::table::{Pager, human_ms};
@@ -78,16 +78,7 @@ impl LazyRoute for UsageRoute {
                     <Transition fallback=|| view! { <p class="loading">"Loading spend…"</p> }>
                         {move || Suspend::new(async move {
                             match summary.await {
-                                Ok(s) => {
-                                    let (features, models) = (s.by_feature.clone(), s.by_model.clone());
-                                    view! {
-                                        <SpendChart summary=s />
-                                        <div class="grid-2">
-                                            <div><h3>"By feature"</h3><ShareTable heading="Feature" rows=features id="by-feature" /></div>
-                                            <div><h3>"By model"</h3><ShareTable heading="Model" rows=models id="by-model" /></div>
-                                        </div>
-                                    }.into_any()
-                                }
+                                Ok(s) => view! { <SpendSummary summary=s /> }.into_any(),
                                 Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
                             }
                         })}

@@ -778,6 +778,10 @@ impl Gateway {
         metrics::counter!("llm_calls_total", "provider" => call.provider.clone(), "outcome" => call.outcome.clone()).increment(1);
         metrics::counter!("llm_cost_nanos_total", "provider" => call.provider.clone())
             .increment(u64::try_from(call.cost_nanos).unwrap_or(0));
+        if reserved.keys.is_empty() {
+            // A cache hit: no budget moved, so no threshold can have been crossed.
+            return Ok(id);
+        }
         let budgets = self.budgets(caller.user_id, Utc::now()).await.unwrap_or_default();
         for ((scope, period_start), spend) in reserved.keys.iter().zip(spends) {
             let Some((check, period, resets_at)) = budgets

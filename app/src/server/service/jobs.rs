@@ -158,20 +158,13 @@ pub async fn list_all(
 }
 
 fn audit(admin: &Principal, action: &str, job: &Job) -> NewAuditEntry {
-    NewAuditEntry {
-        at: Utc::now(),
-        actor_id: Some(admin.user_id),
-        actor_email: Some(admin.email.clone()),
-        action: action.to_string(),
-        target: format!("job:{}", job.id),
-        detail: serde_json::json!({
-            "kind": job.kind,
-            "state": job.state.as_str(),
-            "owner_id": job.owner_id,
-            "last_error": job.last_error,
-        })
-        .to_string(),
-    }
+    let detail = serde_json::json!({
+        "kind": job.kind,
+        "state": job.state.as_str(),
+        "owner_id": job.owner_id,
+        "last_error": job.last_error,
+    });
+    crate::server::service::audit_by(admin, action, format!("job:{}", job.id), detail)
 }
 
 /// Runs a dead letter (or a cancelled job) of any user again, audited (admins).

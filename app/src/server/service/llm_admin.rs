@@ -10,8 +10,9 @@ use crate::model::{
 };
 use crate::server::auth::Principal;
 use crate::server::llm::Target;
+use crate::server::service::audit_by;
 use crate::server::state::AppState;
-use crate::server::store::{NewAuditEntry, ProviderRow, from_ms};
+use crate::server::store::{ProviderRow, from_ms};
 use chrono::{Duration, Utc};
 use secrecy::SecretString;
 use std::collections::{BTreeMap, HashMap};
@@ -21,22 +22,6 @@ fn require_admin(admin: &Principal) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::forbidden("this needs the 'admin' scope"))
-    }
-}
-
-fn audit(
-    admin: &Principal,
-    action: &str,
-    target: String,
-    detail: serde_json::Value,
-) -> NewAuditEntry {
-    NewAuditEntry {
-        at: Utc::now(),
-        actor_id: Some(admin.user_id),
-        actor_email: Some(admin.email.clone()),
-        action: action.into(),
-        target,
-        detail: detail.to_string(),
     }
 }
 
@@ -214,7 +199,7 @@ pub async fn save_provider(
         .upsert_llm_provider(
             &row,
             Some(admin.user_id),
-            audit(admin, "llm.provider.save", format!("provider:{name}"), detail),
+            audit_by(admin, "llm.provider.save", format!("provider:{name}"), detail),
         )
         .await?;
     state.llm.reload();
@@ -233,7 +218,7 @@ pub async fn delete_provider(
 ) -> Result<(), AppError> {
     require_admin(admin)?;
     let entry =
-        audit(admin, "llm.provider.delete", format!("provider:{name}"), serde_json::json!({}));
+        audit_by(admin, "llm.provider.delete", format!("provider:{name}"), serde_json::json!({}));
     if !state.store.delete_llm_provider(name, entry).await? {
         return Err(AppError::not_found("provider"));
     }
@@ -382,7 +367,7 @@ pub async fn save_routing(
             "routing",
             &value,
             Some(admin.user_id),
-            audit(admin, "llm.routing.save", "routing".into(), detail),
+            audit_by(admin, "llm.routing.save", "routing".into(), detail),
         )
         .await?;
     state.llm.reload();

@@ -15,3 +15,23 @@ pub mod tokens;
 pub mod usage;
 /// Admin work on users and the audit log.
 pub mod users;
+
+use crate::server::auth::Principal;
+use crate::server::store::NewAuditEntry;
+
+/// An audit entry for something `actor` did to `target` (`user:7`, `provider:local` …).
+pub(crate) fn audit_by(
+    actor: &Principal,
+    action: &str,
+    target: String,
+    detail: serde_json::Value,
+) -> NewAuditEntry {
+    NewAuditEntry {
+        at: chrono::Utc::now(),
+        actor_id: Some(actor.user_id),
+        actor_email: Some(actor.email.clone()),
+        action: action.into(),
+        target,
+        detail: detail.to_string(),
+    }
+}

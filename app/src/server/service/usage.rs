@@ -5,9 +5,10 @@ use crate::error::AppError;
 use crate::model::{BudgetStatus, LlmCall, ModelPrice, Page, PromptAnswer, Scope};
 use crate::server::auth::Principal;
 use crate::server::llm::Period;
+use crate::server::service::audit_by;
 use crate::server::service::users::page_bounds;
 use crate::server::state::AppState;
-use crate::server::store::{BudgetRow, NewAuditEntry, PriceRow};
+use crate::server::store::{BudgetRow, PriceRow};
 use chrono::Utc;
 
 /// Largest budget or price an admin may set, in USD.
@@ -105,22 +106,6 @@ fn check_usd(field: &str, value: f64) -> Result<i64, AppError> {
     Ok((value * 1e9).round() as i64)
 }
 
-fn audit(
-    admin: &Principal,
-    action: &str,
-    target: String,
-    detail: serde_json::Value,
-) -> NewAuditEntry {
-    NewAuditEntry {
-        at: Utc::now(),
-        actor_id: Some(admin.user_id),
-        actor_email: Some(admin.email.clone()),
-        action: action.into(),
-        target,
-        detail: detail.to_string(),
-    }
-}
-
 /// Sets the global budget (`user_id` None) or a user's, with a reason (admins; audited).
 pub async fn set_budget(
     state: &AppState,
@@ -160,7 +145,7 @@ pub async fn set_budget(
     });
     state
         .store
-        .set_budget(&row, Some(admin.user_id), audit(admin, "budget.set", scope.clone(), detail))
+        .set_budget(&row, Some(admin.user_id), audit_by(admin, "budget.set", scope.clone(), detail))
         .await?;
     state.llm.invalidate_budgets().await;
     let owner = user_id.unwrap_or(admin.user_id);
@@ -233,7 +218,7 @@ pub async fn set_price(
         .upsert_price(
             &row,
             Some(admin.user_id),
-            audit(admin, "price.set", format!("model:{model}"), detail),
+            audit_by(admin, "price.set", format!("model:{model}"), detail),
         )
         .await?;
     state.llm.invalidate_prices();

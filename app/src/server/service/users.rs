@@ -8,7 +8,6 @@ use crate::server::auth::Principal;
 use crate::server::service::accounts::forget_user;
 use crate::server::state::AppState;
 use crate::server::store::{NewAuditEntry, StoreError};
-use chrono::Utc;
 
 /// Largest page an admin list returns.
 pub const MAX_PAGE: i64 = 100;
@@ -53,14 +52,7 @@ fn audit(
     user_id: i64,
     detail: serde_json::Value,
 ) -> NewAuditEntry {
-    NewAuditEntry {
-        at: Utc::now(),
-        actor_id: Some(actor.user_id),
-        actor_email: Some(actor.email.clone()),
-        action: action.to_string(),
-        target: format!("user:{user_id}"),
-        detail: detail.to_string(),
-    }
+    crate::server::service::audit_by(actor, action, format!("user:{user_id}"), detail)
 }
 
 fn not_found(e: StoreError) -> AppError {
