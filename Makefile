@@ -59,6 +59,7 @@ bench: build
 	cargo run -p bench --release --bin llm_bench -- --backend sqlite
 	cargo run -p bench --release --bin llm_bench -- --backend postgres
 	ulimit -n 65536 2>/dev/null || true; cargo run -p bench --release --bin ws_bench -- --server-bin "$(abspath $(BIN))"
+	cargo run -p bench --release --bin search_bench -- --chunks 10000,100000
 
 clean:
 	cargo clean

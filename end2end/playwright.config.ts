@@ -33,6 +33,13 @@ export default defineConfig({
     timeout: 20_000,
     env: { MOCK_LLM_PORT: '3199' },
   }, {
+    // A local Confluence Cloud REST server (the knowledge spec syncs it).
+    command: 'exec node mock-confluence.mjs',
+    url: 'http://127.0.0.1:3198/health',
+    reuseExistingServer: false,
+    timeout: 20_000,
+    env: { MOCK_CONFLUENCE_PORT: '3198' },
+  }, {
     // A fresh database with a scripted admin (the `create-admin` command), then the server.
     command: `rm -rf .data && mkdir -p .data && ${bin} create-admin --email ${adminEmail} --name 'E2E Admin' && exec ${bin}`,
     url: `http://127.0.0.1:${port}/health/ready`,

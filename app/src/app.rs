@@ -7,13 +7,16 @@ use crate::routes::{
     admin::AdminRoute,
     admin_jobs::AdminJobsRoute,
     admin_llm::AdminLlmRoute,
+    admin_search::AdminSearchRoute,
     auth::{RegisterRoute, SignInRoute},
     dashboard::DashboardRoute,
     jobs::JobsRoute,
     not_found::NotFound,
     notifications::NotificationsRoute,
-    placeholder::{CodeDocsRoute, RfcsRoute, SearchRoute},
+    placeholder::{CodeDocsRoute, RfcsRoute},
+    search::SearchRoute,
     settings::SettingsRoute,
+    sources::SourcesRoute,
     usage::UsageRoute,
 };
 use leptos::prelude::*;
@@ -108,6 +111,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Protected>
                     <Route path=path!("") view={Lazy::<DashboardRoute>::new()} />
                     <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} />
+                    <Route path=path!("/sources") view={Lazy::<SourcesRoute>::new()} />
                     <Route path=path!("/rfcs") view={Lazy::<RfcsRoute>::new()} />
                     <Route path=path!("/code-docs") view={Lazy::<CodeDocsRoute>::new()} />
                     <Route path=path!("/usage") view={Lazy::<UsageRoute>::new()} />
@@ -115,6 +119,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} />
                     <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} />
                     <Route path=path!("/admin/llm") view={Lazy::<AdminLlmRoute>::new()} />
+                    <Route path=path!("/admin/search") view={Lazy::<AdminSearchRoute>::new()} />
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                     <Route path=path!("/notifications") view={Lazy::<NotificationsRoute>::new()} />
                 </ParentRoute>

@@ -27,7 +27,7 @@ test('register, keep the session over a reload, sign out, and come back through 
   // The dashboard has a "Search" tile too: wait for the route, not just a heading.
   await expect(page).toHaveURL(/\/search$/);
   await expect(page.getByRole('heading', { name: 'Search', level: 1 })).toBeVisible();
-  await expect(page.getByText('Not built yet', { exact: true })).toBeVisible();
+  await expect(page.getByRole('searchbox', { name: 'Search' })).toBeVisible();
 
   // Sign out from the account menu.
   await page.locator('#account-menu').click();

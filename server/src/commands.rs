@@ -34,6 +34,10 @@ pub enum Command {
     },
     /// Load and validate the configuration, print it with secrets hidden, and exit.
     CheckConfig,
+    /// Embed every stored chunk that lacks a vector of the configured embedding model, mark
+    /// the documents for re-indexing (running instances pick them up), and rebuild an index from
+    /// the database to report its size.
+    Reindex,
 }
 
 /// Runs the command; configuration errors print one line naming the key and exit with 2.
@@ -53,6 +57,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("{settings:#?}");
             Ok(())
         }
+        Command::Reindex => reindex(settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,5 +98,24 @@ async fn create_admin(settings: Settings, email: &str, name: &str) -> anyhow::Re
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("admin ready: {} (id {})", user.email, user.id);
+    Ok(())
+}
+
+/// `blueprint reindex`: fills in missing vectors and rebuilds an index to report on it.
+async fn reindex(settings: Settings) -> anyhow::Result<()> {
+    let state = build_state(&settings).await?;
+    let started = std::time::Instant::now();
+    let embedded = state.knowledge.embed_missing(&state.store).await?;
+    let documents = state.knowledge.rebuild(&state.store).await?;
+    let s = state.knowledge.status();
+    println!(
+        "embedded {embedded} chunk texts; index rebuilt from the database: {documents} documents, \
+         {} chunks, {} vectors of {} dimensions ({}), in {:.1} s",
+        s.chunks,
+        s.vectors,
+        s.dimensions,
+        s.embedder.unwrap_or_else(|| "no embedder".into()),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -140,6 +140,7 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         settings.smtp.enabled(),
         timezone,
     )));
+    let knowledge = build_knowledge(settings, redis.clone())?;
     Ok(AppState {
         store,
         cache,
@@ -157,7 +158,43 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         events,
         jobs,
         llm,
+        knowledge,
     })
+}
+
+/// The knowledge runtime from `[knowledge]`: ranking settings and the embedder. A default model
+/// that fails to load, or no embedder, leaves search on keywords (admins see why).
+fn build_knowledge(
+    settings: &Settings,
+    redis: Option<RedisConn>,
+) -> anyhow::Result<app::server::knowledge::Knowledge> {
+    use app::server::knowledge::embedder::{DefaultEmbedder, Embedder, ProviderEmbedder};
+    use app::server::llm::{ProviderConfig, ProviderKind, build_provider};
+    let k = &settings.knowledge;
+    let (embedder, problem): (Option<Arc<dyn Embedder>>, Option<String>) = match k.embedder.as_str()
+    {
+        "none" => (None, Some("no embedder configured (knowledge.embedder = none)".into())),
+        "openai" | "ollama" => {
+            let kind =
+                if k.embedder == "openai" { ProviderKind::OpenAi } else { ProviderKind::Ollama };
+            let mut config = ProviderConfig::new("embeddings", kind, &k.embedder_base_url);
+            config.api_key = k.embedder_api_key.0.clone();
+            let provider = build_provider(config)
+                .map_err(|e| anyhow::anyhow!("invalid setting knowledge.embedder_base_url: {e}"))?;
+            (
+                Some(Arc::new(ProviderEmbedder::new(provider, &k.embedder_model, k.embed_batch))),
+                None,
+            )
+        }
+        _ => match DefaultEmbedder::load() {
+            Ok(e) => (Some(Arc::new(e)), None),
+            Err(e) => {
+                tracing::error!(error = %e, "the compiled-in embedding model did not load; keyword search only");
+                (None, Some(format!("the default model did not load: {e}")))
+            }
+        },
+    };
+    app::server::knowledge::Knowledge::new(k.to_settings(), embedder, problem, redis)
 }
 
 /// The LLM gateway from `[llm]`: providers, routes (`provider:model`), budgets, default price.
@@ -406,7 +443,8 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             "/api/v1",
             routes::rest::router()
                 .merge(routes::llm::router())
-                .merge(routes::notifications::router()),
+                .merge(routes::notifications::router())
+                .merge(routes::knowledge::router()),
         )
         .route("/ws", get(routes::ws::upgrade))
         .nest_service(&format!("/{}", leptos_options.site_pkg_dir), pkg)
@@ -451,7 +489,23 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
     }
-    let mut app = pages.merge(ops).with_state(state.clone()).layer(middleware::from_fn(observe));
+    let body_limit = usize::try_from(settings.server.body_limit_bytes).unwrap_or(usize::MAX);
+    let upload_limit = usize::try_from(settings.knowledge.max_upload_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    let uploads = routes::knowledge::upload_router()
+        .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
+        .layer(RequestBodyLimitLayer::new(upload_limit))
+        .layer(middleware::map_response(move |res: Response| async move {
+            json_payload_too_large(res, upload_limit)
+        }))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    let mut app = pages
+        .merge(ops)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .merge(uploads)
+        .with_state(state.clone())
+        .layer(middleware::from_fn(observe));
     for (name, value) in security {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
@@ -467,12 +521,28 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             )
             .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
             .layer(CompressionLayer::new().br(true).gzip(true))
-            .layer(RequestBodyLimitLayer::new(usize::try_from(settings.server.body_limit_bytes).unwrap_or(usize::MAX)))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 Duration::from_secs(settings.server.request_timeout_secs),
             )),
     )
+}
+
+/// The body-limit layer answers 413 in plain text; clients of the upload route get the JSON
+/// error every other route gives.
+fn json_payload_too_large(res: Response, limit: usize) -> Response {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return app::error::AppError::PayloadTooLarge {
+            limit_bytes: i64::try_from(limit).unwrap_or(i64::MAX),
+        }
+        .into_response();
+    }
+    res
 }
 
 /// Records latency by route and scopes the request id for error logs.
@@ -663,6 +733,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.server.addr))?;
         let port = listener.local_addr()?.port();
+        state.knowledge.start(state.store.clone());
         let registry = job_registry(&settings, &state)?;
         let schedules = job_schedules(&settings, &registry)?;
         let runner = settings.jobs.workers.then(|| {
@@ -782,6 +853,19 @@ pub fn mail_settings(settings: &Settings) -> anyhow::Result<Option<MailSettings>
 /// concurrency overrides.
 fn job_registry(settings: &Settings, state: &AppState) -> anyhow::Result<JobRegistry> {
     let mut registry = kinds::builtin(state.store.clone());
+    app::server::service::sync::register(&mut registry, state.clone());
+    let tick_state = state.clone();
+    registry.register(
+        app::server::service::sources::SCHEDULE_TICK,
+        app::server::jobs::KindConfig { concurrency: 1, max_attempts: 1, ..Default::default() },
+        move |_ctx, _payload| {
+            let state = tick_state.clone();
+            async move {
+                let n = app::server::service::sources::enqueue_scheduled(&state).await?;
+                Ok(serde_json::json!({ "enqueued": n }))
+            }
+        },
+    );
     if let Some(mail) = mail_settings(settings)? {
         let mailer =
             Mailer::new(&mail).map_err(|e| anyhow::anyhow!("invalid setting smtp.host: {e}"))?;
@@ -805,6 +889,12 @@ fn job_schedules(settings: &Settings, registry: &JobRegistry) -> anyhow::Result<
         settings.jobs.retention_days,
         settings.notifications.retention_days,
     )?;
+    schedules.push(CronSchedule::parse(
+        "knowledge.schedule",
+        "0 * * * * *",
+        app::server::service::sources::SCHEDULE_TICK,
+        serde_json::json!({}),
+    )?);
     for (i, s) in settings.jobs.schedules.iter().enumerate() {
         if registry.config(&s.kind).is_none() {
             anyhow::bail!(

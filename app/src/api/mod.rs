@@ -11,6 +11,10 @@ pub mod jobs;
 pub mod llm_admin;
 /// The caller's notifications.
 pub mod notifications;
+/// Knowledge search, history, analytics.
+pub mod search;
+/// Knowledge sources: settings, syncs, files.
+pub mod sources;
 /// Personal API tokens.
 pub mod tokens;
 /// Budgets, the ledger, prices.

@@ -45,6 +45,7 @@ fn AppFrame(user: CurrentUser) -> impl IntoView {
                 <nav class="nav" aria-label="Main">
                     <A href="/" exact=true>"Dashboard"</A>
                     <A href="/search">"Search"</A>
+                    <A href="/sources">"Sources"</A>
                     <A href="/rfcs">"RFCs"</A>
                     <A href="/code-docs">"Code Docs"</A>
                     <A href="/usage">"Usage & Budget"</A>
@@ -191,6 +192,7 @@ pub fn AdminTabs(current: &'static str) -> impl IntoView {
             {tab("/admin", "Users & audit")}
             {tab("/admin/jobs", "Job queue")}
             {tab("/admin/llm", "AI gateway")}
+            {tab("/admin/search", "Search")}
         </nav>
     }
 }

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod job;
+mod knowledge;
 mod live;
 mod llm;
 mod notification;
@@ -13,6 +14,7 @@ mod usage;
 pub use account::*;
 pub use admin::*;
 pub use job::*;
+pub use knowledge::*;
 pub use live::*;
 pub use llm::*;
 pub use notification::*;

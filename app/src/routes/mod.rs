@@ -7,6 +7,8 @@ pub mod admin;
 pub mod admin_jobs;
 /// The AI gateway for admins: providers, routing, spend, prices.
 pub mod admin_llm;
+/// `/admin/search`: search analytics and the index.
+pub mod admin_search;
 /// `/signin` and `/register`.
 pub mod auth;
 /// `/`: the dashboard.
@@ -19,7 +21,11 @@ pub mod not_found;
 pub mod notifications;
 /// Areas that are not built yet.
 pub mod placeholder;
+/// `/search`: knowledge search.
+pub mod search;
 /// `/settings`: profile, theme, API tokens.
 pub mod settings;
+/// `/sources`: knowledge sources, syncs, uploads.
+pub mod sources;
 /// `/usage`: budgets and model calls.
 pub mod usage;

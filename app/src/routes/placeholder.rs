@@ -18,22 +18,6 @@ fn coming(title: &'static str, what: &'static str) -> AnyView {
     .into_any()
 }
 
-/// `/search`.
-pub struct SearchRoute;
-
-#[lazy_route]
-impl LazyRoute for SearchRoute {
-    fn data() -> Self {
-        SearchRoute
-    }
-    fn view(_this: Self) -> AnyView {
-        coming(
-            "Search",
-            "Knowledge search across Confluence, Jira, GitLab and uploaded files is not built yet.",
-        )
-    }
-}
-
 /// `/rfcs`.
 pub struct RfcsRoute;
 

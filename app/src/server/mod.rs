@@ -12,6 +12,8 @@ pub mod errors;
 pub mod events;
 /// Durable background jobs: handlers, the runner, cron.
 pub mod jobs;
+/// Team knowledge: extraction, chunking, connectors, the search index.
+pub mod knowledge;
 /// LLM providers over their real wire protocols: streaming, retries, circuit breakers.
 pub mod llm;
 /// Outgoing e-mail over SMTP (lettre, rustls); sent from the `email.send` job.

@@ -78,6 +78,8 @@ pub struct AppState {
     pub jobs: JobsLink,
     /// The LLM gateway: routing, budgets, the ledger.
     pub llm: crate::server::llm::Gateway,
+    /// Knowledge search: this instance's index, the embedder, ranking settings.
+    pub knowledge: crate::server::knowledge::Knowledge,
 }
 
 /// What services need of the job runner: wake it after an enqueue, and the channel its

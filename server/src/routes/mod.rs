@@ -3,6 +3,8 @@
 
 /// `/health/live`, `/health/ready`.
 pub mod health;
+/// `/api/v1/search`, `/api/v1/sources`, `/api/v1/admin/search/*`: knowledge.
+pub mod knowledge;
 /// `/api/v1/llm/chat`, `/api/v1/budget`.
 pub mod llm;
 /// `/metrics`.

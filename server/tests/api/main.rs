@@ -15,6 +15,7 @@ mod cache;
 mod helpers;
 mod hygiene;
 mod jobs_live;
+mod knowledge;
 mod llm;
 mod mail;
 mod notifications;

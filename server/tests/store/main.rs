@@ -10,6 +10,7 @@
 mod common;
 mod contract;
 mod jobs;
+mod knowledge;
 mod llm;
 mod notifications;
 

@@ -9,6 +9,12 @@ pub mod jobs;
 pub mod llm_admin;
 /// In-app notifications, their live push, and e-mail about budget alerts.
 pub mod notifications;
+/// Search over the team's knowledge: hybrid ranking, filters, history, analytics.
+pub mod search;
+/// Knowledge sources: settings, credentials, uploads, syncs and their schedule.
+pub mod sources;
+/// The `knowledge.sync` job: one run of one source.
+pub mod sync;
 /// Personal API tokens.
 pub mod tokens;
 /// Spending: budgets, the ledger, prices.

@@ -17,6 +17,8 @@ pub mod jobs;
 #[macro_use]
 pub mod llm;
 #[macro_use]
+pub mod knowledge;
+#[macro_use]
 pub mod notifications;
 pub mod postgres;
 pub mod sqlite;
@@ -24,6 +26,10 @@ pub mod sqlite;
 pub use jobs::{
     ClaimedJob, DEFAULT_MAX_ATTEMPTS, FinishedStats, HeartbeatAnswer, JobFilter, JobLease,
     JobStore, NewJob,
+};
+pub use knowledge::{
+    ChunkRecord, DocumentRecord, IndexDocument, KnowledgeStore, NewChunk, NewDocument,
+    NewSearchQuery, NewSource, NewSourceFile, SearchQueryRecord, SourceRecord,
 };
 pub use llm::{
     BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore, NewLlmCall, PriceRow,
@@ -180,7 +186,9 @@ pub struct PoolStats {
 /// methods come from the `JobStore` supertrait, the gateway's from `LlmStore` and notifications'
 /// from `NotificationStore`, so a `DynStore` offers them too.
 #[async_trait]
-pub trait Store: JobStore + LlmStore + NotificationStore + Send + Sync + 'static {
+pub trait Store:
+    JobStore + LlmStore + NotificationStore + KnowledgeStore + Send + Sync + 'static
+{
     /// Which database this is.
     fn backend(&self) -> Backend;
     /// Pool gauges.

@@ -17,6 +17,9 @@ pub(crate) trait DialectSql {
     /// `FOR UPDATE SKIP LOCKED` so concurrent claimers skip each other's rows instead of queueing
     /// on them; SQLite runs one write statement at a time, so its claim is atomic as it stands.
     const SKIP_LOCKED: &'static str;
+    /// Taken before appending to `index_log`, so that log sequence numbers become visible in
+    /// order (PostgreSQL hands out identities before commit); None where writers are serial.
+    const LOCK_INDEX_LOG: Option<&'static str>;
 }
 
 pub(crate) const USER_COLUMNS: &str =

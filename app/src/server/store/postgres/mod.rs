@@ -16,6 +16,7 @@ impl DialectSql for PgStore {
     const LOCK_USERS: Option<&'static str> = Some("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE");
     const BEGIN_WRITE: Option<&'static str> = None;
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const LOCK_INDEX_LOG: Option<&'static str> = Some("LOCK TABLE index_log IN EXCLUSIVE MODE");
 }
 
 impl PgStore {
@@ -45,3 +46,4 @@ impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);
 impl_job_store!(PgStore);
 impl_llm_store!(PgStore);
 impl_notification_store!(PgStore);
+impl_knowledge_store!(PgStore, sqlx::Postgres);

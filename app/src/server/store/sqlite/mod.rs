@@ -25,6 +25,7 @@ impl DialectSql for SqliteStore {
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
     // One writer at a time: the claim's select and update cannot interleave with another's.
     const SKIP_LOCKED: &'static str = "";
+    const LOCK_INDEX_LOG: Option<&'static str> = None;
 }
 
 impl SqliteStore {
@@ -68,3 +69,4 @@ impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
 impl_job_store!(SqliteStore);
 impl_llm_store!(SqliteStore);
 impl_notification_store!(SqliteStore);
+impl_knowledge_store!(SqliteStore, sqlx::Sqlite);

@@ -1,0 +1,565 @@
+//! The search index: derived state, rebuilt from the store at any time. Two halves:
+//! - full text in tantivy (in memory), one tantivy document per chunk with the document's title
+//!   and the chunk's heading path as boosted fields; words are lower-cased and stemmed by the
+//!   English and then the Russian Snowball stemmer (each leaves the other's script alone), so
+//!   "deployments" finds "deploy" and "развёртывания" finds "развёртывание";
+//! - vectors in a flat int8-quantised table scanned exactly (a dot product per chunk), which at
+//!   100 k chunks × 256 dimensions is 25 MB and a few milliseconds.
+//!
+//! Both are keyed by chunk id and carry the document's metadata for filtering. Visibility is
+//! enforced here by source id on every query, so no caller can forget it. Updates are applied per
+//! document (all of a document's chunks are replaced), which makes applying the store's index log
+//! idempotent.
+
+use super::index_types::{DocMeta, IndexedChunk};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, FuzzyTermQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+const ANALYZER: &str = "bp_en_ru";
+/// Memory the tantivy writer may buffer before it flushes a segment.
+const WRITER_MEMORY: usize = 50_000_000;
+
+#[derive(Clone, Copy)]
+struct Fields {
+    chunk_id: Field,
+    doc_id: Field,
+    source_id: Field,
+    title: Field,
+    heading: Field,
+    body: Field,
+}
+
+/// One hit of one retriever: a chunk and its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChunkHit {
+    /// Chunk id.
+    pub chunk_id: i64,
+    /// Document id.
+    pub doc_id: i64,
+    /// BM25 score or cosine similarity.
+    pub score: f32,
+}
+
+/// The flat vector table.
+#[derive(Default)]
+struct Vectors {
+    dim: usize,
+    /// `dim` int8 values per slot.
+    data: Vec<i8>,
+    /// Per slot: the scale that turns the int8 values back into the unit vector.
+    scale: Vec<f32>,
+    chunk: Vec<i64>,
+    doc: Vec<i64>,
+    source: Vec<i64>,
+    slot_of: HashMap<i64, usize>,
+}
+
+impl Vectors {
+    fn quantise(v: &[f32]) -> (Vec<i8>, f32) {
+        let max = v.iter().fold(0.0_f32, |m, x| m.max(x.abs()));
+        if max <= 0.0 {
+            return (vec![0; v.len()], 0.0);
+        }
+        let q = v.iter().map(|x| (x / max * 127.0).round().clamp(-127.0, 127.0) as i8).collect();
+        (q, max / 127.0)
+    }
+
+    fn insert(&mut self, chunk: i64, doc: i64, source: i64, v: &[f32]) {
+        if self.dim == 0 {
+            self.dim = v.len();
+        }
+        if v.len() != self.dim || v.is_empty() {
+            return;
+        }
+        self.remove(chunk);
+        let (q, s) = Self::quantise(v);
+        self.slot_of.insert(chunk, self.chunk.len());
+        self.data.extend_from_slice(&q);
+        self.scale.push(s);
+        self.chunk.push(chunk);
+        self.doc.push(doc);
+        self.source.push(source);
+    }
+
+    fn remove(&mut self, chunk: i64) {
+        let Some(slot) = self.slot_of.remove(&chunk) else { return };
+        let last = self.chunk.len() - 1;
+        if slot != last {
+            let d = self.dim;
+            let (head, tail) = self.data.split_at_mut(last * d);
+            head[slot * d..slot * d + d].copy_from_slice(&tail[..d]);
+            self.scale[slot] = self.scale[last];
+            self.chunk[slot] = self.chunk[last];
+            self.doc[slot] = self.doc[last];
+            self.source[slot] = self.source[last];
+            self.slot_of.insert(self.chunk[slot], slot);
+        }
+        self.data.truncate(last * self.dim);
+        self.scale.truncate(last);
+        self.chunk.truncate(last);
+        self.doc.truncate(last);
+        self.source.truncate(last);
+    }
+
+    /// The `k` most similar chunks among allowed sources whose document passes `keep`.
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        min_similarity: f32,
+        allowed: &HashSet<i64>,
+        keep: &dyn Fn(i64) -> bool,
+    ) -> Vec<ChunkHit> {
+        if self.dim == 0 || query.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        let (q, qs) = Self::quantise(query);
+        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF32, usize)>> =
+            std::collections::BinaryHeap::with_capacity(k + 1);
+        for (slot, row) in self.data.chunks_exact(self.dim).enumerate() {
+            if !allowed.contains(&self.source[slot]) {
+                continue;
+            }
+            let dot: i32 = row.iter().zip(&q).map(|(a, b)| i32::from(*a) * i32::from(*b)).sum();
+            let sim = dot as f32 * self.scale[slot] * qs;
+            if sim < min_similarity {
+                continue;
+            }
+            if heap.len() == k
+                && heap.peek().is_some_and(|std::cmp::Reverse((OrdF32(worst), _))| sim <= *worst)
+            {
+                continue;
+            }
+            if !keep(self.doc[slot]) {
+                continue;
+            }
+            heap.push(std::cmp::Reverse((OrdF32(sim), slot)));
+            if heap.len() > k {
+                heap.pop();
+            }
+        }
+        let mut hits: Vec<ChunkHit> = heap
+            .into_iter()
+            .map(|std::cmp::Reverse((OrdF32(score), slot))| ChunkHit {
+                chunk_id: self.chunk[slot],
+                doc_id: self.doc[slot],
+                score,
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.chunk_id.cmp(&b.chunk_id)));
+        hits
+    }
+
+    /// The stored (dequantised) vector of a chunk.
+    fn get(&self, chunk: i64) -> Option<Vec<f32>> {
+        let slot = *self.slot_of.get(&chunk)?;
+        let s = self.scale[slot];
+        Some(
+            self.data[slot * self.dim..(slot + 1) * self.dim]
+                .iter()
+                .map(|x| *x as f32 * s)
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF32(f32);
+impl Eq for OrdF32 {}
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OrdF32 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// What the index holds about documents.
+#[derive(Default)]
+struct Catalog {
+    docs: HashMap<i64, Arc<DocMeta>>,
+    chunks_of: HashMap<i64, Vec<i64>>,
+}
+
+/// The in-memory search index of this instance.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    vectors: RwLock<Vectors>,
+    catalog: RwLock<Catalog>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").finish_non_exhaustive()
+    }
+}
+
+fn analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(48))
+        .filter(LowerCaser)
+        .filter(Stemmer::new(Language::English))
+        .filter(Stemmer::new(Language::Russian))
+        .build()
+}
+
+impl SearchIndex {
+    /// An empty index.
+    pub fn new() -> anyhow::Result<Self> {
+        let mut builder = Schema::builder();
+        let text = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        let fields = Fields {
+            chunk_id: builder.add_i64_field("chunk_id", INDEXED | FAST | STORED),
+            doc_id: builder.add_i64_field("doc_id", INDEXED | FAST),
+            source_id: builder.add_i64_field("source_id", INDEXED | FAST),
+            title: builder.add_text_field("title", text.clone()),
+            heading: builder.add_text_field("heading", text.clone()),
+            body: builder.add_text_field("body", text),
+        };
+        let index = Index::create_in_ram(builder.build());
+        index.tokenizers().register(ANALYZER, analyzer());
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            vectors: RwLock::new(Vectors::default()),
+            catalog: RwLock::new(Catalog::default()),
+        })
+    }
+
+    /// Replaces documents (all their chunks) and removes others, then commits once. Blocking:
+    /// call from `spawn_blocking`.
+    pub fn apply(
+        &self,
+        upserts: Vec<(DocMeta, Vec<IndexedChunk>)>,
+        removals: &[i64],
+    ) -> anyhow::Result<()> {
+        let f = self.fields;
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut vectors = self.vectors.write().unwrap_or_else(PoisonError::into_inner);
+        let mut catalog = self.catalog.write().unwrap_or_else(PoisonError::into_inner);
+        let upsert_ids: Vec<i64> = upserts.iter().map(|(d, _)| d.id).collect();
+        for id in removals.iter().chain(&upsert_ids) {
+            writer.delete_term(Term::from_field_i64(f.doc_id, *id));
+            if let Some(old) = catalog.chunks_of.remove(id) {
+                for c in old {
+                    vectors.remove(c);
+                }
+            }
+            catalog.docs.remove(id);
+        }
+        for (meta, chunks) in upserts {
+            let mut ids = Vec::with_capacity(chunks.len());
+            for c in chunks {
+                let mut doc = TantivyDocument::default();
+                doc.add_i64(f.chunk_id, c.id);
+                doc.add_i64(f.doc_id, meta.id);
+                doc.add_i64(f.source_id, meta.source_id);
+                doc.add_text(f.title, &meta.title);
+                doc.add_text(f.heading, &c.heading);
+                doc.add_text(f.body, &c.text);
+                writer.add_document(doc)?;
+                if let Some(v) = &c.vector {
+                    vectors.insert(c.id, meta.id, meta.source_id, v);
+                }
+                ids.push(c.id);
+            }
+            catalog.chunks_of.insert(meta.id, ids);
+            catalog.docs.insert(meta.id, Arc::new(meta));
+        }
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Empties the index.
+    pub fn clear(&self) -> anyhow::Result<()> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        writer.delete_all_documents()?;
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        *self.vectors.write().unwrap_or_else(PoisonError::into_inner) = Vectors::default();
+        *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = Catalog::default();
+        Ok(())
+    }
+
+    /// A document's metadata.
+    pub fn doc(&self, id: i64) -> Option<Arc<DocMeta>> {
+        self.catalog.read().unwrap_or_else(PoisonError::into_inner).docs.get(&id).cloned()
+    }
+
+    /// Chunk ids of a document, in order.
+    pub fn chunks_of(&self, id: i64) -> Vec<i64> {
+        self.catalog
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .chunks_of
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The stored vector of a chunk.
+    pub fn vector_of(&self, chunk: i64) -> Option<Vec<f32>> {
+        self.vectors.read().unwrap_or_else(PoisonError::into_inner).get(chunk)
+    }
+
+    /// Counts: documents, chunks, vectors, dimensions, vector bytes, text index bytes.
+    pub fn sizes(&self) -> (i64, i64, i64, i64, i64, i64) {
+        let catalog = self.catalog.read().unwrap_or_else(PoisonError::into_inner);
+        let vectors = self.vectors.read().unwrap_or_else(PoisonError::into_inner);
+        let docs = catalog.docs.len() as i64;
+        let chunks = catalog.chunks_of.values().map(Vec::len).sum::<usize>() as i64;
+        let n = vectors.chunk.len() as i64;
+        let vbytes =
+            (vectors.data.len() + vectors.scale.len() * 4 + vectors.chunk.len() * 24) as i64;
+        let text_bytes =
+            self.reader.searcher().space_usage().map(|u| u.total().get_bytes() as i64).unwrap_or(0);
+        (docs, chunks, n, vectors.dim as i64, vbytes, text_bytes)
+    }
+
+    /// The keyword query for `q` (lenient: syntax errors are treated as words), or None when
+    /// it has no searchable words.
+    pub fn parse(&self, q: &str) -> Option<Box<dyn Query>> {
+        let f = self.fields;
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
+        parser.set_field_boost(f.title, 2.0);
+        parser.set_field_boost(f.heading, 1.5);
+        let cleaned: String = q
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c.is_whitespace() || c == '"' || c == '-' {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .collect();
+        // No searchable word: no query.
+        cleaned.split_whitespace().next()?;
+        let (query, _errors) = parser.parse_query_lenient(&cleaned);
+        Some(query)
+    }
+
+    /// BM25 over chunks of allowed sources whose document passes `keep`, best first.
+    pub fn keyword(
+        &self,
+        query: &dyn Query,
+        k: usize,
+        allowed: &HashSet<i64>,
+        keep: &dyn Fn(i64) -> bool,
+    ) -> anyhow::Result<Vec<ChunkHit>> {
+        if allowed.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let terms = allowed.iter().map(|s| Term::from_field_i64(f.source_id, *s));
+        let scoped = BooleanQuery::new(vec![
+            (Occur::Must, query.box_clone()),
+            (Occur::Must, Box::new(TermSetQuery::new(terms)) as Box<dyn Query>),
+        ]);
+        let searcher = self.reader.searcher();
+        // Fetch extra so post-filtering by metadata still leaves k.
+        let top = searcher.search(&scoped, &TopDocs::with_limit(k * 2))?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let seg = searcher.segment_reader(addr.segment_ord);
+            let chunk = seg.fast_fields().i64("chunk_id")?.first(addr.doc_id);
+            let doc = seg.fast_fields().i64("doc_id")?.first(addr.doc_id);
+            if let (Some(chunk_id), Some(doc_id)) = (chunk, doc)
+                && keep(doc_id)
+            {
+                hits.push(ChunkHit { chunk_id, doc_id, score });
+                if hits.len() == k {
+                    break;
+                }
+            }
+        }
+        Ok(hits)
+    }
+
+    /// Whether `chunk` matches `query` (for more-like-this exclusions and tests).
+    pub fn doc_matches(&self, doc_id: i64) -> bool {
+        let q = TermQuery::new(
+            Term::from_field_i64(self.fields.doc_id, doc_id),
+            IndexRecordOption::Basic,
+        );
+        self.reader.searcher().search(&q, &tantivy::collector::Count).is_ok_and(|n| n > 0)
+    }
+
+    /// Exact vector search over allowed sources.
+    pub fn vector(
+        &self,
+        query: &[f32],
+        k: usize,
+        min_similarity: f32,
+        allowed: &HashSet<i64>,
+        keep: &dyn Fn(i64) -> bool,
+    ) -> Vec<ChunkHit> {
+        self.vectors.read().unwrap_or_else(PoisonError::into_inner).search(
+            query,
+            k,
+            min_similarity,
+            allowed,
+            keep,
+        )
+    }
+
+    /// A snippet of `text` around the words of `query`: (fragment, highlighted byte ranges).
+    pub fn snippet(
+        &self,
+        query: &dyn Query,
+        text: &str,
+        max_chars: usize,
+    ) -> Option<(String, Vec<std::ops::Range<usize>>)> {
+        let searcher = self.reader.searcher();
+        let mut generator = SnippetGenerator::create(&searcher, query, self.fields.body).ok()?;
+        generator.set_max_num_chars(max_chars);
+        let snippet = generator.snippet(text);
+        if snippet.fragment().is_empty() {
+            return None;
+        }
+        Some((snippet.fragment().to_string(), snippet.highlighted().to_vec()))
+    }
+
+    /// Chunks of allowed sources holding a word within one or two edits of `word` (for "did you
+    /// mean"): the caller looks for the closest word in their text.
+    pub fn fuzzy_chunks(&self, word: &str, allowed: &HashSet<i64>, k: usize) -> Vec<i64> {
+        let lower = word.to_lowercase();
+        let distance = if lower.chars().count() >= 8 { 2 } else { 1 };
+        let terms = allowed.iter().map(|s| Term::from_field_i64(self.fields.source_id, *s));
+        let q = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(FuzzyTermQuery::new(
+                    Term::from_field_text(self.fields.body, &lower),
+                    distance,
+                    true,
+                )) as Box<dyn Query>,
+            ),
+            (Occur::Must, Box::new(TermSetQuery::new(terms))),
+        ]);
+        let searcher = self.reader.searcher();
+        let Ok(top) = searcher.search(&q, &TopDocs::with_limit(k)) else { return Vec::new() };
+        top.into_iter()
+            .filter_map(|(_, addr)| {
+                let seg = searcher.segment_reader(addr.segment_ord);
+                seg.fast_fields().i64("chunk_id").ok()?.first(addr.doc_id)
+            })
+            .collect()
+    }
+
+    /// Index words (stemmed) of a text, for "did you mean" suggestions.
+    pub fn analyse(&self, text: &str) -> Vec<String> {
+        let mut analyzer = analyzer();
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn meta(id: i64, source: i64, title: &str) -> DocMeta {
+        DocMeta {
+            id,
+            source_id: source,
+            title: title.into(),
+            url: format!("https://x/{id}"),
+            author: None,
+            doc_type: "page".into(),
+            language: Some("en".into()),
+            labels: vec![],
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn chunk(id: i64, text: &str, v: Option<Vec<f32>>) -> IndexedChunk {
+        IndexedChunk { id, heading: String::new(), text: text.into(), vector: v }
+    }
+
+    #[test]
+    fn stems_english_and_russian_and_scopes_by_source() {
+        let idx = SearchIndex::new().unwrap();
+        idx.apply(
+            vec![
+                (
+                    meta(1, 10, "Deploying services"),
+                    vec![chunk(11, "We deploy with blue-green deployments.", None)],
+                ),
+                (
+                    meta(2, 20, "Развёртывание"),
+                    vec![chunk(21, "Развёртывание сервисов выполняется ночью.", None)],
+                ),
+            ],
+            &[],
+        )
+        .unwrap();
+        let all: HashSet<i64> = [10, 20].into();
+        let q = idx.parse("deployment").unwrap();
+        let hits = idx.keyword(&*q, 10, &all, &|_| true).unwrap();
+        assert_eq!(hits.iter().map(|h| h.doc_id).collect::<Vec<_>>(), vec![1]);
+        let q = idx.parse("сервис").unwrap();
+        let hits = idx.keyword(&*q, 10, &all, &|_| true).unwrap();
+        assert_eq!(hits.iter().map(|h| h.doc_id).collect::<Vec<_>>(), vec![2]);
+        let only10: HashSet<i64> = [10].into();
+        assert!(idx.keyword(&*q, 10, &only10, &|_| true).unwrap().is_empty());
+        let (frag, hl) =
+            idx.snippet(&*q, "Развёртывание сервисов выполняется ночью.", 100).unwrap();
+        assert_eq!(&frag[hl[0].clone()], "сервисов");
+    }
+
+    #[test]
+    fn replacing_a_document_replaces_its_chunks_and_vectors() {
+        let idx = SearchIndex::new().unwrap();
+        let v = |x: f32| Some(vec![x, 1.0 - x, 0.0]);
+        idx.apply(
+            vec![(meta(1, 1, "a"), vec![chunk(1, "alpha", v(1.0)), chunk(2, "beta", v(0.0))])],
+            &[],
+        )
+        .unwrap();
+        idx.apply(vec![(meta(2, 1, "b"), vec![chunk(3, "gamma", v(0.5))])], &[]).unwrap();
+        idx.apply(vec![(meta(1, 1, "a"), vec![chunk(4, "delta", v(1.0))])], &[]).unwrap();
+        let all: HashSet<i64> = [1].into();
+        let hits = idx.vector(&[1.0, 0.0, 0.0], 10, -1.0, &all, &|_| true);
+        assert_eq!(hits.iter().map(|h| h.chunk_id).collect::<Vec<_>>(), vec![4, 3]);
+        assert!(idx.keyword(&*idx.parse("alpha").unwrap(), 5, &all, &|_| true).unwrap().is_empty());
+        idx.apply(vec![], &[1]).unwrap();
+        assert_eq!(idx.sizes().0, 1);
+        let hits = idx.vector(&[1.0, 0.0, 0.0], 10, -1.0, &all, &|_| true);
+        assert_eq!(hits.iter().map(|h| h.chunk_id).collect::<Vec<_>>(), vec![3]);
+    }
+}
