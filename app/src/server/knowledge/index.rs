@@ -15,9 +15,7 @@ use super::index_types::{DocMeta, IndexedChunk};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tantivy::collector::TopDocs;
-use tantivy::query::{
-    BooleanQuery, FuzzyTermQuery, Occur, Query, QueryParser, TermQuery, TermSetQuery,
-};
+use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, Query, QueryParser, TermSetQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
 };
@@ -389,10 +387,17 @@ impl SearchIndex {
         // Fetch extra so post-filtering by metadata still leaves k.
         let top = searcher.search(&scoped, &TopDocs::with_limit(k * 2))?;
         let mut hits = Vec::with_capacity(top.len());
+        let mut columns = HashMap::new();
         for (score, addr) in top {
-            let seg = searcher.segment_reader(addr.segment_ord);
-            let chunk = seg.fast_fields().i64("chunk_id")?.first(addr.doc_id);
-            let doc = seg.fast_fields().i64("doc_id")?.first(addr.doc_id);
+            let (chunk_col, doc_col) = match columns.entry(addr.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let fast = searcher.segment_reader(addr.segment_ord).fast_fields();
+                    e.insert((fast.i64("chunk_id")?, fast.i64("doc_id")?))
+                }
+            };
+            let chunk = chunk_col.first(addr.doc_id);
+            let doc = doc_col.first(addr.doc_id);
             if let (Some(chunk_id), Some(doc_id)) = (chunk, doc)
                 && keep(doc_id)
             {
@@ -403,15 +408,6 @@ impl SearchIndex {
             }
         }
         Ok(hits)
-    }
-
-    /// Whether `chunk` matches `query` (for more-like-this exclusions and tests).
-    pub fn doc_matches(&self, doc_id: i64) -> bool {
-        let q = TermQuery::new(
-            Term::from_field_i64(self.fields.doc_id, doc_id),
-            IndexRecordOption::Basic,
-        );
-        self.reader.searcher().search(&q, &tantivy::collector::Count).is_ok_and(|n| n > 0)
     }
 
     /// Exact vector search over allowed sources.
@@ -474,17 +470,6 @@ impl SearchIndex {
                 seg.fast_fields().i64("chunk_id").ok()?.first(addr.doc_id)
             })
             .collect()
-    }
-
-    /// Index words (stemmed) of a text, for "did you mean" suggestions.
-    pub fn analyse(&self, text: &str) -> Vec<String> {
-        let mut analyzer = analyzer();
-        let mut stream = analyzer.token_stream(text);
-        let mut out = Vec::new();
-        while stream.advance() {
-            out.push(stream.token().text.clone());
-        }
-        out
     }
 }
 

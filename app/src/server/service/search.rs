@@ -429,10 +429,10 @@ async fn assemble(
     ranked.truncate(MAX_RESULTS as usize);
     let sources: HashMap<i64, (String, SourceKind)> = state
         .store
-        .list_sources()
+        .list_source_names()
         .await?
         .into_iter()
-        .map(|s| (s.id, (s.name, SourceKind::parse(&s.kind).unwrap_or(SourceKind::Files))))
+        .map(|(id, name, kind)| (id, (name, SourceKind::parse(&kind).unwrap_or(SourceKind::Files))))
         .collect();
     let facets = facets(&ranked.iter().map(|f| f.meta.clone()).collect::<Vec<_>>(), &sources, now);
     let total = ranked.len() as i64;

@@ -431,13 +431,14 @@ pub async fn upload(
             format!("the file is {} bytes; the limit is {limit} bytes", bytes.len()),
         ));
     }
-    let check = bytes.clone();
     let file_name = name.to_string();
-    let format = tokio::task::spawn_blocking(move || extract::extract(&check, &file_name, limit))
-        .await
-        .map_err(internal)?
-        .map(|(format, _)| format)
-        .map_err(|e| AppError::invalid("file", extract_rule(&e), e.to_string()))?;
+    let (bytes, checked) = tokio::task::spawn_blocking(move || {
+        let checked = extract::extract(&bytes, &file_name, limit).map(|(format, _)| format);
+        (bytes, checked)
+    })
+    .await
+    .map_err(internal)?;
+    let format = checked.map_err(|e| AppError::invalid("file", extract_rule(&e), e.to_string()))?;
     use sha2::Digest;
     let file = state
         .store

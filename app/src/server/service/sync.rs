@@ -168,6 +168,9 @@ enum SyncError {
     Connector(#[from] connectors::ConnectorError),
     #[error("{0}")]
     Other(String),
+    /// One document could not be processed; counted and logged, the run goes on.
+    #[error("{0}")]
+    Document(String),
     #[error("cancelled")]
     Cancelled,
 }
@@ -176,7 +179,7 @@ impl SyncError {
     fn is_transient(&self) -> bool {
         match self {
             SyncError::Connector(e) => e.is_transient(),
-            SyncError::Other(_) => true,
+            SyncError::Other(_) | SyncError::Document(_) => true,
             SyncError::Cancelled => false,
         }
     }
@@ -393,7 +396,7 @@ impl Run {
             Ok(Outcome::Added) => self.counts.added += 1,
             Ok(Outcome::Updated) => self.counts.updated += 1,
             Ok(Outcome::Unchanged) => self.counts.unchanged += 1,
-            Err(SyncError::Other(e)) if !e.starts_with("database") => {
+            Err(SyncError::Document(e)) => {
                 self.counts.errors += 1;
                 self.line(format!("{name}: {e}"));
             }
@@ -415,7 +418,7 @@ impl Run {
                 &doc.labels,
                 &text,
             ))
-            .map_err(|e| SyncError::Other(e.to_string()))?,
+            .map_err(|e| SyncError::Document(e.to_string()))?,
         );
         let existing = self.state.store.document_hash(self.source.id, &doc.external_id).await?;
         if existing.as_ref().is_some_and(|(_, h)| *h == hash) {

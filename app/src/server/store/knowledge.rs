@@ -254,6 +254,8 @@ pub trait KnowledgeStore: Send + Sync {
     async fn get_source(&self, id: i64) -> StoreResult<SourceRecord>;
     /// Every source, by name.
     async fn list_sources(&self) -> StoreResult<Vec<SourceRecord>>;
+    /// Every source's id, name and kind: what a result shows, without the per-source counts.
+    async fn list_source_names(&self) -> StoreResult<Vec<(i64, String, String)>>;
     /// Ids of the sources whose documents `user_id` may see.
     async fn visible_source_ids(&self, user_id: i64) -> StoreResult<Vec<i64>>;
     /// Stores where a running sync has got to (None clears it).
@@ -764,6 +766,12 @@ macro_rules! impl_knowledge_store {
                             r.into_record(m)
                         })
                         .collect())
+                }
+
+                async fn list_source_names(&self) -> StoreResult<Vec<(i64, String, String)>> {
+                    Ok(sqlx::query_as("SELECT id, name, kind FROM sources ORDER BY name")
+                        .fetch_all(&self.pool)
+                        .await?)
                 }
 
                 async fn visible_source_ids(&self, user_id: i64) -> StoreResult<Vec<i64>> {
