@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/blueprint
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test tools browser build watch fmt lint unit e2e bench clean
+.PHONY: run test tools browser build watch fmt lint unit e2e bench fuzz clean
 
 ## tools: the wasm target, pinned cargo-leptos and wasm-bindgen-cli, npm's wasm-opt (skips what is present)
 tools:
@@ -28,7 +28,7 @@ build: tools
 
 ## run: build and serve http://127.0.0.1:3000 on SQLite (./data/blueprint.db), no configuration needed
 run: build
-	@mkdir -p data
+	@mkdir -p data && chmod 700 data
 	$(BIN)
 
 ## watch: rebuild and reload on every edit (development)
@@ -39,12 +39,12 @@ fmt:
 	cargo fmt --all -- --check
 
 lint:
-	cargo clippy -p app -p server -p bench --release --all-targets -- -D warnings
+	cargo clippy -p app -p extract -p server -p bench --release --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 
 ## unit: unit tests, the store contract suite on SQLite and PostgreSQL, HTTP and Redis tests
 unit:
-	cargo test -p app -p server -p bench --release
+	cargo test -p app -p extract -p server -p bench --release
 
 ## e2e: Playwright in Chromium against the release build
 e2e: browser
@@ -60,6 +60,19 @@ bench: build
 	cargo run -p bench --release --bin llm_bench -- --backend postgres
 	ulimit -n 65536 2>/dev/null || true; cargo run -p bench --release --bin ws_bench -- --server-bin "$(abspath $(BIN))"
 	cargo run -p bench --release --bin search_bench -- --chunks 10000,100000
+
+## fuzz: every parser of untrusted input under libFuzzer, FUZZ_SECONDS each (default 60; not part of
+## `make test`). cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+## Crashes land in fuzz/artifacts/<target>/; the corpora grow in fuzz/corpus/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := extract_any pdf docx html confluence_storage markdown
+fuzz:
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run --release $$t -- -max_total_time=$(FUZZ_SECONDS) \
+	    -rss_limit_mb=2048 -timeout=10 -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	    -print_final_stats=1 2>&1 | tee ../fuzz/last-$$t.log | grep -E "^(INFO: fuzzed|#|==|stat::|ERROR|.*crash)" | tail -4; \
+	done
 
 clean:
 	cargo clean

@@ -38,6 +38,28 @@ pub enum Command {
     /// the documents for re-indexing (running instances pick them up), and rebuild an index from
     /// the database to report its size.
     Reindex,
+    /// Internal: extract one file from standard input under resource limits and print it as
+    /// JSON (the server runs itself this way for every uploaded file).
+    #[command(name = "extract-worker", hide = true)]
+    ExtractWorker {
+        /// Address-space limit, bytes.
+        #[arg(long)]
+        memory_bytes: u64,
+        /// CPU-time limit, seconds.
+        #[arg(long)]
+        cpu_secs: u64,
+    },
+}
+
+/// Runs the commands that must not start an async runtime (the extraction worker limits its
+/// own address space first); `None` for the rest.
+pub fn run_sync(cli: &Cli) -> Option<ExitCode> {
+    match cli.command {
+        Some(Command::ExtractWorker { memory_bytes, cpu_secs }) => {
+            Some(app::server::knowledge::sandbox::worker_main(memory_bytes, cpu_secs))
+        }
+        _ => None,
+    }
 }
 
 /// Runs the command; configuration errors print one line naming the key and exit with 2.
@@ -58,6 +80,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Reindex => reindex(settings).await,
+        Command::ExtractWorker { .. } => {
+            Err(anyhow::anyhow!("extract-worker runs without a runtime"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -83,6 +83,8 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Knowledge sources and search.
     pub knowledge: KnowledgeConfig,
+    /// Outbound URL rules.
+    pub security: SecuritySettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -103,6 +105,8 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: u64,
     /// Whether to take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this token>`.
+    pub metrics_token: Secret,
 }
 
 impl Default for ServerSettings {
@@ -114,6 +118,7 @@ impl Default for ServerSettings {
             body_limit_bytes: 1024 * 1024,
             shutdown_grace_secs: 20,
             trust_forwarded_for: false,
+            metrics_token: Secret::default(),
         }
     }
 }
@@ -218,6 +223,10 @@ pub struct AuthSettings {
     pub login_max_per_ip: u32,
     /// That window.
     pub login_ip_window_secs: u64,
+    /// Accounts that may be registered from one IP per window.
+    pub register_max_per_ip: u32,
+    /// That window.
+    pub register_ip_window_secs: u64,
 }
 
 impl Default for AuthSettings {
@@ -234,6 +243,8 @@ impl Default for AuthSettings {
             login_failure_window_secs: 900,
             login_max_per_ip: 30,
             login_ip_window_secs: 300,
+            register_max_per_ip: 10,
+            register_ip_window_secs: 3600,
         }
     }
 }
@@ -308,7 +319,8 @@ pub struct LlmSettings {
     pub user_budget_usd: f64,
     /// `daily`, `weekly` or `monthly`.
     pub user_budget_period: String,
-    /// The whole deployment's budget per period, in USD; 0 means none.
+    /// The whole deployment's budget per period, in USD; 0 means none. On by default, so a
+    /// deployment with open registration has a ceiling however many accounts are made.
     pub global_budget_usd: f64,
     /// `daily`, `weekly` or `monthly`.
     pub global_budget_period: String,
@@ -369,7 +381,7 @@ impl Default for LlmSettings {
             timezone: "UTC".into(),
             user_budget_usd: 5.0,
             user_budget_period: "monthly".into(),
-            global_budget_usd: 0.0,
+            global_budget_usd: 100.0,
             global_budget_period: "monthly".into(),
             default_input_usd_per_mtok: 15.0,
             default_output_usd_per_mtok: 75.0,
@@ -524,6 +536,16 @@ pub struct KnowledgeConfig {
     pub embedder_model: String,
     /// Texts per embedding request.
     pub embed_batch: usize,
+    /// Executable run as the extraction worker (`blueprint extract-worker`); empty: this one.
+    pub extract_worker: String,
+    /// Address space one extraction worker may use, MiB.
+    pub extract_memory_mib: u64,
+    /// CPU seconds one extraction worker may use.
+    pub extract_cpu_secs: u64,
+    /// Wall-clock seconds after which an extraction worker is killed.
+    pub extract_timeout_secs: u64,
+    /// Extraction workers one instance runs at once.
+    pub extract_concurrency: usize,
 }
 
 impl Default for KnowledgeConfig {
@@ -550,6 +572,11 @@ impl Default for KnowledgeConfig {
             embedder_api_key: Secret::default(),
             embedder_model: String::new(),
             embed_batch: d.embed_batch,
+            extract_worker: String::new(),
+            extract_memory_mib: d.extract.memory_bytes / (1024 * 1024),
+            extract_cpu_secs: d.extract.cpu_secs,
+            extract_timeout_secs: d.extract.wall.as_secs(),
+            extract_concurrency: d.extract.concurrency,
         }
     }
 }
@@ -576,6 +603,14 @@ impl KnowledgeConfig {
             cache_ttl: std::time::Duration::from_secs(self.cache_ttl_secs),
             sync_concurrency: self.sync_concurrency,
             embed_batch: self.embed_batch,
+            extract: app::server::knowledge::sandbox::ExtractLimits {
+                worker: (!self.extract_worker.trim().is_empty())
+                    .then(|| std::path::PathBuf::from(self.extract_worker.trim())),
+                memory_bytes: self.extract_memory_mib.saturating_mul(1024 * 1024),
+                cpu_secs: self.extract_cpu_secs,
+                wall: std::time::Duration::from_secs(self.extract_timeout_secs),
+                concurrency: self.extract_concurrency,
+            },
         }
     }
 
@@ -619,6 +654,29 @@ impl KnowledgeConfig {
         if !(1..=64).contains(&self.sync_concurrency) {
             return Err(bad("knowledge.sync_concurrency", "must be between 1 and 64"));
         }
+        if !(256..=65_536).contains(&self.extract_memory_mib) {
+            return Err(bad("knowledge.extract_memory_mib", "must be between 256 and 65536"));
+        }
+        if !(1..=3600).contains(&self.extract_cpu_secs) {
+            return Err(bad("knowledge.extract_cpu_secs", "must be between 1 and 3600"));
+        }
+        if !(1..=3600).contains(&self.extract_timeout_secs) {
+            return Err(bad("knowledge.extract_timeout_secs", "must be between 1 and 3600"));
+        }
+        if self.extract_cpu_secs > self.extract_timeout_secs {
+            return Err(bad(
+                "knowledge.extract_cpu_secs",
+                "must not exceed knowledge.extract_timeout_secs",
+            ));
+        }
+        if !(1..=64).contains(&self.extract_concurrency) {
+            return Err(bad("knowledge.extract_concurrency", "must be between 1 and 64"));
+        }
+        if !self.extract_worker.trim().is_empty()
+            && !std::path::Path::new(self.extract_worker.trim()).is_file()
+        {
+            return Err(bad("knowledge.extract_worker", "must name an existing executable"));
+        }
         if !(1..=2048).contains(&self.embed_batch) {
             return Err(bad("knowledge.embed_batch", "must be between 1 and 2048"));
         }
@@ -639,6 +697,15 @@ impl KnowledgeConfig {
         }
         Ok(())
     }
+}
+
+/// Outbound URL rules (`[security]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Let admins point sources and providers at loopback and private-network addresses
+    /// (self-managed servers on the same network). Link-local and metadata addresses stay refused.
+    pub allow_private_urls: bool,
 }
 
 /// Logging settings.
@@ -764,7 +831,10 @@ impl Settings {
         if let Err(msg) = app::model::Scopes::parse_names(&self.auth.default_scopes) {
             return Err(bad("auth.default_scopes", msg));
         }
-        if self.auth.login_max_failures == 0 || self.auth.login_max_per_ip == 0 {
+        if self.auth.login_max_failures == 0
+            || self.auth.login_max_per_ip == 0
+            || self.auth.register_max_per_ip == 0
+        {
             return Err(bad("auth.login_max_failures", "limits must be at least 1"));
         }
         let j = &self.jobs;
@@ -803,6 +873,16 @@ impl Settings {
         self.validate_llm()?;
         self.validate_smtp()?;
         self.knowledge.validate()?;
+        if self.knowledge.extract_timeout_secs >= self.server.request_timeout_secs {
+            // An upload waits for its check: the worker must be killed before the request is.
+            return Err(bad(
+                "knowledge.extract_timeout_secs",
+                "must be below server.request_timeout_secs",
+            ));
+        }
+        if self.server.metrics_token.0.as_ref().is_some_and(|t| t.expose_secret().len() < 16) {
+            return Err(bad("server.metrics_token", "must be at least 16 characters"));
+        }
         if self.notifications.retention_days > 36_500 {
             return Err(bad("notifications.retention_days", "must be between 0 and 36500"));
         }

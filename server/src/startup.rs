@@ -4,7 +4,7 @@
 
 use crate::config::Settings;
 use crate::routes;
-use app::server::auth::{self as server_auth, AuthOutcome, ClientIp, Credential};
+use app::server::auth::{self as server_auth, AuthOutcome, ClientIp};
 use app::server::cache::{Cache, CacheConfig};
 use app::server::errors::{REQUEST_ID, error_headers};
 use app::server::events::EventBus;
@@ -68,6 +68,8 @@ pub struct HttpSettings {
     pub trust_forwarded_for: bool,
     /// Whether HTTPS-only headers are sent.
     pub secure: bool,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -108,9 +110,25 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
             },
             redis.clone(),
         ),
+        login_delay: RateLimiter::new(
+            "login_delay",
+            Limit {
+                max: a.login_max_failures,
+                window: Duration::from_secs(a.login_failure_window_secs),
+            },
+            redis.clone(),
+        ),
         login_ip: RateLimiter::new(
             "login_ip",
             Limit { max: a.login_max_per_ip, window: Duration::from_secs(a.login_ip_window_secs) },
+            redis.clone(),
+        ),
+        register_ip: RateLimiter::new(
+            "register_ip",
+            Limit {
+                max: a.register_max_per_ip,
+                window: Duration::from_secs(a.register_ip_window_secs),
+            },
             redis.clone(),
         ),
     };
@@ -159,6 +177,9 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<AppState> {
         jobs,
         llm,
         knowledge,
+        urls: app::server::outbound::UrlPolicy {
+            allow_private: settings.security.allow_private_urls,
+        },
     })
 }
 
@@ -290,6 +311,9 @@ fn build_gateway(
                 .collect(),
         },
         secrets: Some(secrets),
+        urls: app::server::outbound::UrlPolicy {
+            allow_private: settings.security.allow_private_urls,
+        },
     };
     Ok(Gateway::new(store, Some(events), Some(cache), redis, providers, gateway_settings))
 }
@@ -320,7 +344,7 @@ fn load_secret_key(settings: &Settings) -> anyhow::Result<SecretBox> {
             .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"));
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        app::server::store::sqlite::private_dir(dir)
             .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"))?;
     }
     let key = SecretBox::generate_key();
@@ -496,15 +520,16 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
     let uploads = routes::knowledge::upload_router()
         .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
         .layer(RequestBodyLimitLayer::new(upload_limit))
-        .layer(middleware::map_response(move |res: Response| async move {
-            json_payload_too_large(res, upload_limit)
-        }))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let mut app = pages
         .merge(ops)
         .layer(RequestBodyLimitLayer::new(body_limit))
         .merge(uploads)
         .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(
+            BodyLimits { body: body_limit, upload: upload_limit },
+            api_json_errors,
+        ))
         .layer(middleware::from_fn(observe));
     for (name, value) in security {
         app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
@@ -528,32 +553,65 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
     )
 }
 
-/// The body-limit layer answers 413 in plain text; clients of the upload route get the JSON
-/// error every other route gives.
-fn json_payload_too_large(res: Response, limit: usize) -> Response {
+/// Every error of the API (`/api/…`) is the JSON error format, also the ones axum's layers and
+/// extractors answer in plain text: a body over the limit (413), a path id that is not a number
+/// (400), a method the route does not take (405), a wrong content type (415).
+async fn api_json_errors(State(limits): State<BodyLimits>, req: Request, next: Next) -> Response {
+    use app::error::AppError;
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let upload = req.uri().path().contains("/files");
+    let res = next.run(req).await;
+    let status = res.status();
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if res.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
-        return app::error::AppError::PayloadTooLarge {
-            limit_bytes: i64::try_from(limit).unwrap_or(i64::MAX),
-        }
-        .into_response();
+    // Server fn errors carry their own encoding (read by the browser), so they are left alone.
+    if !status.is_client_error() || is_json || res.headers().contains_key("serverfnerror") {
+        return res;
     }
-    res
+    let text = axum::body::to_bytes(res.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let err = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge {
+            limit_bytes: i64::try_from(if upload { limits.upload } else { limits.body })
+                .unwrap_or(i64::MAX),
+        },
+        StatusCode::NOT_FOUND => AppError::not_found("API endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            AppError::BadRequest { message: "this method is not allowed on this endpoint".into() }
+        }
+        _ if text.is_empty() => AppError::BadRequest { message: "bad request".into() },
+        _ => AppError::BadRequest { message: text },
+    };
+    let mut out = err.into_response();
+    *out.status_mut() = status;
+    out
 }
 
-/// Records latency by route and scopes the request id for error logs.
+/// The body limits, for the JSON 413.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    body: usize,
+    upload: usize,
+}
+
+/// Records latency by route and scopes the request id for error logs. Every label comes from a
+/// bounded set: the router's matched route (or `unmatched`), a known method (or `OTHER`), the
+/// status code, so anonymous clients cannot mint new series with invented paths or methods.
 async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| route_label(req.uri().path()));
+        .unwrap_or_else(|| route_label(req.uri().path()).to_string());
     let id = req
         .extensions()
         .get::<RequestId>()
@@ -567,17 +625,23 @@ async fn observe(req: Request, next: Next) -> Response {
     res
 }
 
-/// A bounded label for paths the router did not match (pages are matched by Leptos).
-fn route_label(path: &str) -> String {
-    if path.starts_with("/pkg/") {
-        "/pkg/*".into()
-    } else if path.starts_with("/api/") {
-        path.split('/').take(3).collect::<Vec<_>>().join("/")
-    } else if path.split('/').count() <= 2 && path.len() <= 32 {
-        path.to_string()
-    } else {
-        "other".into()
+/// The method as a label: the standard ones by name, anything else `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
+}
+
+/// The label of a path no route matched: the bundle's files, or one label for all the rest.
+fn route_label(path: &str) -> &'static str {
+    if path.starts_with("/pkg/") { "/pkg/*" } else { "unmatched" }
 }
 
 /// Resolves credentials into an `AuthOutcome` extension, refreshes stale browser sessions,
@@ -590,17 +654,13 @@ async fn authenticate(State(state): State<ServerState>, mut req: Request, next: 
         req.extensions_mut().insert(ClientIp(ip));
         return next.run(req).await;
     }
-    let resolved = accounts::resolve(&state.app, req.headers()).await;
-    let by_cookie = matches!(
-        resolved.outcome.principal.as_ref().map(|p| &p.credential),
-        Some(Credential::Cookie { .. })
-    );
-    if by_cookie
-        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && !same_origin(&req)
-    {
+    // Before credentials are even looked at: a cross-site form must neither sign a victim in
+    // (login CSRF) nor rotate their refresh token on the way to a refusal.
+    if cross_site_state_change(&req) {
+        metrics::counter!("http_cross_site_refused_total").increment(1);
         return app::error::AppError::forbidden("cross-site request refused").into_response();
     }
+    let resolved = accounts::resolve(&state.app, req.headers()).await;
     req.extensions_mut().insert::<AuthOutcome>(resolved.outcome);
     req.extensions_mut().insert(ClientIp(ip));
     let mut res = next.run(req).await;
@@ -640,24 +700,53 @@ fn is_static_asset(path: &str) -> bool {
         })
 }
 
-fn same_origin(req: &Request) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        // Browsers send Origin on cross-site POSTs; no Origin means same-site or not a browser.
+/// One rule for every state-changing request, whatever its content type or credentials: a
+/// browser that says it comes from another site (`Sec-Fetch-Site: cross-site`/`same-site`, or an
+/// `Origin` that is not this host, `null` included) is refused. Requests carrying
+/// `Authorization: Bearer` are exempt: a browser cannot attach one cross-site without a CORS
+/// preflight, which this server never grants (Basic credentials a browser remembers are not).
+/// Requests without either header are not from a browser that could be tricked.
+fn cross_site_state_change(req: &Request) -> bool {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    if bearer {
+        return false;
+    }
+    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(fetch_site, Some("cross-site" | "same-site")) {
         return true;
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return false;
     };
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    origin.split("://").nth(1).is_some_and(|o| o == host)
+    let origin_host = origin.to_str().ok().and_then(|o| {
+        let (scheme, rest) = o.split_once("://")?;
+        matches!(scheme, "http" | "https").then_some(rest)
+    });
+    !origin_host.is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host))
 }
 
+/// The client's IP: the peer address, or — behind a trusted proxy — the last `X-Forwarded-For`
+/// entry (the one that proxy appended; entries before it are whatever the client sent).
 fn client_ip(req: &Request, trust_forwarded: bool) -> String {
     if trust_forwarded
-        && let Some(first) = req
+        && let Some(ip) = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
     {
-        return first.trim().to_string();
+        return ip.to_string();
     }
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -726,6 +815,7 @@ impl Application {
             http: Arc::new(HttpSettings {
                 trust_forwarded_for: settings.server.trust_forwarded_for,
                 secure: settings.auth.secure_cookies,
+                metrics_token: settings.server.metrics_token.0.clone(),
             }),
         };
         let router = router(server_state, &settings);

@@ -27,7 +27,7 @@ fn client_ip() -> String {
 #[server(prefix = "/api", endpoint = "register", input = Json)]
 pub async fn register(form: RegisterForm) -> Result<CurrentUser, AppError> {
     let state = app_state()?;
-    let session = accounts::register(&state, form.try_into()?).await?;
+    let session = accounts::register(&state, form.try_into()?, &client_ip()).await?;
     set_cookies(session.cookies(state.auth.secure_cookies));
     Ok(session.user)
 }

@@ -64,9 +64,27 @@ pub fn encode_next(path: &str) -> String {
 }
 
 /// A `next=` target that is safe to follow: a local path, never another origin.
+///
+/// Browsers drop tabs and line breaks from URLs and read `\\` as `/`, so `/\t/evil.example`
+/// would become `//evil.example` (another origin): a target with any control, space or backslash
+/// character is refused outright, as is anything not starting with exactly one `/`.
 pub fn safe_next(next: Option<String>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+                // `/..//evil.example` normalises to `//evil.example`.
+                && !n
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or_default()
+                    .split('/')
+                    .any(|seg| seg == "." || seg == ".." || seg.eq_ignore_ascii_case("%2e")
+                        || seg.to_ascii_lowercase().contains("%2e")) =>
+        {
+            n
+        }
         _ => "/".to_string(),
     }
 }
@@ -80,6 +98,20 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example".into())), "/");
         assert_eq!(safe_next(Some("https://evil.example".into())), "/");
         assert_eq!(safe_next(Some("/admin?x=1".into())), "/admin?x=1");
+        assert_eq!(safe_next(Some("/search?q=a..b".into())), "/search?q=a..b");
+        // What a browser would turn into `//evil.example/`.
+        for hostile in [
+            "/\t/evil.example/",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "/ /evil",
+            "/\u{2028}/x",
+            "/..//evil.example",
+            "/.//evil.example",
+            "/%2e%2e//evil.example",
+        ] {
+            assert_eq!(safe_next(Some(hostile.into())), "/", "{hostile:?}");
+        }
     }
 
     #[test]

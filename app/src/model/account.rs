@@ -10,6 +10,17 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct Email(String);
 
+/// Whether text holds a character that has no place in a name, an address or a label: control
+/// characters (NUL included), bidirectional overrides and isolates (which make a name display
+/// as something else, "Trojan Source"), and the byte-order mark.
+pub fn has_unsafe_chars(s: &str) -> bool {
+    s.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{FEFF}')
+    })
+}
+
 impl Email {
     /// Validates and normalises an address.
     pub fn parse(raw: &str) -> Result<Email, FieldError> {
@@ -31,7 +42,11 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains('@');
-        if local.is_empty() || !domain_ok || s.chars().any(char::is_whitespace) {
+        if local.is_empty()
+            || !domain_ok
+            || s.chars().any(char::is_whitespace)
+            || has_unsafe_chars(&s)
+        {
             return Err(FieldError::new(
                 "email",
                 "format",
@@ -120,11 +135,11 @@ impl DisplayName {
                 "Name must be at most 80 characters.",
             ));
         }
-        if s.chars().any(char::is_control) {
+        if has_unsafe_chars(s) {
             return Err(FieldError::new(
                 "display_name",
                 "format",
-                "Name must not contain control characters.",
+                "Name must not contain control or text-direction characters.",
             ));
         }
         Ok(DisplayName(s.to_string()))

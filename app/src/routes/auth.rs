@@ -20,6 +20,14 @@ where
     Signal::derive(move || value.get().and_then(Result::err))
 }
 
+/// False until the page is hydrated: the forms cannot submit before their handlers exist (a
+/// plain form submission would carry the password somewhere it should not go).
+fn hydrated() -> ReadSignal<bool> {
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |_| set_ready.set(true));
+    ready
+}
+
 fn go_next_on_success<T, V>(value: V)
 where
     T: Clone + Send + Sync + 'static,
@@ -51,6 +59,7 @@ impl LazyRoute for SignInRoute {
         let email = RwSignal::new(String::new());
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
+        let ready = hydrated();
         go_next_on_success(action.value());
         let query = use_query_map();
         let register_href = move || match query.get().get("next") {
@@ -69,7 +78,7 @@ impl LazyRoute for SignInRoute {
         view! {
             <Title text="Sign in" />
             <main class="center-page">
-                <form class="card narrow auth-form" on:submit=submit>
+                <form class="card narrow auth-form" method="post" on:submit=submit>
                     <h1>"Sign in to Blueprint"</h1>
                     <ErrorBanner error />
                     <label for="email">"E-mail"</label>
@@ -78,7 +87,7 @@ impl LazyRoute for SignInRoute {
                     <label for="password">"Password"</label>
                     <input id="password" name="password" type="password" autocomplete="current-password" required bind:value=password />
                     <FieldError error field="password" />
-                    <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>
+                    <button type="submit" class="btn btn-primary" disabled=move || !ready.get() || action.pending().get()>
                         {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
                     </button>
                     <p class="muted">"No account yet? " <a href=register_href>"Create one"</a></p>
@@ -104,6 +113,7 @@ impl LazyRoute for RegisterRoute {
         let name = RwSignal::new(String::new());
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
+        let ready = hydrated();
         go_next_on_success(action.value());
         let submit = move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
@@ -118,7 +128,7 @@ impl LazyRoute for RegisterRoute {
         view! {
             <Title text="Create account" />
             <main class="center-page">
-                <form class="card narrow auth-form" on:submit=submit>
+                <form class="card narrow auth-form" method="post" on:submit=submit>
                     <h1>"Create your account"</h1>
                     <p class="muted">"The first account on a new installation becomes its admin."</p>
                     <ErrorBanner error />
@@ -132,7 +142,7 @@ impl LazyRoute for RegisterRoute {
                     <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" bind:value=password />
                     <p class="hint">"At least 8 characters, and not your e-mail address."</p>
                     <FieldError error field="password" />
-                    <button type="submit" class="btn btn-primary" disabled=move || action.pending().get()>
+                    <button type="submit" class="btn btn-primary" disabled=move || !ready.get() || action.pending().get()>
                         {move || if action.pending().get() { "Creating…" } else { "Create account" }}
                     </button>
                     <p class="muted">"Already have an account? " <A href="/signin">"Sign in"</A></p>

@@ -18,6 +18,8 @@ pub mod knowledge;
 pub mod llm;
 /// Outgoing e-mail over SMTP (lettre, rustls); sent from the `email.send` job.
 pub mod mail;
+/// The one guard for URLs the server calls on someone's say-so (SSRF).
+pub mod outbound;
 /// Fixed-window rate limits, in-process or shared through Redis.
 pub mod ratelimit;
 /// The Redis connection: optional, reconnecting, never fatal.

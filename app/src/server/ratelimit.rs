@@ -58,6 +58,11 @@ impl RateLimiter {
         Self { name, limit, local, redis, script: Arc::new(redis::Script::new(HIT_SCRIPT)) }
     }
 
+    /// The limit this limiter enforces.
+    pub fn limit(&self) -> Limit {
+        self.limit
+    }
+
     /// Counts one hit for `key`; refuses once the window's budget is spent.
     pub async fn hit(&self, key: &str) -> Result<(), RetryAfter> {
         self.hit_max(key, self.limit.max).await
@@ -86,6 +91,11 @@ impl RateLimiter {
             return Err(RetryAfter(remaining));
         }
         Ok(())
+    }
+
+    /// The hits counted for `key` in its current window.
+    pub async fn current(&self, key: &str) -> u32 {
+        self.count(key, 0).await.0
     }
 
     /// Adds `amount` to `key`'s window without checking (e.g. tokens a call used).

@@ -51,10 +51,15 @@ impl Default for AuthSettings {
 /// Sign-in limiters.
 #[derive(Clone)]
 pub struct Limiters {
-    /// Failed sign-ins per account.
+    /// Failed sign-ins per (account, client IP): a client that keeps guessing is locked out.
     pub login_account: RateLimiter,
+    /// Failed sign-ins per account from any client: past the limit every attempt at the account
+    /// waits a progressively longer time, but the right password still signs in.
+    pub login_delay: RateLimiter,
     /// Sign-in attempts per client IP.
     pub login_ip: RateLimiter,
+    /// Registrations per client IP.
+    pub register_ip: RateLimiter,
 }
 
 /// Shared state. Cheap to clone.
@@ -80,6 +85,8 @@ pub struct AppState {
     pub llm: crate::server::llm::Gateway,
     /// Knowledge search: this instance's index, the embedder, ranking settings.
     pub knowledge: crate::server::knowledge::Knowledge,
+    /// Which addresses user- and admin-supplied URLs may reach.
+    pub urls: crate::server::outbound::UrlPolicy,
 }
 
 /// What services need of the job runner: wake it after an enqueue, and the channel its

@@ -282,6 +282,7 @@ fn app_state(store: DynStore, knowledge: Knowledge) -> AppState {
         None,
         Vec::new(),
         GatewaySettings {
+            urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
             timezone: chrono_tz::UTC,
             default_user_budget: app::server::llm::Limit { nanos: 0, period: Period::Monthly },
             global_budget: None,
@@ -303,12 +304,15 @@ fn app_state(store: DynStore, knowledge: Knowledge) -> AppState {
         auth: Arc::new(AuthSettings::default()),
         limits: Limiters {
             login_account: RateLimiter::new("login_account", Limit { max: 10, window }, None),
+            login_delay: RateLimiter::new("login_delay", Limit { max: 10, window }, None),
             login_ip: RateLimiter::new("login_ip", Limit { max: 100, window }, None),
+            register_ip: RateLimiter::new("register_ip", Limit { max: 10, window }, None),
         },
         events,
         jobs: JobsLink::new(None),
         llm,
         knowledge,
+        urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
     }
 }
 

@@ -29,7 +29,33 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match Json::<T>::from_request(req, state).await {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+        if !is_json {
+            return Err(AppError::BadRequest {
+                message: "send the body as JSON with Content-Type: application/json".into(),
+            });
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge { limit_bytes: -1 }
+            } else {
+                AppError::BadRequest {
+                    message: format!("could not read the body: {}", e.body_text()),
+                }
+            }
+        })?;
+        // serde reads a struct from a JSON array too (by position); the API takes objects only.
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            return Err(AppError::invalid("body", "object", "the body must be a JSON object"));
+        }
+        match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
@@ -135,10 +161,11 @@ fn pair(session: accounts::Session) -> Result<TokenPair, AppError> {
 /// `POST /auth/register`: creates an account; 201 with a token pair.
 async fn register(
     State(s): State<ServerState>,
+    Extension(ip): Extension<ClientIp>,
     ApiJson(form): ApiJson<RegisterForm>,
 ) -> Result<(StatusCode, Json<TokenPair>), AppError> {
     let new = NewAccount::try_from(form)?;
-    let session = accounts::register(&s.app, new).await?;
+    let session = accounts::register(&s.app, new, &ip.0).await?;
     Ok((StatusCode::CREATED, Json(pair(session)?)))
 }
 

@@ -265,10 +265,12 @@ async fn deactivated_user_loses_every_credential_at_once() {
     expect_error(app.me(&api_token).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     expect_error(app.refresh_raw(&member.refresh).await, StatusCode::UNAUTHORIZED, "unauthorized")
         .await;
+    // Signing in answers like a wrong password: whether the password was right is not told
+    // (`security::a_deactivated_account_answers_like_a_wrong_password`).
     expect_error(
         app.login_raw(&address, crate::helpers::PASSWORD).await,
-        StatusCode::FORBIDDEN,
-        "forbidden",
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
     )
     .await;
 

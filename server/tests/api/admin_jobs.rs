@@ -9,7 +9,7 @@ use app::server::store::NewJob;
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use server::config::{SecretUrl, Settings};
+use server::config::SecretUrl;
 use server::startup::Application;
 use std::time::{Duration, Instant};
 
@@ -166,9 +166,7 @@ async fn an_enqueue_wakes_another_instance_through_redis() {
     let mut states = Vec::new();
     let mut ports = Vec::new();
     for workers in [false, true] {
-        let mut settings = Settings::default();
-        settings.server.addr = "127.0.0.1:0".parse().unwrap();
-        settings.database.url = SecretUrl::new(db.url());
+        let mut settings = crate::helpers::test_settings(db.url());
         settings.redis.url = Some(SecretUrl::new("redis://127.0.0.1:6379"));
         settings.jobs.workers = workers;
         settings.jobs.poll_interval_ms = 30_000;

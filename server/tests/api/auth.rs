@@ -175,7 +175,7 @@ async fn sign_in_is_rate_limited_per_account() {
     let err = expect_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     assert!(err["retry_after_secs"].as_i64().is_some_and(|s| s >= 1));
 
-    // Even the right password is refused while the account is locked ...
+    // Even the right password is refused from the client that kept guessing ...
     expect_error(
         app.login_raw(&address, PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS,

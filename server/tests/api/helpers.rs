@@ -61,13 +61,27 @@ pub async fn spawn_app_pg_with(configure: impl FnOnce(&mut Settings)) -> TestApp
     spawn_on(TestDb::postgres().await, configure).await
 }
 
-async fn spawn_on(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
+/// Settings every test instance starts from: a free port, the database, a deployment key from
+/// the harness (never a key file written relative to the working directory), the real
+/// extraction worker, and local servers allowed as sources and providers.
+pub fn test_settings(database_url: &str) -> Settings {
     let mut settings = Settings::default();
     settings.server.addr = "127.0.0.1:0".parse().expect("address");
-    settings.database.url = SecretUrl::new(db.url());
+    settings.database.url = SecretUrl::new(database_url.to_string());
     settings.redis.url = None;
     settings.secrets.key =
         server::config::Secret(Some(app::server::secrets::SecretBox::generate_key().into()));
+    settings.knowledge.extract_worker = env!("CARGO_BIN_EXE_blueprint").into();
+    // Local servers stand in for Confluence and the LLM providers; `security` tests the refusal.
+    settings.security.allow_private_urls = true;
+    // Tests register many accounts from 127.0.0.1; `security::registration_is_limited_per_address`
+    // checks the limit itself.
+    settings.auth.register_max_per_ip = 10_000;
+    settings
+}
+
+async fn spawn_on(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(db.url());
     configure(&mut settings);
     settings.validate().expect("test settings are valid");
 

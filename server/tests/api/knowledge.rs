@@ -19,11 +19,9 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const RUNBOOK_PDF: &[u8] = include_bytes!("../../../app/src/server/knowledge/testdata/runbook.pdf");
-const ONBOARDING_DOCX: &[u8] =
-    include_bytes!("../../../app/src/server/knowledge/testdata/onboarding.docx");
-const PNG_AS_PDF: &[u8] =
-    include_bytes!("../../../app/src/server/knowledge/testdata/screenshot-renamed.pdf");
+const RUNBOOK_PDF: &[u8] = include_bytes!("../../../extract/testdata/runbook.pdf");
+const ONBOARDING_DOCX: &[u8] = include_bytes!("../../../extract/testdata/onboarding.docx");
+const PNG_AS_PDF: &[u8] = include_bytes!("../../../extract/testdata/screenshot-renamed.pdf");
 
 /// A Markdown file with a phrase found nowhere else.
 const NOTES_MD: &str = "# Lab notes\n\n## Calibration\n\nThe zebrafish protocol requires \
@@ -92,7 +90,14 @@ fn multipart(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(app: &TestApp, token: &str, source_id: i64, name: &str, bytes: &[u8]) -> Response {
+/// Uploads one file to a files source as a browser's form would.
+pub(crate) async fn upload(
+    app: &TestApp,
+    token: &str,
+    source_id: i64,
+    name: &str,
+    bytes: &[u8],
+) -> Response {
     let (content_type, body) = multipart(name, bytes);
     app.api
         .post(app.url(&format!("/api/v1/sources/{source_id}/files")))
@@ -858,9 +863,7 @@ async fn an_index_change_reaches_another_instance_through_redis() {
     let key = app::server::secrets::SecretBox::generate_key();
     let mut addresses = Vec::new();
     for workers in [true, false] {
-        let mut settings = Settings::default();
-        settings.server.addr = "127.0.0.1:0".parse().unwrap();
-        settings.database.url = SecretUrl::new(db.url());
+        let mut settings = crate::helpers::test_settings(db.url());
         settings.redis.url = Some(SecretUrl::new("redis://127.0.0.1:6379"));
         settings.secrets.key = Secret(Some(key.clone().into()));
         settings.jobs.workers = workers;

@@ -103,3 +103,46 @@ async fn pages_render() {
     assert!(html.contains("<html"), "{html}");
     assert!(csp.contains("nonce-"), "pages get a per-response nonce CSP: {csp}");
 }
+
+#[tokio::test]
+async fn invented_paths_and_methods_do_not_create_metric_series() {
+    let app = spawn_app().await;
+    for i in 0..40 {
+        let path = format!("/probe-{i}-{}", uuid::Uuid::new_v4().simple());
+        app.api.get(app.url(&path)).send().await.expect("request");
+        app.api.get(app.url(&format!("/api/{path}"))).send().await.expect("request");
+    }
+    for m in ["BREW", "PROPFIND", "X-INVENTED"] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        app.api.request(method, app.url("/health/live")).send().await.expect("request");
+    }
+    let text = app.api.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let series: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("http_request_duration_seconds_count{")).collect();
+    assert!(!text.contains("probe-"), "a path became a label:\n{}", series.join("\n"));
+    for m in ["BREW", "PROPFIND", "X-INVENTED"] {
+        assert!(!text.contains(m), "method {m} became a label");
+    }
+    // The recorder is shared by every test in this process: count only the unmatched series.
+    let unmatched: Vec<&&str> =
+        series.iter().filter(|l| l.contains("route=\"unmatched\"")).collect();
+    assert!(!unmatched.is_empty(), "{}", series.join("\n"));
+    assert!(unmatched.len() <= 8, "bounded series: {unmatched:?}");
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.server.metrics_token =
+            server::config::Secret(Some("scrape-secret-123".to_string().into()));
+    })
+    .await;
+    let res = app.api.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res =
+        app.api.get(app.url("/metrics")).bearer_auth("wrong-secret-1234").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res =
+        app.api.get(app.url("/metrics")).bearer_auth("scrape-secret-123").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -5,7 +5,7 @@ use crate::common::TestDb;
 use crate::helpers::{email, spawn_app};
 use app::model::WsFrame;
 use futures::{SinkExt, StreamExt};
-use server::config::{SecretUrl, Settings};
+use server::config::SecretUrl;
 use server::startup::Application;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -177,9 +177,7 @@ async fn two_instances_fan_out_through_redis() {
     let db = TestDb::postgres().await;
     let mut instances = Vec::new();
     for _ in 0..2 {
-        let mut settings = Settings::default();
-        settings.server.addr = "127.0.0.1:0".parse().unwrap();
-        settings.database.url = SecretUrl::new(db.url());
+        let mut settings = crate::helpers::test_settings(db.url());
         settings.redis.url = Some(SecretUrl::new("redis://127.0.0.1:6379"));
         let app = Application::build(settings).await.unwrap();
         let port = app.port();

@@ -8,6 +8,7 @@
 
 use app::server::knowledge;
 
+use app::server::outbound::UrlPolicy;
 use base64::Engine as _;
 use knowledge::connectors::confluence::{Confluence, ConfluenceConfig, Deployment};
 use knowledge::connectors::gitlab::{Gitlab, GitlabConfig};
@@ -38,6 +39,8 @@ fn options() -> HttpOptions {
             base_delay: Duration::from_millis(10),
             max_wait: Duration::from_secs(60),
         },
+        urls: UrlPolicy::PRIVATE_TOO,
+        ..HttpOptions::default()
     }
 }
 
@@ -244,7 +247,7 @@ fn base_url_validation_refuses_metadata_userinfo_and_other_schemes() {
         "https://wiki.example/?space=ENG",
         "not a url",
     ] {
-        match validate_base_url(bad) {
+        match validate_base_url(bad, UrlPolicy::PRIVATE_TOO) {
             Err(ConnectorError::Config { field, .. }) => assert_eq!(field, "base_url", "{bad}"),
             other => panic!("{bad} was not refused: {other:?}"),
         }
@@ -252,12 +255,14 @@ fn base_url_validation_refuses_metadata_userinfo_and_other_schemes() {
 }
 
 #[test]
-fn base_url_validation_allows_private_hosts_and_adds_the_trailing_slash() {
-    let url = validate_base_url("https://acme.atlassian.net/wiki").unwrap();
+fn base_url_validation_allows_private_hosts_only_when_allowed_and_adds_the_trailing_slash() {
+    let url = validate_base_url("https://acme.atlassian.net/wiki", UrlPolicy::PUBLIC).unwrap();
     assert_eq!(url.as_str(), "https://acme.atlassian.net/wiki/");
-    for ok in ["http://127.0.0.1:8090", "http://10.0.0.7/confluence/", "http://gitlab.internal"] {
-        assert!(validate_base_url(ok).is_ok(), "{ok}");
+    for private in ["http://127.0.0.1:8090", "http://10.0.0.7/confluence/", "http://localhost/"] {
+        assert!(validate_base_url(private, UrlPolicy::PRIVATE_TOO).is_ok(), "{private}");
+        assert!(validate_base_url(private, UrlPolicy::PUBLIC).is_err(), "{private}");
     }
+    assert!(validate_base_url("http://gitlab.internal", UrlPolicy::PUBLIC).is_ok());
 }
 
 #[test]

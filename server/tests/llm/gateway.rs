@@ -65,6 +65,7 @@ pub(crate) async fn user(store: &DynStore) -> i64 {
 
 pub(crate) fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySettings {
     GatewaySettings {
+        urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
         timezone: "Asia/Tokyo".parse().unwrap(),
         default_user_budget: Limit { nanos: user_budget_nanos, period: Period::Daily },
         global_budget: Some(Limit { nanos: 1_000_000_000_000, period: Period::Monthly }),

@@ -53,6 +53,8 @@ pub struct KnowledgeSettings {
     pub sync_concurrency: usize,
     /// Texts per embedding call.
     pub embed_batch: usize,
+    /// Limits of the worker processes that read uploaded files.
+    pub extract: super::sandbox::ExtractLimits,
 }
 
 impl Default for KnowledgeSettings {
@@ -72,12 +74,14 @@ impl Default for KnowledgeSettings {
             cache_ttl: Duration::from_secs(60),
             sync_concurrency: 3,
             embed_batch: 64,
+            extract: super::sandbox::ExtractLimits::default(),
         }
     }
 }
 
 struct Inner {
     index: SearchIndex,
+    extractor: super::sandbox::Extractor,
     embedder: Option<Arc<dyn Embedder>>,
     embedder_problem: Mutex<Option<String>>,
     settings: KnowledgeSettings,
@@ -106,6 +110,7 @@ impl Knowledge {
         Ok(Self {
             inner: Arc::new(Inner {
                 index: SearchIndex::new()?,
+                extractor: super::sandbox::Extractor::new(settings.extract.clone()),
                 embedder,
                 embedder_problem: Mutex::new(embedder_problem),
                 settings,
@@ -127,6 +132,11 @@ impl Knowledge {
     /// Settings.
     pub fn settings(&self) -> &KnowledgeSettings {
         &self.inner.settings
+    }
+
+    /// Reads uploaded files in worker processes under the configured limits.
+    pub fn extractor(&self) -> &super::sandbox::Extractor {
+        &self.inner.extractor
     }
 
     /// The embedder, when vector search is on.

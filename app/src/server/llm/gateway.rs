@@ -61,6 +61,8 @@ pub struct GatewaySettings {
     pub rate_limits: RateLimits,
     /// Opens the keys of providers admins added (without it they cannot have keys).
     pub secrets: Option<SecretBox>,
+    /// Which addresses admin-added providers may be at (`security.allow_private_urls`).
+    pub urls: crate::server::outbound::UrlPolicy,
 }
 
 /// Which answers are reused, for how long, and by whom.
@@ -222,6 +224,7 @@ impl Gateway {
             routes: settings.routes.clone(),
             strategy: settings.strategy,
             private_features: settings.private_features.clone(),
+            urls: settings.urls,
         };
         Self {
             inner: Arc::new(Inner {

@@ -56,10 +56,13 @@ impl ProviderHttp {
         timeout: Duration,
         retry: RetryPolicy,
         breaker: Breaker,
+        urls: crate::server::outbound::UrlPolicy,
     ) -> Result<Self, LlmError> {
         let client = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(crate::server::outbound::GuardedResolver::shared(urls))
             .user_agent(concat!("blueprint/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| LlmError::Connect { provider: provider.into(), message: e.to_string() })?;
@@ -119,10 +122,11 @@ impl ProviderHttp {
                 Ok(Ok(res)) => {
                     let status = res.status().as_u16();
                     let retry_after = retry_after(res.headers());
-                    let body = tokio::time::timeout(self.timeout, res.text()).await;
-                    let message = self.redact(&error_message(
-                        &body.ok().and_then(Result::ok).unwrap_or_default(),
-                    ));
+                    let body =
+                        tokio::time::timeout(self.timeout, read_capped(res, ERROR_BODY_BYTES))
+                            .await;
+                    let body = body.ok().and_then(Result::ok).unwrap_or_default();
+                    let message = self.redact(&error_message(&String::from_utf8_lossy(&body)));
                     if status == 429 {
                         (
                             LlmError::RateLimited { provider: self.provider.clone(), retry_after },
@@ -169,21 +173,22 @@ impl ProviderHttp {
         LlmError::Connect { provider: self.provider.clone(), message: self.redact(&message) }
     }
 
-    /// Reads a whole JSON body within the timeout.
+    /// Reads a whole JSON body (at most `MAX_ANSWER_BYTES`) within the timeout.
     pub(crate) async fn json<T: serde::de::DeserializeOwned>(
         &self,
         res: reqwest::Response,
     ) -> Result<T, LlmError> {
-        let bytes = match tokio::time::timeout(self.timeout, res.bytes()).await {
-            Err(_) => {
-                return Err(LlmError::Timeout {
-                    provider: self.provider.clone(),
-                    timeout: self.timeout,
-                });
-            }
-            Ok(Err(e)) => return Err(self.transport_error(&e)),
-            Ok(Ok(b)) => b,
-        };
+        let bytes =
+            match tokio::time::timeout(self.timeout, read_capped(res, MAX_ANSWER_BYTES)).await {
+                Err(_) => {
+                    return Err(LlmError::Timeout {
+                        provider: self.provider.clone(),
+                        timeout: self.timeout,
+                    });
+                }
+                Ok(Err(e)) => return Err(self.transport_error(&e)),
+                Ok(Ok(b)) => b,
+            };
         serde_json::from_slice(&bytes).map_err(|e| self.protocol(e))
     }
 
@@ -228,6 +233,24 @@ pub fn error_message(body: &str) -> String {
     }
     let text: String = body.chars().take(300).collect();
     if text.trim().is_empty() { "no details".into() } else { text }
+}
+
+/// The largest non-streamed answer read from a provider (a chat answer or a batch of embeddings).
+const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+/// How much of an error body is read for its message.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The body, stopping with an error past `cap` bytes (a misbehaving server cannot fill memory).
+async fn read_capped(mut res: reqwest::Response, cap: usize) -> Result<Vec<u8>, reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = res.chunk().await? {
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ use super::breaker::{Breaker, BreakerConfig, BreakerState};
 use super::error::LlmError;
 use super::http::{ProviderHttp, RetryPolicy};
 use super::types::{ChatRequest, ChatResponse, Embeddings, StreamEvent};
+use crate::server::outbound::{UrlPolicy, check_url};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
@@ -48,6 +49,10 @@ pub struct ProviderConfig {
     pub private: bool,
     /// OpenAI-compatible only: send the key as `api-key` (Azure OpenAI) instead of a bearer token.
     pub azure_api_key_header: bool,
+    /// Which addresses the base URL may reach, checked in the URL and at every DNS resolution.
+    /// Configured providers are the operator's and may be private; admin-added ones follow
+    /// `security.allow_private_urls`.
+    pub urls: UrlPolicy,
 }
 
 impl ProviderConfig {
@@ -63,6 +68,7 @@ impl ProviderConfig {
             breaker: BreakerConfig::default(),
             private: kind == ProviderKind::Ollama,
             azure_api_key_header: false,
+            urls: UrlPolicy::PRIVATE_TOO,
         }
     }
 }
@@ -93,14 +99,8 @@ pub trait Provider: Send + Sync {
 /// Builds the provider a config describes. The base URL must be http(s) without credentials.
 pub fn build_provider(config: ProviderConfig) -> Result<Arc<dyn Provider>, LlmError> {
     let bad = |message: String| LlmError::Protocol { provider: config.name.clone(), message };
-    let url = url::Url::parse(config.base_url.trim())
-        .map_err(|e| bad(format!("base_url is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad("base_url must be an http(s) URL with a host".into()));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("base_url must not carry credentials; use api_key".into()));
-    }
+    let url =
+        check_url(&config.base_url, config.urls).map_err(|e| bad(format!("base_url: {e}")))?;
     let base = url.as_str().trim_end_matches('/').to_string();
     let http = ProviderHttp::new(
         &config.name,
@@ -108,6 +108,7 @@ pub fn build_provider(config: ProviderConfig) -> Result<Arc<dyn Provider>, LlmEr
         config.timeout,
         config.retry,
         Breaker::new(config.breaker),
+        config.urls,
     )?;
     Ok(match config.kind {
         ProviderKind::OpenAi => Arc::new(super::openai::OpenAi::new(http, base, &config)),

@@ -45,6 +45,8 @@ pub struct RoutingDefaults {
     pub strategy: Strategy,
     /// Features pinned to private providers.
     pub private_features: Vec<String>,
+    /// Which addresses admin-added providers may be at.
+    pub urls: crate::server::outbound::UrlPolicy,
 }
 
 /// Routing as it stands: configuration plus what admins changed. Rebuilt when the admin rows
@@ -103,7 +105,7 @@ impl Runtime {
                 providers.insert(row.name.clone(), p);
                 continue;
             }
-            match provider_from_row(row, secrets) {
+            match provider_from_row(row, secrets, defaults.urls) {
                 Ok(p) => {
                     providers.insert(row.name.clone(), p);
                 }
@@ -151,6 +153,7 @@ impl Runtime {
 fn provider_from_row(
     row: &ProviderRow,
     secrets: Option<&SecretBox>,
+    urls: crate::server::outbound::UrlPolicy,
 ) -> Result<Arc<dyn Provider>, String> {
     let kind = match row.kind.as_str() {
         "openai" => super::ProviderKind::OpenAi,
@@ -167,6 +170,7 @@ fn provider_from_row(
     config.retry.max_retries = u32::try_from(row.max_retries).unwrap_or(0);
     config.private = row.private;
     config.azure_api_key_header = row.azure;
+    config.urls = urls;
     build_provider(config).map_err(|e| e.to_string())
 }
 

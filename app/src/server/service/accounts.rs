@@ -16,6 +16,40 @@ use http::{HeaderMap, HeaderValue};
 use std::time::Duration;
 
 const USER_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long an instance trusts "this session is not revoked" without asking the store again.
+/// Sign-out and reuse detection invalidate it at once on every instance (through Redis).
+const SESSION_CACHE_TTL: Duration = Duration::from_secs(60);
+
+fn session_key(user_id: i64, family: &str) -> CacheKey {
+    CacheKey::user("session", user_id, family.to_string())
+}
+
+/// Refuses an access token whose sign-in (refresh family) was revoked since it was issued.
+async fn ensure_session_live(state: &AppState, user_id: i64, family: &str) -> Result<(), AppError> {
+    let store = state.store.clone();
+    let fam = family.to_string();
+    let revoked = state
+        .cache
+        .get_or_load(&session_key(user_id, family), SESSION_CACHE_TTL, || async move {
+            Ok(store.refresh_family_revoked(&fam).await?)
+        })
+        .await?;
+    if revoked {
+        return Err(AppError::unauthorized("this session was signed out or revoked"));
+    }
+    Ok(())
+}
+
+/// Revokes a sign-in and ends its access tokens on every instance.
+async fn revoke_family(state: &AppState, user_id: i64, family: &str) -> Result<u64, AppError> {
+    let revoked = state.store.revoke_refresh_family(family, Utc::now()).await?;
+    // Drop every instance's copy, then record the answer, so a lookup racing with this one
+    // finds "revoked" rather than loading its stale "live" again.
+    let key = session_key(user_id, family);
+    state.cache.invalidate(&key).await;
+    state.cache.put(&key, true, SESSION_CACHE_TTL).await;
+    Ok(revoked)
+}
 
 /// A started or continued session: tokens plus who it is for.
 #[derive(Debug, Clone)]
@@ -107,10 +141,18 @@ async fn start_session(state: &AppState, user: &User) -> Result<Session, AppErro
 }
 
 /// Creates an account and signs it in. The first account ever becomes admin.
-pub async fn register(state: &AppState, new: NewAccount) -> Result<Session, AppError> {
+pub async fn register(
+    state: &AppState,
+    new: NewAccount,
+    client_ip: &str,
+) -> Result<Session, AppError> {
     if !state.auth.allow_registration && state.store.count_users().await? > 0 {
         return Err(AppError::forbidden("registration is closed; ask an admin for an account"));
     }
+    state.limits.register_ip.hit(client_ip).await.map_err(|r| AppError::RateLimited {
+        message: "Too many accounts were created from this address; try again later.".into(),
+        retry_after_secs: r.secs(),
+    })?;
     let password_hash = auth::hash_password(&new.password).await?;
     let row = NewUserRow {
         email: new.email.as_str().to_string(),
@@ -183,7 +225,21 @@ pub async fn create_admin(state: &AppState, new: NewAccount) -> Result<User, App
     }
 }
 
-/// Checks e-mail and password, with per-IP and per-account limits, and starts a session.
+/// The wait before checking a password for an account that has seen `failures` failed sign-ins
+/// (from any client) in the window: none up to `allowed`, then 250 ms doubling up to 8 s.
+pub fn sign_in_delay(failures: u32, allowed: u32) -> Duration {
+    const MAX_DELAY: Duration = Duration::from_secs(8);
+    let Some(over) = failures.checked_sub(allowed) else {
+        return Duration::ZERO;
+    };
+    let factor = 1u32.checked_shl(over.min(16)).unwrap_or(u32::MAX);
+    (Duration::from_millis(250).saturating_mul(factor)).min(MAX_DELAY)
+}
+
+/// Checks e-mail and password and starts a session. Guessing is limited per client IP and per
+/// (account, client): that client is locked out for the window. Failures at an account from all
+/// clients only slow every attempt at it down (`sign_in_delay`), so nobody can lock the owner out
+/// by failing on purpose. Unknown, wrong and deactivated all answer the same.
 pub async fn sign_in(
     state: &AppState,
     form: SignInForm,
@@ -198,7 +254,14 @@ pub async fn sign_in(
     if form.password.is_empty() {
         return Err(AppError::invalid("password", "required", "Password is required."));
     }
-    state.limits.login_account.check(email.as_str()).await.map_err(limited)?;
+    let pair = format!("{}|{client_ip}", email.as_str());
+    state.limits.login_account.check(&pair).await.map_err(limited)?;
+    let failures = state.limits.login_delay.current(email.as_str()).await;
+    let delay = sign_in_delay(failures, state.limits.login_account.limit().max);
+    if !delay.is_zero() {
+        metrics::counter!("auth_sign_in_delayed_total").increment(1);
+        tokio::time::sleep(delay).await;
+    }
     let record = match state.store.get_user_by_email(email.as_str()).await {
         Ok(r) => Some(r),
         Err(StoreError::NotFound) => None,
@@ -207,15 +270,13 @@ pub async fn sign_in(
     let ok =
         auth::verify_password(record.as_ref().map(|r| r.password_hash.clone()), &form.password)
             .await;
-    let Some(record) = record.filter(|_| ok) else {
-        let _ = state.limits.login_account.hit(email.as_str()).await;
+    let Some(record) = record.filter(|r| ok && r.user.active) else {
+        let _ = state.limits.login_account.hit(&pair).await;
+        state.limits.login_delay.add(email.as_str(), 1).await;
         metrics::counter!("auth_sign_in_total", "outcome" => "failed").increment(1);
         return Err(AppError::unauthorized("wrong e-mail or password"));
     };
-    if !record.user.active {
-        return Err(AppError::forbidden("this account has been deactivated"));
-    }
-    state.limits.login_account.reset(email.as_str()).await;
+    state.limits.login_account.reset(&pair).await;
     state.store.touch_user_login(record.user.id, Utc::now()).await?;
     metrics::counter!("auth_sign_in_total", "outcome" => "ok").increment(1);
     start_session(state, &record.user).await
@@ -246,7 +307,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
     let mut new_refresh = None;
     if let Some(used_at) = record.used_at {
         if now - used_at > grace {
-            let revoked = state.store.revoke_refresh_family(&record.family_id, now).await?;
+            let revoked = revoke_family(state, record.user_id, &record.family_id).await?;
             tracing::warn!(
                 user.id = record.user_id,
                 revoked,
@@ -302,21 +363,25 @@ pub async fn sign_out(
     refresh_token: Option<&str>,
     principal: Option<&Principal>,
 ) -> Result<(), AppError> {
-    let now = Utc::now();
     let mut family = match refresh_token {
-        Some(t) => {
-            state.store.get_refresh_token(&auth::sha256_hex(t)).await.ok().map(|r| r.family_id)
-        }
+        Some(t) => state
+            .store
+            .get_refresh_token(&auth::sha256_hex(t))
+            .await
+            .ok()
+            .map(|r| (r.user_id, r.family_id)),
         None => None,
     };
     if family.is_none() {
         family = principal.and_then(|p| match &p.credential {
-            Credential::Cookie { family } | Credential::Bearer { family } => Some(family.clone()),
+            Credential::Cookie { family } | Credential::Bearer { family } => {
+                Some((p.user_id, family.clone()))
+            }
             Credential::ApiToken { .. } => None,
         });
     }
-    if let Some(family) = family {
-        state.store.revoke_refresh_family(&family, now).await?;
+    if let Some((user_id, family)) = family {
+        revoke_family(state, user_id, &family).await?;
     }
     Ok(())
 }
@@ -339,6 +404,9 @@ async fn principal_for(
     let user = load_user(state, user_id).await?;
     if !user.active {
         return Err(AppError::unauthorized("this account has been deactivated"));
+    }
+    if let Credential::Cookie { family } | Credential::Bearer { family } = &credential {
+        ensure_session_live(state, user_id, family).await?;
     }
     Ok(Principal {
         user_id,

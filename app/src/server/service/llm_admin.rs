@@ -10,6 +10,7 @@ use crate::model::{
 };
 use crate::server::auth::Principal;
 use crate::server::llm::Target;
+use crate::server::outbound::{UrlPolicy, check_url, origin};
 use crate::server::service::audit_by;
 use crate::server::state::AppState;
 use crate::server::store::{ProviderRow, from_ms};
@@ -88,28 +89,10 @@ fn kind_name(kind: crate::server::llm::ProviderKind) -> &'static str {
     }
 }
 
-/// Checks a provider's base URL: http(s), a host, no credentials, and not a cloud metadata
-/// address.
-fn check_base_url(raw: &str) -> Result<String, AppError> {
-    let bad = |rule: &str, message: &str| AppError::invalid("base_url", rule, message);
-    let url = url::Url::parse(raw.trim())
-        .map_err(|_| bad("url", "base_url must be an absolute http(s) URL"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("scheme", "base_url must use http or https"));
-    }
-    let Some(host) = url.host_str() else {
-        return Err(bad("host", "base_url must name a host"));
-    };
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("credentials", "base_url must not carry credentials; use the API key"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("url", "base_url must not have a query or fragment"));
-    }
-    let metadata = ["169.254.169.254", "[fd00:ec2::254]", "metadata.google.internal"];
-    if metadata.contains(&host) || host.starts_with("169.254.") {
-        return Err(bad("host", "base_url must not point at a link-local or metadata address"));
-    }
+/// Checks a provider's base URL with the one outbound guard (`server::outbound`).
+fn check_base_url(raw: &str, policy: UrlPolicy) -> Result<String, AppError> {
+    let url = check_url(raw, policy)
+        .map_err(|e| AppError::invalid("base_url", e.rule, format!("base_url: {e}")))?;
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
@@ -150,7 +133,7 @@ pub async fn save_provider(
             "kind must be openai, anthropic or ollama",
         ));
     }
-    let base_url = check_base_url(&input.base_url)?;
+    let base_url = check_base_url(&input.base_url, state.urls)?;
     if !(1..=3600).contains(&input.timeout_secs) {
         return Err(AppError::invalid("timeout_secs", "range", "timeout_secs must be 1 to 3600"));
     }
@@ -159,6 +142,17 @@ pub async fn save_provider(
     }
     let existing = state.store.list_llm_providers().await?.into_iter().find(|r| r.name == name);
     let api_key_enc = match input.api_key.as_deref().map(str::trim) {
+        // A stored key goes only where it went before: a new origin needs the key again.
+        None if existing.as_ref().is_some_and(|r| {
+            r.api_key_enc.is_some() && origin(&r.base_url) != origin(&base_url)
+        }) =>
+        {
+            return Err(AppError::invalid(
+                "api_key",
+                "required_for_new_origin",
+                "the base URL now points elsewhere: enter the API key again to send it there",
+            ));
+        }
         None => existing.as_ref().and_then(|r| r.api_key_enc.clone()),
         Some("") => None,
         Some(key) => {
@@ -537,18 +531,26 @@ mod tests {
     #[test]
     fn base_urls_are_checked() {
         assert_eq!(
-            check_base_url("https://api.openai.com/v1/").unwrap(),
+            check_base_url("https://api.openai.com/v1/", UrlPolicy::PUBLIC).unwrap(),
             "https://api.openai.com/v1"
         );
-        assert_eq!(check_base_url("http://127.0.0.1:11434").unwrap(), "http://127.0.0.1:11434");
+        assert_eq!(
+            check_base_url("http://127.0.0.1:11434", UrlPolicy::PRIVATE_TOO).unwrap(),
+            "http://127.0.0.1:11434"
+        );
+        assert!(check_base_url("http://127.0.0.1:11434", UrlPolicy::PUBLIC).is_err());
         for bad in [
             "ftp://x",
             "https://user:pw@host",
             "http://169.254.169.254/latest",
             "not a url",
             "https://x/v1?key=1",
+            "http://[::ffff:169.254.169.254]/",
+            "http://metadata.google.internal./",
+            "http://[fe80::1]/",
+            "http://0.0.0.0:6379/",
         ] {
-            assert!(check_base_url(bad).is_err(), "{bad}");
+            assert!(check_base_url(bad, UrlPolicy::PRIVATE_TOO).is_err(), "{bad}");
         }
         assert!(check_name("ok-name_1").is_ok());
         assert!(check_name("bad name").is_err());

@@ -98,6 +98,11 @@ async fn managed(state: &AppState, user: &Principal, id: i64) -> Result<SourceRe
     }
 }
 
+/// The most a source's JSON settings may take (spaces, projects, globs, a JQL filter).
+const MAX_CONFIG_BYTES: usize = 32 * 1024;
+/// The most a credential may take (API tokens and PATs are well under 1 KiB).
+const MAX_SECRET_BYTES: usize = 4096;
+
 /// Validated settings of a form.
 struct Parsed {
     kind: SourceKind,
@@ -116,6 +121,12 @@ async fn parse_form(
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         errors.push(FieldError::new("name", "length", "name must be 1 to 80 characters"));
+    } else if crate::model::has_unsafe_chars(name) {
+        errors.push(FieldError::new(
+            "name",
+            "format",
+            "name must not contain control or text-direction characters",
+        ));
     }
     let kind = SourceKind::parse(form.kind.trim());
     if kind.is_none() {
@@ -173,6 +184,19 @@ async fn parse_form(
     }
     if !form.config.is_object() {
         errors.push(FieldError::new("config", "object", "config must be a JSON object"));
+    } else if form.config.to_string().len() > MAX_CONFIG_BYTES {
+        errors.push(FieldError::new(
+            "config",
+            "max_size",
+            format!("config must be at most {} KiB of JSON", MAX_CONFIG_BYTES / 1024),
+        ));
+    }
+    if form.secret.as_deref().is_some_and(|s| s.len() > MAX_SECRET_BYTES) {
+        errors.push(FieldError::new(
+            "secret",
+            "max_size",
+            format!("secret must be at most {MAX_SECRET_BYTES} bytes"),
+        ));
     }
     if !errors.is_empty() {
         return Err(AppError::Validation { errors });
@@ -190,6 +214,26 @@ async fn parse_form(
         schedule: schedule.map(str::to_string),
         secret,
     })
+}
+
+/// A stored credential goes only to the origin it was entered for: a form that moves the base
+/// URL to another scheme, host or port must carry the secret again.
+fn keep_secret_at_its_origin(
+    stored_config: &str,
+    form: &serde_json::Value,
+) -> Result<(), AppError> {
+    let stored: serde_json::Value = serde_json::from_str(stored_config).unwrap_or_default();
+    let base = |v: &serde_json::Value| {
+        v.get("base_url").and_then(|b| b.as_str()).and_then(crate::server::outbound::origin)
+    };
+    if base(&stored) != base(form) {
+        return Err(AppError::invalid(
+            "secret",
+            "required_for_new_origin",
+            "the base URL now points elsewhere: enter the credentials again to send them there",
+        ));
+    }
+    Ok(())
 }
 
 fn connector_error(e: ConnectorError) -> AppError {
@@ -232,7 +276,8 @@ pub async fn create(
 ) -> Result<Source, AppError> {
     let p = parse_form(state, user, &form).await?;
     if p.kind != SourceKind::Files {
-        connectors::build(p.kind, &form.config, p.secret.clone()).map_err(connector_error)?;
+        connectors::build(p.kind, &form.config, p.secret.clone(), state.urls)
+            .map_err(connector_error)?;
     }
     let sealed = p.secret.as_ref().map(|s| seal(state, s)).transpose()?;
     let row = NewSource {
@@ -280,10 +325,13 @@ pub async fn update(
     if p.kind != SourceKind::Files {
         let secret = match (&p.secret, &current.secret) {
             (Some(s), _) => Some(s.clone()),
-            (None, Some(sealed)) => Some(open(state, sealed)?),
+            (None, Some(sealed)) => {
+                keep_secret_at_its_origin(&current.config, &form.config)?;
+                Some(open(state, sealed)?)
+            }
             (None, None) => None,
         };
-        connectors::build(p.kind, &form.config, secret).map_err(connector_error)?;
+        connectors::build(p.kind, &form.config, secret, state.urls).map_err(connector_error)?;
     }
     let sealed = p.secret.as_ref().map(|s| seal(state, s)).transpose()?;
     let row = NewSource {
@@ -347,11 +395,15 @@ pub async fn test_connection(
         (Some(s), _) => Some(s.clone()),
         (None, Some(id)) => {
             let s = managed(state, user, id).await?;
+            if s.secret.is_some() {
+                keep_secret_at_its_origin(&s.config, &form.config)?;
+            }
             s.secret.as_deref().map(|sealed| open(state, sealed)).transpose()?
         }
         (None, None) => None,
     };
-    let connector = connectors::build(p.kind, &form.config, secret).map_err(connector_error)?;
+    let connector =
+        connectors::build(p.kind, &form.config, secret, state.urls).map_err(connector_error)?;
     connector.test_connection().await.map_err(connector_error)
 }
 
@@ -416,6 +468,13 @@ pub async fn upload(
     }
     let name = name.trim();
     let name = if name.is_empty() { "upload" } else { name };
+    if crate::model::has_unsafe_chars(name) {
+        return Err(AppError::invalid(
+            "file",
+            "name_format",
+            "the file name must not contain control or text-direction characters",
+        ));
+    }
     if name.chars().count() > 200 {
         return Err(AppError::invalid(
             "file",
@@ -431,14 +490,19 @@ pub async fn upload(
             format!("the file is {} bytes; the limit is {limit} bytes", bytes.len()),
         ));
     }
-    let file_name = name.to_string();
-    let (bytes, checked) = tokio::task::spawn_blocking(move || {
-        let checked = extract::extract(&bytes, &file_name, limit).map(|(format, _)| format);
-        (bytes, checked)
-    })
-    .await
-    .map_err(internal)?;
-    let format = checked.map_err(|e| AppError::invalid("file", extract_rule(&e), e.to_string()))?;
+    let checked = state
+        .knowledge
+        .extractor()
+        .extract(&bytes, name, limit, Some(std::time::Duration::from_secs(10)))
+        .await;
+    let format = match checked {
+        Ok((format, _)) => format,
+        Err(extract::ExtractError::Unavailable(reason)) => {
+            tracing::warn!(%reason, "upload not checked: extraction unavailable");
+            return Err(AppError::Unavailable { message: reason });
+        }
+        Err(e) => return Err(AppError::invalid("file", e.rule(), format!("{name}: {e}"))),
+    };
     use sha2::Digest;
     let file = state
         .store
@@ -454,15 +518,6 @@ pub async fn upload(
         .await?;
     enqueue_sync(state, user.user_id, id, "upload").await?;
     Ok(file)
-}
-
-fn extract_rule(e: &extract::ExtractError) -> &'static str {
-    match e {
-        extract::ExtractError::TooLarge { .. } => "max_size",
-        extract::ExtractError::Unsupported(_) => "type",
-        extract::ExtractError::Empty => "empty",
-        extract::ExtractError::Malformed(_) => "malformed",
-    }
 }
 
 /// An uploaded file's bytes, for whoever may see the source.

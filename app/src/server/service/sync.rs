@@ -265,7 +265,7 @@ impl Run {
         };
         let config: serde_json::Value = serde_json::from_str(&self.source.config)
             .map_err(|e| SyncError::Other(format!("stored config is not JSON: {e}")))?;
-        let connector = connectors::build(kind, &config, secret)?;
+        let connector = connectors::build(kind, &config, secret, self.state.urls)?;
         let mut checkpoint: Checkpoint = self
             .source
             .checkpoint
@@ -359,7 +359,7 @@ impl Run {
                 continue;
             }
             let (_, bytes) = self.state.store.get_source_file(f.id).await?;
-            match extract::extract(&bytes, &f.name, limit) {
+            match self.state.knowledge.extractor().extract(&bytes, &f.name, limit, None).await {
                 Ok((format, ex)) => {
                     let doc = SourceDoc {
                         external_id,
@@ -376,6 +376,10 @@ impl Run {
                         body: DocBody::Blocks(ex.blocks),
                     };
                     self.one(doc).await?;
+                }
+                // Not the file's fault: the run fails and is retried.
+                Err(extract::ExtractError::Unavailable(reason)) => {
+                    return Err(SyncError::Other(format!("extraction: {reason}")));
                 }
                 Err(e) => {
                     self.counts.processed += 1;
@@ -406,8 +410,12 @@ impl Run {
         Ok(())
     }
 
-    async fn index_doc(&mut self, doc: SourceDoc) -> Result<Outcome, SyncError> {
-        let ex = extract::body_to_blocks(&doc.body);
+    async fn index_doc(&mut self, mut doc: SourceDoc) -> Result<Outcome, SyncError> {
+        // Connector markup is parsed off the async workers: a hostile page may be slow to parse.
+        let body = std::mem::replace(&mut doc.body, DocBody::Blocks(Vec::new()));
+        let ex = tokio::task::spawn_blocking(move || extract::body_to_blocks(&body))
+            .await
+            .map_err(|e| SyncError::Document(format!("reading the document failed: {e}")))?;
         let text = ex.plain_text();
         let hash = chunk::content_hash(
             &serde_json::to_string(&(

@@ -23,6 +23,12 @@ pub async fn create(
         errors.push(FieldError::new("name", "required", "Name is required."));
     } else if name.chars().count() > 80 {
         errors.push(FieldError::new("name", "max_length", "Name must be at most 80 characters."));
+    } else if crate::model::has_unsafe_chars(&name) {
+        errors.push(FieldError::new(
+            "name",
+            "format",
+            "Name must not contain control or text-direction characters.",
+        ));
     }
     if !(1..=MAX_DAYS).contains(&form.expires_in_days) {
         errors.push(FieldError::new(

@@ -252,6 +252,8 @@ pub trait Store:
     ) -> StoreResult<bool>;
     /// Revokes every token of a family.
     async fn revoke_refresh_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<u64>;
+    /// Whether any token of the family was revoked (sign-out, reuse, deactivation, new password).
+    async fn refresh_family_revoked(&self, family_id: &str) -> StoreResult<bool>;
 
     // --- API tokens
     /// Stores a new API token.

@@ -391,6 +391,19 @@ macro_rules! impl_sql_store {
                 Ok(done.rows_affected())
             }
 
+            async fn refresh_family_revoked(
+                &self,
+                family_id: &str,
+            ) -> $crate::server::store::StoreResult<bool> {
+                let revoked: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NOT NULL",
+                )
+                .bind(family_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(revoked > 0)
+            }
+
             async fn insert_api_token(
                 &self,
                 row: $crate::server::store::NewApiTokenRow,

@@ -1,26 +1,26 @@
 //! The HTTP client every connector shares: one admin-configured base URL, one credential, GET
-//! only. It owns the hygiene rules: http(s) base URLs without credentials, query or fragment;
-//! link-local and cloud-metadata addresses refused both in the URL and after DNS resolution (so a
-//! name cannot be rebound to them); no redirects; no proxy (a proxy would resolve names past the
+//! only. It owns the hygiene rules: base URLs pass the one outbound guard (`server::outbound`:
+//! http(s) without credentials, query or fragment; link-local and metadata addresses never,
+//! private ones only when allowed; checked in the URL and again at DNS resolution, so a name
+//! cannot be rebound); answers capped in size; no redirects; no proxy (a proxy would resolve names past the
 //! guard); 429/503 retried honouring `Retry-After`, 502/504 and network failures with jittered
 //! backoff; the credential only in headers and redacted from every error.
 //!
 //! It must not know any source's API: paths and queries come from the connectors.
 
 use super::ConnectorError;
+use crate::server::outbound::{GuardedResolver, UrlPolicy, check_url};
 use base64::Engine as _;
 use rand::Rng;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
 };
 use secrecy::{ExposeSecret, SecretString};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
-use url::{Host, Url};
+use url::Url;
 
-/// Host names of cloud metadata services, refused as base URLs and at resolution.
-const METADATA_HOSTS: &[&str] = &["metadata.google.internal", "metadata"];
+/// How much of an error page is read for its message.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// How much of an error body goes into an error message.
 const MESSAGE_CHARS: usize = 300;
@@ -122,11 +122,20 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Retries for rate limits, gateway errors and network failures.
     pub retry: RetryPolicy,
+    /// Which addresses the source may be at (`security.allow_private_urls`).
+    pub urls: UrlPolicy,
+    /// The largest answer read; a larger one is an error, not gigabytes in memory.
+    pub max_body_bytes: u64,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(30), retry: RetryPolicy::default() }
+        Self {
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            urls: UrlPolicy::PUBLIC,
+            max_body_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -173,6 +182,7 @@ pub struct SourceHttp {
     auth_header: Option<(HeaderName, HeaderValue)>,
     secrets: Vec<String>,
     retry: RetryPolicy,
+    max_body_bytes: u64,
 }
 
 impl std::fmt::Debug for SourceHttp {
@@ -184,13 +194,13 @@ impl std::fmt::Debug for SourceHttp {
 impl SourceHttp {
     /// A client for the source at `base_url` (validated by [`validate_base_url`]).
     pub fn new(base_url: &str, auth: Auth, options: HttpOptions) -> Result<Self, ConnectorError> {
-        let base = validate_base_url(base_url)?;
+        let base = validate_base_url(base_url, options.urls)?;
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver))
+            .dns_resolver(GuardedResolver::shared(options.urls))
             .user_agent(concat!("blueprint/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::Config {
@@ -203,6 +213,7 @@ impl SourceHttp {
             auth_header: auth.header()?,
             secrets: auth.secrets(),
             retry: options.retry,
+            max_body_bytes: options.max_body_bytes,
         })
     }
 
@@ -332,6 +343,8 @@ impl SourceHttp {
         if res.status().is_success() {
             return match self.read_body(res, limit).await {
                 Ok(body) => Attempt::Done(body),
+                // Too large stays too large: not worth another attempt.
+                Err(e @ ConnectorError::Protocol(_)) => Attempt::Fatal(e),
                 Err(e) => Attempt::Retry(e, None),
             };
         }
@@ -352,7 +365,15 @@ impl SourceHttp {
             });
         }
         let retry_after = retry_after(res.headers());
-        let body = res.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+        let mut res = res;
+        // An error page is read only as far as a message needs.
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = res.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() > ERROR_BODY_BYTES {
+                break;
+            }
+        }
         let message = self.message(&body);
         match status {
             401 | 403 => Attempt::Fatal(ConnectorError::Unauthorized { status, message }),
@@ -379,16 +400,27 @@ impl SourceHttp {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if let (Some(limit), Some(declared)) = (limit, declared)
-            && declared > limit
-        {
-            return Ok(None);
+        // With a caller's limit a larger body is skipped (`None`); otherwise the client's cap
+        // makes it an error.
+        let cap = limit.unwrap_or(self.max_body_bytes);
+        let too_large = || {
+            if limit.is_some() {
+                Ok(None)
+            } else {
+                Err(ConnectorError::Protocol(format!(
+                    "the source's answer is larger than {} MiB; not read",
+                    self.max_body_bytes / (1024 * 1024)
+                )))
+            }
+        };
+        if declared.is_some_and(|d| d > cap) {
+            return too_large();
         }
         let mut body = Vec::new();
         while let Some(chunk) = res.chunk().await.map_err(|e| self.network(&e))? {
             body.extend_from_slice(&chunk);
-            if limit.is_some_and(|l| body.len() as u64 > l) {
-                return Ok(None);
+            if body.len() as u64 > cap {
+                return too_large();
             }
         }
         Ok(Some(SourceResponse { headers, body }))
@@ -445,110 +477,16 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok().or(Some(Duration::ZERO))
 }
 
-/// Checks an admin-supplied base URL: http(s), a host, no credentials, query or fragment, not a
-/// link-local, unspecified or metadata address. Loopback and private ranges are allowed
-/// (self-managed servers live there). The path gets a trailing `/`.
-pub fn validate_base_url(raw: &str) -> Result<Url, ConnectorError> {
-    let refuse = |message: String| ConnectorError::Config { field: "base_url".into(), message };
-    let mut url = Url::parse(raw.trim()).map_err(|e| refuse(format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(refuse(format!("scheme {} is not allowed; use http or https", url.scheme())));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(refuse("credentials do not belong in the URL; use the token setting".into()));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(refuse("a query or fragment is not allowed".into()));
-    }
-    match url.host() {
-        None => return Err(refuse("the URL has no host".into())),
-        Some(Host::Ipv4(ip)) if is_blocked_ip(IpAddr::V4(ip)) => {
-            return Err(refuse(format!("{ip} is a link-local or unspecified address")));
-        }
-        Some(Host::Ipv6(ip)) if is_blocked_ip(IpAddr::V6(ip)) => {
-            return Err(refuse(format!("{ip} is a link-local, unspecified or metadata address")));
-        }
-        Some(Host::Domain(name)) if is_metadata_host(name) => {
-            return Err(refuse(format!("{name} is a cloud metadata service")));
-        }
-        Some(_) => {}
-    }
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-/// Link-local (169.254.0.0/16, fe80::/10), unspecified, and AWS's IPv6 metadata address.
-fn is_blocked_ip(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified(),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_blocked_ip(IpAddr::V4(v4));
-            }
-            const AWS_METADATA: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
-            v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80 || v6 == AWS_METADATA
-        }
-    }
-}
-
-fn is_metadata_host(name: &str) -> bool {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    METADATA_HOSTS.contains(&name.as_str())
-}
-
-/// Resolves with the system resolver and drops blocked addresses, so a name that passed
-/// validation cannot later be pointed (rebound) at a metadata service.
-struct GuardedResolver;
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let addrs = resolve_allowed(&host).await?;
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-async fn resolve_allowed(
-    host: &str,
-) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
-    if is_metadata_host(host) {
-        return Err(format!("{host} is a cloud metadata service").into());
-    }
-    let addrs: Vec<SocketAddr> =
-        tokio::net::lookup_host((host, 0)).await?.filter(|a| !is_blocked_ip(a.ip())).collect();
-    if addrs.is_empty() {
-        return Err(
-            format!("{host} resolves only to blocked (link-local or metadata) addresses").into()
-        );
-    }
-    Ok(addrs)
+/// Checks an admin-supplied base URL with the one outbound guard (`server::outbound`); the
+/// path gets a trailing `/`.
+pub fn validate_base_url(raw: &str, policy: UrlPolicy) -> Result<Url, ConnectorError> {
+    check_url(raw, policy)
+        .map_err(|e| ConnectorError::Config { field: "base_url".into(), message: e.message })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blocks_link_local_unspecified_and_mapped_addresses() {
-        for ip in ["169.254.169.254", "0.0.0.0", "fe80::1", "::", "::ffff:169.254.1.1"] {
-            assert!(is_blocked_ip(ip.parse().unwrap_or_else(|_| unreachable!())), "{ip}");
-        }
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.5", "::1", "fd12::1", "8.8.8.8"] {
-            assert!(!is_blocked_ip(ip.parse().unwrap_or_else(|_| unreachable!())), "{ip}");
-        }
-    }
-
-    #[tokio::test]
-    async fn resolver_refuses_metadata_names_and_keeps_loopback() {
-        assert!(resolve_allowed("metadata.google.internal.").await.is_err());
-        let local = resolve_allowed("localhost").await.unwrap_or_default();
-        assert!(!local.is_empty() && local.iter().all(|a| a.ip().is_loopback()), "{local:?}");
-    }
 
     #[test]
     fn link_header_next_is_found_among_others() {

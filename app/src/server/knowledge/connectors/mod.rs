@@ -101,6 +101,7 @@ pub fn build(
     kind: crate::model::SourceKind,
     config: &serde_json::Value,
     secret: Option<secrecy::SecretString>,
+    urls: crate::server::outbound::UrlPolicy,
 ) -> Result<Box<dyn Connector>, ConnectorError> {
     use crate::model::SourceKind;
     let mut config = config.clone();
@@ -127,7 +128,7 @@ pub fn build(
                 confluence::Deployment::DataCenter => http::Auth::Bearer(token),
             })
         };
-    let options = http::HttpOptions::default();
+    let options = http::HttpOptions { urls, ..http::HttpOptions::default() };
     Ok(match kind {
         SourceKind::Confluence => {
             let c: confluence::ConfluenceConfig = parse(config)?;

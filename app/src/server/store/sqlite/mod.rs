@@ -30,6 +30,8 @@ impl DialectSql for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database, sets WAL mode and runs migrations.
+    /// Opens (creating if missing, folder 0700 and file 0600: it holds the JWT signing key and
+    /// sealed credentials) and migrates the database at `url`.
     pub async fn connect(url: &str, opts: &PoolOptions) -> anyhow::Result<Self> {
         let connect = SqliteConnectOptions::from_str(url)
             .context("database.url is not a valid sqlite: URL")?
@@ -38,12 +40,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = connect.get_filename().parent()
+        let file = connect.get_filename().to_path_buf();
+        if let Some(dir) = file.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).with_context(|| {
+            private_dir(dir).with_context(|| {
                 format!("could not create the database folder {}", dir.display())
             })?;
+        }
+        if !url.contains(":memory:") && !url.contains("mode=memory") {
+            private_file(&file)
+                .with_context(|| format!("could not create the database {}", file.display()))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections.max(1))
@@ -70,3 +77,44 @@ impl_job_store!(SqliteStore);
 impl_llm_store!(SqliteStore);
 impl_notification_store!(SqliteStore);
 impl_knowledge_store!(SqliteStore, sqlx::Sqlite);
+
+/// Creates a folder readable by this user only; an existing folder is left as it is (it may be
+/// shared on purpose, e.g. the working directory).
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates the database file as 0600, or narrows an existing one to 0600. SQLite gives its
+/// `-wal` and `-shm` files the database file's permissions.
+fn private_file(file: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let mode = std::fs::metadata(file)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        Ok(())
+    }
+}

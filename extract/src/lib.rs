@@ -3,17 +3,110 @@
 //! format: PDF (`pdf-extract`), DOCX (`zip` + `quick-xml`), HTML and Confluence storage format
 //! (`scraper`), Markdown (`pulldown-cmark`) and plain text.
 //!
-//! Everything here is pure and synchronous: callers run it on a blocking thread. Hostile input must
-//! never panic or balloon: sizes are checked before parsing, ZIP entries are read with a cap, and
-//! the PDF parser (which can panic on damaged files) runs under `catch_unwind`. It does not
-//! chunk, detect languages or store anything.
+//! Everything here is pure and synchronous. Hostile input must never panic or balloon where this
+//! crate can prevent it: sizes are checked before parsing, ZIP entries are read with a cap, HTML
+//! nesting is bounded, and the PDF parser (which can panic on damaged files) runs under
+//! `catch_unwind`. What a parser could still do — recurse until the stack overflows, allocate
+//! gigabytes, spin — is contained by the server, which runs `extract` for uploaded files in a
+//! worker process under memory, CPU and time limits (`app::server::knowledge::sandbox`). The
+//! fuzz targets in `fuzz/` exercise every entry point. It does not chunk, detect languages or
+//! store anything.
 
-use super::{Block, DocBody, Extracted};
+use chrono::{DateTime, Utc};
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use quick_xml::events::{BytesStart, Event as XmlEvent};
 use scraper::{ElementRef, Html, Node};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
+
+/// One structural piece of a document, in reading order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Block {
+    /// A heading; `level` 1 is the top.
+    Heading {
+        /// 1–6.
+        level: u8,
+        /// The heading's text.
+        text: String,
+    },
+    /// A paragraph (or a list item, a table row, a quote: prose).
+    Paragraph {
+        /// Plain text, whitespace collapsed.
+        text: String,
+    },
+    /// Preformatted code; kept whole where it fits a chunk.
+    Code {
+        /// The fence's or macro's language, if named.
+        lang: Option<String>,
+        /// The code, line breaks kept.
+        text: String,
+    },
+    /// A comment on an issue or a page (Jira comments, merge request notes).
+    Comment {
+        /// Who wrote it.
+        author: Option<String>,
+        /// When.
+        at: Option<DateTime<Utc>>,
+        /// Plain text.
+        text: String,
+    },
+}
+
+impl Block {
+    /// The block's text.
+    pub fn text(&self) -> &str {
+        match self {
+            Block::Heading { text, .. }
+            | Block::Paragraph { text }
+            | Block::Code { text, .. }
+            | Block::Comment { text, .. } => text,
+        }
+    }
+}
+
+/// A document's text, as blocks, with the title the content itself gives (if any).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extracted {
+    /// A title found in the content (`<title>`, the first `#` heading, DOCX core title …).
+    pub title: Option<String>,
+    /// The content in reading order.
+    pub blocks: Vec<Block>,
+}
+
+impl Extracted {
+    /// All text, blocks separated by blank lines (for hashing and language detection).
+    pub fn plain_text(&self) -> String {
+        let mut out = String::new();
+        for b in &self.blocks {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(b.text());
+        }
+        out
+    }
+}
+
+/// How a connector hands over a document's body; `extract::body_to_blocks` turns each into blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "format", content = "content", rename_all = "snake_case")]
+pub enum DocBody {
+    /// HTML or Confluence storage format (XHTML with `ac:` / `ri:` elements).
+    Html(String),
+    /// Markdown (GitLab files and wikis, issue descriptions).
+    Markdown(String),
+    /// Plain text or source code (`lang` names the language for source files).
+    Text {
+        /// The text.
+        text: String,
+        /// Programming language for code files, so the whole file is chunked as code.
+        lang: Option<String>,
+    },
+    /// Already structured (Jira issues: description, then comments).
+    Blocks(Vec<Block>),
+}
 
 /// The most a single DOCX entry may expand to; larger means a zip bomb or not a document.
 const MAX_ZIP_ENTRY_BYTES: u64 = 50 * 1024 * 1024;
@@ -22,7 +115,8 @@ const MAX_ZIP_ENTRY_BYTES: u64 = 50 * 1024 * 1024;
 const PDF_MAGIC_WINDOW: usize = 1024;
 
 /// A document format we can extract text from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DocFormat {
     /// Portable Document Format.
     Pdf,
@@ -50,7 +144,8 @@ impl DocFormat {
 }
 
 /// Why a file could not be turned into text; the messages are meant for the uploader.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum ExtractError {
     /// The file is over the configured upload limit.
     #[error("the file is too large (the limit is {})", human_size(*.limit))]
@@ -67,6 +162,36 @@ pub enum ExtractError {
     /// The format was recognised but the file is damaged; the payload is a short reason.
     #[error("the file could not be read: {0}")]
     Malformed(String),
+    /// Reading the file needed more memory than a reader may take.
+    #[error("reading the file needed more than the {mib} MiB a reader may use")]
+    MemoryLimit {
+        /// The limit in MiB.
+        mib: u64,
+    },
+    /// Reading the file took longer than a reader may take.
+    #[error("reading the file took longer than the {secs} s a reader may take")]
+    TimeLimit {
+        /// The limit in seconds.
+        secs: u64,
+    },
+    /// The reader could not be started; not the file's fault.
+    #[error("the file reader is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ExtractError {
+    /// The rule a refused file broke, as validation errors name it.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            ExtractError::TooLarge { .. } => "max_size",
+            ExtractError::Unsupported(_) => "type",
+            ExtractError::Empty => "empty",
+            ExtractError::Malformed(_) => "malformed",
+            ExtractError::MemoryLimit { .. } => "memory_limit",
+            ExtractError::TimeLimit { .. } => "time_limit",
+            ExtractError::Unavailable(_) => "unavailable",
+        }
+    }
 }
 
 /// Recognises the format from the content; `file_name` only decides Markdown versus text.
@@ -803,20 +928,30 @@ const OPTIONAL_END_TAGS: &str = "\
     p li dt dd tr td th thead tbody tfoot colgroup caption option optgroup rb rt rp html head \
     body";
 
-/// Whether open tags (net of end tags) ever nest deeper than `limit`; a cheap scan, no parse.
+/// Whether open elements ever nest deeper than `limit`; a cheap scan, no parse. An end tag closes
+/// the innermost open element of its name and everything inside it, as an HTML parser does; an
+/// end tag that matches nothing open closes nothing (`<div></b>` repeated nests as deep as
+/// `<div>` repeated).
 fn nesting_exceeds(html: &str, limit: usize) -> bool {
-    let mut depth = 0usize;
+    let mut open: Vec<String> = Vec::new();
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
         rest = &rest[lt..];
-        if rest.starts_with("</") {
-            depth = depth.saturating_sub(1);
+        if let Some(after) = rest.strip_prefix("</") {
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '-'))
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if let Some(at) = open.iter().rposition(|o| *o == name) {
+                open.truncate(at);
+            }
         } else if let Some(name) = leading_tag(rest)
             && !listed(VOID_ELEMENTS, &name)
             && !listed(OPTIONAL_END_TAGS, &name)
         {
-            depth += 1;
-            if depth > limit {
+            open.push(name);
+            if open.len() > limit {
                 return true;
             }
         }
@@ -1360,14 +1495,14 @@ fn heading_level(level: HeadingLevel) -> u8 {
 mod tests {
     use super::*;
 
-    const RUNBOOK_PDF: &[u8] = include_bytes!("testdata/runbook.pdf");
-    const DAMAGED_CMAP_PDF: &[u8] = include_bytes!("testdata/damaged-cmap.pdf");
-    const ONBOARDING_DOCX: &[u8] = include_bytes!("testdata/onboarding.docx");
-    const PHOTOS_ZIP: &[u8] = include_bytes!("testdata/photos.zip");
-    const PNG_NAMED_PDF: &[u8] = include_bytes!("testdata/screenshot-renamed.pdf");
-    const RELEASE_NOTES_HTML: &str = include_str!("testdata/release-notes.html");
-    const CONFLUENCE_STORAGE: &str = include_str!("testdata/confluence-storage.xml");
-    const README_MD: &str = include_str!("testdata/README.md");
+    const RUNBOOK_PDF: &[u8] = include_bytes!("../testdata/runbook.pdf");
+    const DAMAGED_CMAP_PDF: &[u8] = include_bytes!("../testdata/damaged-cmap.pdf");
+    const ONBOARDING_DOCX: &[u8] = include_bytes!("../testdata/onboarding.docx");
+    const PHOTOS_ZIP: &[u8] = include_bytes!("../testdata/photos.zip");
+    const PNG_NAMED_PDF: &[u8] = include_bytes!("../testdata/screenshot-renamed.pdf");
+    const RELEASE_NOTES_HTML: &str = include_str!("../testdata/release-notes.html");
+    const CONFLUENCE_STORAGE: &str = include_str!("../testdata/confluence-storage.xml");
+    const README_MD: &str = include_str!("../testdata/README.md");
 
     const LIMIT: usize = 10 * 1024 * 1024;
 
@@ -1717,6 +1852,19 @@ mod tests {
         let ex = html_to_blocks(&html);
         assert_eq!(ex.blocks, [paragraph("Intro deep text")]);
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn stray_end_tags_do_not_hide_nesting() {
+        // html5ever ignores `</b>` with no open `b`: this nests 10 000 divs deep.
+        let html = "<div></b>".repeat(10_000);
+        assert!(nesting_exceeds(&html, MAX_PARSE_NESTING));
+        let started = std::time::Instant::now();
+        let _ = html_to_blocks(&"<div></b>x".repeat(200_000));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        // Properly closed siblings stay shallow; an end tag closes what is open inside it.
+        assert!(!nesting_exceeds(&"<div><b>x</b></div>".repeat(10_000), MAX_PARSE_NESTING));
+        assert!(!nesting_exceeds(&"<div><span><i>x</div>".repeat(10_000), MAX_PARSE_NESTING));
     }
 
     #[test]
