@@ -904,6 +904,7 @@ impl Application {
         // Jobs stop with the server: no new claims, running handlers get the grace period,
         // the rest go back to the queue for another instance or the next start.
         let (runner, cron) = (self.runner, self.cron);
+        let gateway = self.state.llm.clone();
         let jobs = async move {
             let _ = runner_rx.wait_for(|stopping| *stopping).await;
             cron.shutdown().await;
@@ -913,6 +914,12 @@ impl Application {
             }
         };
         let (result, ()) = tokio::join!(http, jobs);
+        // Every stream that ended has its settlement running: let it reach the ledger before
+        // the process exits (requests were drained above, so no new ones start).
+        let left = gateway.drain_settlements(grace).await;
+        if left > 0 {
+            tracing::error!(left, "LLM calls left unsettled at shutdown");
+        }
         result
     }
 }

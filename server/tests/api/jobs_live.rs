@@ -59,6 +59,9 @@ async fn demo_job_progress_arrives_live_and_completes() {
         app.get_bearer("/api/v1/jobs", &ann.access).await.json().await.unwrap();
     assert_eq!(list["items"][0]["id"], id);
     assert_eq!(list["items"][0]["state"], "succeeded");
+    // Done is 100 %, even when the last progress report was throttled away.
+    assert_eq!(list["items"][0]["progress"]["percent"], 100, "{list}");
+    assert_eq!(list["items"][0]["progress"]["done"], list["items"][0]["progress"]["total"]);
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ mod notifications;
 mod ops;
 mod ratelimit;
 mod security;
+mod shutdown;
 mod smtp_sink;
 mod tokens;
 mod ws;

@@ -84,6 +84,21 @@ pub(crate) fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySet
     }
 }
 
+/// The user's ledger rows once `n` are there (streams settle from their own tasks).
+async fn ledger_rows(store: &DynStore, uid: i64, n: usize) -> Vec<app::model::LlmCall> {
+    let since = Utc::now() - chrono::Duration::hours(1);
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = store.list_llm_calls(Some(uid), since, 10, 0).await.unwrap().0;
+        if rows.len() == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rows.len(), n, "every call is in the ledger");
+    rows
+}
+
 pub(crate) fn target(provider: &str) -> Target {
     Target { provider: provider.into(), model: "m-1".into() }
 }
@@ -254,16 +269,7 @@ async fn streamed_calls_are_priced_from_their_usage_and_abandoned_ones_still_pay
     assert!(matches!(stream.next().await, Some(Ok(StreamEvent::Delta(_)))));
     drop(stream);
 
-    let since = Utc::now() - chrono::Duration::hours(1);
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        rows = store.list_llm_calls(Some(uid), since, 10, 0).await.unwrap().0;
-        if rows.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(rows.len(), 2, "both calls are in the ledger");
+    let rows = ledger_rows(&store, uid, 2).await;
     // Both started within moments and settle from their own tasks: find them by outcome.
     let abandoned = rows.iter().find(|r| r.outcome == "abandoned").expect("the abandoned call");
     let finished = rows.iter().find(|r| r.outcome == "ok").expect("the finished call");
@@ -319,4 +325,72 @@ async fn a_failing_provider_falls_back_to_the_next_and_both_attempts_are_recorde
         .map(|r| (r.provider.as_str(), r.outcome.as_str(), r.cost_nanos))
         .collect();
     assert_eq!(outcomes, vec![("primary", "error", 0), ("backup", "ok", 17 * PER_TOKEN)]);
+}
+
+/// An answer of 400 characters the provider counts as 50 tokens (our characters / 4 estimate
+/// says 100): streamed or not, the bill is the provider's count.
+#[tokio::test]
+async fn a_streamed_and_an_unstreamed_answer_cost_the_same_when_the_provider_reports_usage() {
+    let db = TestDb::sqlite();
+    let store = open(&db).await;
+    let uid = user(&store).await;
+    let answer = "Ok, ".repeat(100);
+    let server = MockServer::start().await;
+    let mut frames: Vec<(&str, String)> = answer
+        .as_bytes()
+        .chunks(40)
+        .map(|c| {
+            let delta = std::str::from_utf8(c).unwrap();
+            ("", json!({ "choices": [{ "index": 0, "delta": { "content": delta }, "finish_reason": null }] }).to_string())
+        })
+        .collect();
+    frames.push((
+        "",
+        json!({ "choices": [], "usage": { "prompt_tokens": 20, "completion_tokens": 50 } })
+            .to_string(),
+    ));
+    frames.push(("", "[DONE]".into()));
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::body_partial_json(json!({ "stream": true })))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(sse(&frames)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": answer }, "finish_reason": "stop" }],
+            "usage": { "prompt_tokens": 20, "completion_tokens": 50 }
+        })))
+        .mount(&server)
+        .await;
+    let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
+    let gateway = Gateway::new(
+        store.clone(),
+        None,
+        None,
+        None,
+        vec![p],
+        settings(10_000_000, vec![target("test")]),
+    );
+    gateway.chat(&caller(uid), messages(), 200).await.unwrap();
+    let mut stream = gateway.chat_stream(&caller(uid), messages(), 200).await.unwrap();
+    let mut text = String::new();
+    while let Some(event) = stream.next().await {
+        if let StreamEvent::Delta(t) = event.unwrap() {
+            text.push_str(&t);
+        }
+    }
+    assert_eq!(text, answer);
+    drop(stream);
+
+    let rows = ledger_rows(&store, uid, 2).await;
+    let streamed = rows.iter().find(|r| r.streamed).expect("the streamed call");
+    let whole = rows.iter().find(|r| !r.streamed).expect("the unstreamed call");
+    assert_eq!((whole.input_tokens, whole.output_tokens), (20, 50));
+    assert_eq!((streamed.input_tokens, streamed.output_tokens), (20, 50), "{streamed:?}");
+    assert_eq!(streamed.cost_nanos, whole.cost_nanos);
+    assert_eq!(whole.cost_nanos, 70 * PER_TOKEN);
 }

@@ -180,6 +180,18 @@ async fn a_stream_cut_mid_answer_is_interrupted_and_not_retried() {
 }
 
 #[tokio::test]
+async fn an_answer_cut_mid_body_says_so_not_that_the_provider_was_unreachable() {
+    let (base, _) =
+        cut_stream_server("application/json", r#"{"choices":[{"index":0,"message":"#.into()).await;
+    let p = provider_with(ProviderKind::OpenAi, &format!("{base}/v1"), |c| c.retry.max_retries = 0);
+    let err = p.chat(&request()).await.unwrap_err();
+    assert!(matches!(err, LlmError::Protocol { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("cut off") && !text.contains("could not reach"), "{text}");
+    assert!(err.should_fall_back(), "another provider may still answer");
+}
+
+#[tokio::test]
 async fn a_slow_provider_times_out() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -165,6 +165,9 @@ struct Inner {
     tokens: RateLimiter,
     prices: Mutex<Option<(Instant, PriceTable)>>,
     alerts: std::sync::OnceLock<Arc<dyn AlertSink>>,
+    /// Settlements of streams, which run in tasks of their own (a stream may be settled from
+    /// `Drop`); graceful shutdown waits for them (`drain_settlements`).
+    settlements: tokio_util::task::TaskTracker,
 }
 
 /// How long the price table is kept before it is read again (edits invalidate it at once on
@@ -245,6 +248,7 @@ impl Gateway {
                 settings,
                 prices: Mutex::new(None),
                 alerts: std::sync::OnceLock::new(),
+                settlements: tokio_util::task::TaskTracker::new(),
             }),
         }
     }
@@ -344,6 +348,25 @@ impl Gateway {
             problems: rt.problems.clone(),
             rows: rt.rows.clone(),
         })
+    }
+
+    /// Waits up to `within` for the settlements of streams that have ended (shutdown: every
+    /// call a client saw a cost for gets its ledger row). Returns how many were still pending
+    /// when the time ran out.
+    pub async fn drain_settlements(&self, within: Duration) -> usize {
+        let tracker = &self.inner.settlements;
+        tracker.close();
+        let pending = tracker.len();
+        if pending > 0 {
+            tracing::info!(pending, "waiting for LLM call settlements");
+        }
+        if tokio::time::timeout(within, tracker.wait()).await.is_err() {
+            let left = tracker.len();
+            tracing::error!(left, "shutdown grace ran out with LLM settlements pending");
+            return left;
+        }
+        tracker.reopen();
+        0
     }
 
     /// Reads admin providers and routing again on the next call (after an edit).
@@ -1045,12 +1068,22 @@ struct StreamTracker {
 }
 
 impl StreamTracker {
-    /// The usage to bill: the provider's last report (or our prompt estimate if none came),
-    /// with output estimated from the text if the provider had not counted it yet.
-    fn billable(&self, prompt_tokens: u64) -> Usage {
+    /// The usage to bill. A stream that ended with the provider's usage report is billed exactly
+    /// as reported, like the same answer unstreamed — unless the report is implausibly small for
+    /// the text (under a quarter of our estimate: a report sent at the start, never updated).
+    /// Otherwise (cut off, abandoned, or no report) the provider's last report — or our prompt
+    /// estimate if none came — with output estimated from the text seen if the provider had not
+    /// counted that much yet.
+    fn billable(&self, prompt_tokens: u64, completed: bool) -> Usage {
+        let seen = estimate_tokens(&self.text_chars);
+        if completed
+            && let Some(usage) = self.usage
+            && usage.output_tokens.saturating_mul(4) >= seen
+        {
+            return usage;
+        }
         let mut usage =
             self.usage.unwrap_or(Usage { input_tokens: prompt_tokens, ..Usage::default() });
-        let seen = estimate_tokens(&self.text_chars);
         if usage.output_tokens < seen {
             usage.output_tokens = seen;
         }
@@ -1067,7 +1100,7 @@ impl StreamTracker {
         let reserved = self.reserved.take()?;
         let keep = (outcome == "ok").then(|| self.answer_key.take()).flatten();
         let text = keep.as_ref().map(|_| self.text_chars.clone());
-        let usage = self.billable(reserved.prompt_tokens);
+        let usage = self.billable(reserved.prompt_tokens, outcome == "ok");
         let cost = reserved.price.cost(&usage);
         let attempt = Attempt {
             caller: &self.caller,
@@ -1080,8 +1113,8 @@ impl StreamTracker {
         let row = attempt.row(usage, cost, outcome, error);
         let gateway = self.gateway.clone();
         let caller = self.caller.clone();
-        // Also runs from Drop, so it cannot be awaited here.
-        tokio::spawn(async move {
+        // Also runs from Drop, so it cannot be awaited here; shutdown waits for it instead.
+        self.gateway.inner.settlements.spawn(async move {
             if let Err(e) = gateway.settle(&caller, &reserved, row).await {
                 tracing::error!(error = %e, "could not settle a streamed LLM call");
             }

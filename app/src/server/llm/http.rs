@@ -170,6 +170,13 @@ impl ProviderHttp {
             message = format!("{message}: {s}");
             source = s.source();
         }
+        // The provider was reached and started answering; the body broke or was not readable.
+        if e.is_body() || e.is_decode() {
+            return LlmError::Protocol {
+                provider: self.provider.clone(),
+                message: format!("the answer was cut off: {}", self.redact(&message)),
+            };
+        }
         LlmError::Connect { provider: self.provider.clone(), message: self.redact(&message) }
     }
 

@@ -472,7 +472,9 @@ macro_rules! impl_job_store {
                     .map_err(|e| $crate::server::store::StoreError::Other(e.into()))?;
                 let done = sqlx::query(
                     "UPDATE jobs SET state = 'succeeded', result = $4, finished_at = $5, \
-                     updated_at = $5, lease_owner = NULL, lease_expires_at = NULL \
+                     updated_at = $5, lease_owner = NULL, lease_expires_at = NULL, \
+                     progress_percent = CASE WHEN progress_percent IS NULL AND progress_total IS NULL \
+                     THEN NULL ELSE 100 END, progress_done = COALESCE(progress_total, progress_done) \
                      WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3",
                 )
                 .bind(lease.job_id)
