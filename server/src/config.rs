@@ -351,6 +351,9 @@ pub struct LlmSettings {
     pub tokens_per_minute: u32,
     /// Per-feature overrides of the two limits.
     pub feature_limits: std::collections::BTreeMap<String, FeatureLimitSettings>,
+    /// How long an admitted call's reservation outlives its instance's last renewal (every
+    /// quarter of this) before any instance settles it as `orphaned` and releases the hold.
+    pub reservation_lease_secs: u64,
 }
 
 /// One feature's rate limits.
@@ -396,6 +399,7 @@ impl Default for LlmSettings {
             requests_per_minute: 60,
             tokens_per_minute: 200_000,
             feature_limits: std::collections::BTreeMap::new(),
+            reservation_lease_secs: 120,
         }
     }
 }
@@ -921,6 +925,9 @@ impl Settings {
             if app::server::llm::Period::parse(value).is_none() {
                 return Err(bad(key, "must be daily, weekly or monthly"));
             }
+        }
+        if !(2..=86_400).contains(&l.reservation_lease_secs) {
+            return Err(bad("llm.reservation_lease_secs", "must be between 2 and 86400"));
         }
         if l.alert_thresholds.iter().any(|t| !(1..=100).contains(t)) {
             return Err(bad("llm.alert_thresholds", "each must be between 1 and 100"));

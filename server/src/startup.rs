@@ -314,6 +314,7 @@ fn build_gateway(
         urls: app::server::outbound::UrlPolicy {
             allow_private: settings.security.allow_private_urls,
         },
+        reservation_lease: Duration::from_secs(l.reservation_lease_secs),
     };
     Ok(Gateway::new(store, Some(events), Some(cache), redis, providers, gateway_settings))
 }
@@ -794,6 +795,8 @@ pub struct Application {
     grace: Duration,
     runner: Option<RunnerHandle>,
     cron: CronHandle,
+    /// Renews this instance's LLM reservations and reaps expired ones (any instance's).
+    housekeeping: tokio::task::JoinHandle<()>,
     /// The state, for tests and commands.
     pub state: AppState,
 }
@@ -824,6 +827,16 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.server.addr))?;
         let port = listener.local_addr()?.port();
         state.knowledge.start(state.store.clone());
+        let housekeeping = state.llm.start_housekeeping();
+        // The tokenizers of the configured routes load once, off the request path.
+        let routed: Vec<String> = settings
+            .llm
+            .routes
+            .values()
+            .flatten()
+            .filter_map(|t| t.split_once(':').map(|(_, model)| model.to_string()))
+            .collect();
+        tokio::task::spawn_blocking(move || app::server::llm::tokens::warm_up(&routed));
         let registry = job_registry(&settings, &state)?;
         let schedules = job_schedules(&settings, &registry)?;
         let runner = settings.jobs.workers.then(|| {
@@ -855,6 +868,7 @@ impl Application {
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             runner,
             cron,
+            housekeeping,
             state,
         })
     }
@@ -920,6 +934,9 @@ impl Application {
         if left > 0 {
             tracing::error!(left, "LLM calls left unsettled at shutdown");
         }
+        // Reservations still open (grace ran out) expire and are reaped by another instance or
+        // the next start.
+        self.housekeeping.abort();
         result
     }
 }

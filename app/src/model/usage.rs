@@ -107,7 +107,7 @@ pub struct LlmCall {
     pub cost_nanos: i64,
     /// Latency.
     pub latency_ms: i64,
-    /// `ok`, `error`, `interrupted`, `abandoned` or `cache_hit`.
+    /// `ok`, `error`, `interrupted`, `abandoned`, `cache_hit` or `orphaned`.
     pub outcome: String,
     /// Whether it streamed.
     pub streamed: bool,
@@ -117,6 +117,10 @@ pub struct LlmCall {
     pub error: Option<String>,
     /// The request that made it.
     pub request_id: Option<String>,
+    /// Some token count was Blueprint's estimate, not the provider's report (a stream cut
+    /// before its usage came, a provider that reports none, or a call lost with its instance).
+    #[serde(default)]
+    pub usage_estimated: bool,
 }
 
 /// A model's price as admins edit it, in USD per million tokens.

@@ -188,7 +188,10 @@ fn CallRow(call: LlmCall) -> impl IntoView {
                 <br />
                 <span class="muted">{call.provider.clone()}{call.streamed.then_some(" · streamed")}</span>
             </td>
-            <td>{format!("{} / {}", call.input_tokens + call.cached_input_tokens, call.output_tokens)}</td>
+            <td>
+                {format!("{} / {}", call.input_tokens + call.cached_input_tokens, call.output_tokens)}
+                {call.usage_estimated.then(|| view! { <span class="badge" title="The provider reported no usage for this call; these token counts are Blueprint's estimate.">"estimated"</span> })}
+            </td>
             <td>
                 {usd(call.cost_nanos)}
                 {(!call.price_known).then(|| view! { <span class="badge" title="This model is not in the price table; the default price was used.">"default price"</span> })}

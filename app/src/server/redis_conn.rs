@@ -1,16 +1,27 @@
 //! The optional Redis connection. Start-up never waits for Redis: a background task connects
 //! and the connection manager reconnects by itself. Callers get `None` while Redis is not
 //! there and fall back to in-process state, logging a warning at most every few seconds.
+//!
+//! A circuit breaker keeps an outage from costing requests time: after
+//! [`FAILURES_TO_OPEN`] failed commands in a row it opens, and every command answers `None` at
+//! once, without touching the network. While open, one background task pings Redis every
+//! [`PROBE_EVERY`]; the first answer closes the breaker.
 
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
 /// How long one Redis command may take before we give up and fall back.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Failed commands in a row that open the breaker.
+pub const FAILURES_TO_OPEN: u32 = 2;
+
+/// How often an open breaker probes Redis.
+pub const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// A cheap-to-clone handle on the shared Redis, if one is configured.
 #[derive(Clone)]
@@ -22,6 +33,10 @@ struct Inner {
     client: redis::Client,
     manager: OnceCell<ConnectionManager>,
     last_warning_ms: AtomicI64,
+    /// Failed commands since the last success.
+    failures: AtomicU32,
+    /// Whether the breaker is open (commands skip Redis; a probe task runs).
+    open: AtomicBool,
 }
 
 impl RedisConn {
@@ -34,6 +49,8 @@ impl RedisConn {
                 client,
                 manager: OnceCell::new(),
                 last_warning_ms: AtomicI64::new(0),
+                failures: AtomicU32::new(0),
+                open: AtomicBool::new(false),
             }),
         };
         let bg = conn.clone();
@@ -62,9 +79,51 @@ impl RedisConn {
         }
     }
 
-    /// The connection, once established.
+    /// The connection, once established and while the breaker is closed.
     pub fn manager(&self) -> Option<ConnectionManager> {
+        if self.is_open() {
+            return None;
+        }
         self.inner.manager.get().cloned()
+    }
+
+    /// Whether the breaker is open: Redis failed and commands are skipped until a probe
+    /// answers.
+    pub fn is_open(&self) -> bool {
+        self.inner.open.load(Ordering::Acquire)
+    }
+
+    fn succeeded(&self) {
+        self.inner.failures.store(0, Ordering::Relaxed);
+    }
+
+    fn failed(&self, message: &str) {
+        self.warn(message);
+        let failures = self.inner.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures >= FAILURES_TO_OPEN
+            && self
+                .inner
+                .open
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            tracing::warn!("Redis circuit open: serving from local state until it answers again");
+            metrics::counter!("redis_breaker_opened_total").increment(1);
+            let probe = self.clone();
+            tokio::spawn(async move { probe.probe_until_closed().await });
+        }
+    }
+
+    async fn probe_until_closed(&self) {
+        loop {
+            tokio::time::sleep(PROBE_EVERY).await;
+            if self.ping_raw().await.is_ok() {
+                self.inner.failures.store(0, Ordering::Relaxed);
+                self.inner.open.store(false, Ordering::Release);
+                tracing::info!("Redis answers again: circuit closed");
+                return;
+            }
+        }
     }
 
     /// Waits up to `timeout` for the first connection (for readiness and tests).
@@ -99,9 +158,14 @@ impl RedisConn {
         }
     }
 
-    /// Sends PING; for readiness checks.
+    /// Sends PING; for readiness checks. Fails at once while the breaker is open.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        let Some(mut manager) = self.manager() else {
+        anyhow::ensure!(!self.is_open(), "circuit open after failed commands");
+        self.ping_raw().await
+    }
+
+    async fn ping_raw(&self) -> anyhow::Result<()> {
+        let Some(mut manager) = self.inner.manager.get().cloned() else {
             anyhow::bail!("not connected");
         };
         let pong: String =
@@ -116,13 +180,16 @@ impl RedisConn {
     pub async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Option<T> {
         let mut manager = self.manager()?;
         match tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async::<T>(&mut manager)).await {
-            Ok(Ok(v)) => Some(v),
+            Ok(Ok(v)) => {
+                self.succeeded();
+                Some(v)
+            }
             Ok(Err(e)) => {
-                self.warn(&e.to_string());
+                self.failed(&e.to_string());
                 None
             }
             Err(_) => {
-                self.warn("command timed out");
+                self.failed("command timed out");
                 None
             }
         }
@@ -144,13 +211,16 @@ impl RedisConn {
             inv.arg(*a);
         }
         match tokio::time::timeout(COMMAND_TIMEOUT, inv.invoke_async::<T>(&mut manager)).await {
-            Ok(Ok(v)) => Some(v),
+            Ok(Ok(v)) => {
+                self.succeeded();
+                Some(v)
+            }
             Ok(Err(e)) => {
-                self.warn(&e.to_string());
+                self.failed(&e.to_string());
                 None
             }
             Err(_) => {
-                self.warn("script timed out");
+                self.failed("script timed out");
                 None
             }
         }

@@ -183,6 +183,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     let cache =
         Cache::new(CacheConfig { max_entries: 100_000, l1_max_ttl: Duration::from_secs(30) }, None);
     let settings = GatewaySettings {
+        reservation_lease: std::time::Duration::from_secs(120),
         urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
         timezone: chrono_tz::UTC,
         default_user_budget: Limit { nanos: 1_000_000_000_000, period: Period::Monthly },

@@ -282,6 +282,7 @@ fn app_state(store: DynStore, knowledge: Knowledge) -> AppState {
         None,
         Vec::new(),
         GatewaySettings {
+            reservation_lease: std::time::Duration::from_secs(120),
             urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
             timezone: chrono_tz::UTC,
             default_user_budget: app::server::llm::Limit { nanos: 0, period: Period::Monthly },

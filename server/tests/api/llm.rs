@@ -38,8 +38,10 @@ async fn provider() -> MockServer {
     server
 }
 
-/// gpt-4o-mini ($0.15 / $0.60 per M): each call reserves and costs 14 × 150 + 100 × 600 =
-/// 62,100 nano-dollars; a $0.0002 budget holds three.
+/// gpt-4o-mini ($0.15 / $0.60 per M): each call reserves 17 × 150 + 100 × 600 = 62,550
+/// nano-dollars (the prompt's `o200k_base` count, 6, plus the chat template, 4 per message and 3
+/// for the reply) and costs what the provider counts, 14 × 150 + 100 × 600 = 62,100; a $0.0002
+/// budget holds three.
 async fn app_with_budget(server: &MockServer) -> TestApp {
     let base = format!("{}/v1", server.uri());
     spawn_app_with(move |s| {
@@ -136,7 +138,7 @@ async fn chat_is_priced_budgeted_and_refused_with_402_naming_the_budget() {
         (err["budget"].as_str(), err["period"].as_str()),
         (Some(format!("user:{uid}").as_str()), Some("daily"))
     );
-    assert_eq!(err["reservation_nanos"], 62_100);
+    assert_eq!(err["reservation_nanos"], 62_550);
     assert!(err["resets_at"].is_string());
     let message = err["message"].as_str().unwrap();
     assert!(message.contains("daily budget") && message.contains("Europe/Berlin"), "{message}");

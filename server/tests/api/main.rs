@@ -23,6 +23,7 @@ mod mail;
 mod notifications;
 mod ops;
 mod ratelimit;
+mod redis_outage;
 mod security;
 mod shutdown;
 mod smtp_sink;

@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod gateway;
+mod money;
 mod providers;
 mod routing;
 mod support;

@@ -2,7 +2,8 @@
 //! concurrency, settlement with the ledger in one transaction, alerts once per period.
 
 use app::server::store::{
-    BudgetCheck, BudgetRow, DynStore, NewAuditEntry, NewLlmCall, PriceRow, ProviderRow,
+    BudgetCheck, BudgetOp, BudgetOpResult, BudgetRow, BudgetSpend, DynStore, NewAuditEntry,
+    NewLlmCall, NewReservation, PriceRow, ProviderRow,
 };
 use chrono::Utc;
 use std::sync::Arc;
@@ -36,6 +37,24 @@ fn call(cost: i64) -> NewLlmCall {
         price_known: true,
         error: None,
         request_id: Some("req-1".into()),
+        usage_estimated: false,
+    }
+}
+
+fn hold() -> NewReservation {
+    NewReservation {
+        owner: "instance-a".into(),
+        expires_at: Utc::now() + chrono::Duration::minutes(2),
+        at: Utc::now(),
+        user_id: None,
+        feature: "test".into(),
+        provider: "p".into(),
+        model: "m".into(),
+        prompt_tokens: 10,
+        input_per_mtok: 1_000_000,
+        streamed: true,
+        price_known: true,
+        request_id: None,
     }
 }
 
@@ -85,13 +104,13 @@ pub async fn concurrent_reservations_never_overshoot_and_refusals_name_the_budge
         let (store, checks, barrier) = (store.clone(), checks.clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            store.reserve_budget(&checks, 100).await.unwrap()
+            store.reserve_budget(&checks, 100, &hold()).await.unwrap()
         }));
     }
-    let mut granted = 0;
+    let mut granted = Vec::new();
     for t in tasks {
         match t.await.unwrap() {
-            Ok(()) => granted += 1,
+            Ok(id) => granted.push(id),
             Err(refusal) => {
                 assert_eq!(refusal.scope, "user:7", "the tighter budget refuses");
                 assert_eq!(refusal.limit_nanos, 500);
@@ -99,7 +118,12 @@ pub async fn concurrent_reservations_never_overshoot_and_refusals_name_the_budge
             }
         }
     }
-    assert_eq!(granted, 5, "exactly as many as fit");
+    assert_eq!(granted.len(), 5, "exactly as many as fit");
+    let far = Utc::now() + chrono::Duration::days(1);
+    let open = store.expired_reservations(far, 100).await.unwrap();
+    assert_eq!(open.len(), 5, "refused reservations leave no hold behind");
+    assert!(open.iter().all(|r| r.owner == "instance-a" && r.amount_nanos == 100));
+    assert_eq!(open[0].keys().len(), 2);
     let user = store.budget_spend("user:7", period).await.unwrap();
     let global = store.budget_spend("global", period).await.unwrap();
     assert_eq!((user.reserved_nanos, global.reserved_nanos), (500, 500));
@@ -107,13 +131,15 @@ pub async fn concurrent_reservations_never_overshoot_and_refusals_name_the_budge
 
     // Settling releases the reservation and adds the real cost, with the ledger row.
     let keys = vec![("global".to_string(), period), ("user:7".to_string(), period)];
-    for _ in 0..5 {
-        let (id, spends) = store.settle_budget(&keys, 100, &call(60)).await.unwrap();
+    for reservation in granted {
+        let (id, spends) =
+            store.settle_budget(Some(reservation), &keys, 100, &call(60)).await.unwrap();
         assert!(id > 0);
         assert_eq!(spends.len(), 2);
     }
     let user = store.budget_spend("user:7", period).await.unwrap();
     assert_eq!((user.spent_nanos, user.reserved_nanos), (300, 0));
+    assert!(store.expired_reservations(far, 100).await.unwrap().is_empty(), "holds are gone");
     let (rows, total) =
         store.list_llm_calls(None, Utc::now() - chrono::Duration::hours(1), 2, 0).await.unwrap();
     assert_eq!((rows.len(), total), (2, 5));
@@ -123,6 +149,86 @@ pub async fn concurrent_reservations_never_overshoot_and_refusals_name_the_budge
     );
     // A new period starts empty.
     assert_eq!(store.budget_spend("user:7", period + 1).await.unwrap().spent_nanos, 0);
+}
+
+/// Reservations and settlements in one transaction, each decided as if it ran alone in order:
+/// a settlement's release makes room for the reservation after it, and a refusal names the
+/// budget with what the earlier operations left.
+pub async fn a_batch_decides_each_operation_as_if_it_ran_alone(store: DynStore) {
+    let period = 2_000;
+    let checks = vec![
+        BudgetCheck { scope: "global".into(), period_start: period, limit_nanos: 10_000 },
+        BudgetCheck { scope: "user:9".into(), period_start: period, limit_nanos: 450 },
+    ];
+    let reserve = || BudgetOp::Reserve { checks: checks.clone(), amount: 100, hold: hold() };
+    let results = store.budget_batch(&(0..6).map(|_| reserve()).collect::<Vec<_>>()).await;
+    let mut ids = Vec::new();
+    for (i, r) in results.unwrap().into_iter().enumerate() {
+        match r {
+            BudgetOpResult::Reserved(Ok(id)) if i < 4 => ids.push(id),
+            BudgetOpResult::Reserved(Err(refusal)) if i >= 4 => {
+                assert_eq!(refusal.scope, "user:9");
+                assert_eq!(refusal.spend, BudgetSpend { spent_nanos: 0, reserved_nanos: 400 });
+            }
+            other => panic!("operation {i}: {other:?}"),
+        }
+    }
+    let keys = vec![("global".to_string(), period), ("user:9".to_string(), period)];
+    let settle = BudgetOp::Settle {
+        reservation: Some(ids[0]),
+        keys: keys.clone(),
+        reserved: 100,
+        call: call(30),
+    };
+    let results = store.budget_batch(&[settle, reserve(), reserve()]).await.unwrap();
+    let BudgetOpResult::Settled(call_id, spends) = &results[0] else { panic!("{results:?}") };
+    assert!(*call_id > 0);
+    assert_eq!(spends[1], BudgetSpend { spent_nanos: 30, reserved_nanos: 300 });
+    assert!(matches!(results[1], BudgetOpResult::Reserved(Ok(_))), "30 + 300 + 100 fits 450");
+    assert!(matches!(results[2], BudgetOpResult::Reserved(Err(_))), "30 + 400 + 100 does not");
+    for scope in ["global", "user:9"] {
+        let spend = store.budget_spend(scope, period).await.unwrap();
+        assert_eq!((spend.spent_nanos, spend.reserved_nanos), (30, 400), "{scope}");
+    }
+    let far = Utc::now() + chrono::Duration::days(1);
+    assert_eq!(store.expired_reservations(far, 100).await.unwrap().len(), 4);
+    let (rows, total) =
+        store.list_llm_calls(None, Utc::now() - chrono::Duration::hours(1), 10, 0).await.unwrap();
+    assert_eq!((total, rows[0].cost_nanos), (1, 30));
+}
+
+/// A hold whose owner stopped renewing it: one reaper claims it (not two, not before it
+/// expires), and the owner's late settlement takes the orphaned row over.
+pub async fn a_reaped_hold_is_claimed_once_and_a_late_settlement_moves_only_the_difference(
+    store: DynStore,
+) {
+    let period = 3_000;
+    let checks =
+        vec![BudgetCheck { scope: "user:11".into(), period_start: period, limit_nanos: 1_000 }];
+    let now = Utc::now();
+    let lapsed = NewReservation { expires_at: now - chrono::Duration::seconds(1), ..hold() };
+    let id = store.reserve_budget(&checks, 500, &lapsed).await.unwrap().unwrap();
+    let live = store.reserve_budget(&checks, 100, &hold()).await.unwrap().unwrap();
+    let expired = store.expired_reservations(now, 10).await.unwrap();
+    assert_eq!(expired.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id], "only the lapsed one");
+    let orphan = NewLlmCall { outcome: "orphaned".into(), usage_estimated: true, ..call(40) };
+    let (row_id, spends) =
+        store.reap_reservation(&expired[0], &orphan, now).await.unwrap().expect("claimed");
+    assert_eq!(spends[0], BudgetSpend { spent_nanos: 40, reserved_nanos: 100 });
+    assert!(store.reap_reservation(&expired[0], &orphan, now).await.unwrap().is_none(), "once");
+    assert!(store.expired_reservations(now, 10).await.unwrap().is_empty());
+    // The renewed one is not the reaper's.
+    store.renew_reservations("instance-a", now + chrono::Duration::minutes(5)).await.unwrap();
+    let keys = vec![("user:11".to_string(), period)];
+    let (same, spends) = store.settle_budget(Some(id), &keys, 500, &call(70)).await.unwrap();
+    assert_eq!(same, row_id, "the late settlement takes the orphaned row over");
+    assert_eq!(spends[0], BudgetSpend { spent_nanos: 70, reserved_nanos: 100 });
+    let (_, spends) = store.settle_budget(Some(live), &keys, 100, &call(5)).await.unwrap();
+    assert_eq!(spends[0], BudgetSpend { spent_nanos: 75, reserved_nanos: 0 });
+    let (rows, total) =
+        store.list_llm_calls(None, Utc::now() - chrono::Duration::hours(1), 10, 0).await.unwrap();
+    assert_eq!(total, 2);
+    assert!(rows.iter().all(|r| r.outcome == "ok" && !r.usage_estimated));
 }
 
 pub async fn budget_alerts_are_claimed_once_per_threshold_and_period(store: DynStore) {
@@ -213,7 +319,7 @@ pub async fn usage_buckets_unpriced_models_and_period_spends_aggregate(store: Dy
         ..call(9)
     });
     for r in &rows {
-        store.settle_budget(&[("user:1".into(), base)], 0, r).await.unwrap();
+        store.settle_budget(None, &[("user:1".into(), base)], 0, r).await.unwrap();
     }
     let buckets = store.usage_buckets(None, at(base), at(base + 3 * hour)).await.unwrap();
     let draft = buckets.iter().find(|b| b.feature == "rfc.draft").unwrap();

@@ -81,6 +81,8 @@ contract_tests!(
     llm: [
         prices_are_seeded_and_editable_with_an_audit_entry,
         concurrent_reservations_never_overshoot_and_refusals_name_the_budget,
+        a_batch_decides_each_operation_as_if_it_ran_alone,
+        a_reaped_hold_is_claimed_once_and_a_late_settlement_moves_only_the_difference,
         budget_alerts_are_claimed_once_per_threshold_and_period,
         providers_and_settings_round_trip_with_audit_entries,
         usage_buckets_unpriced_models_and_period_spends_aggregate,

@@ -9,6 +9,7 @@ use super::pricing::{Price, PriceTable};
 use super::provider::Provider;
 pub use super::routing::Target;
 use super::routing::{CandidateFacts, RoutingDefaults, Runtime};
+use super::tokens;
 use super::types::{ChatRequest, ChatResponse, Message, StreamEvent, Usage, estimate_tokens};
 use crate::error::AppError;
 use crate::model::Strategy;
@@ -17,7 +18,9 @@ use crate::server::events::EventBus;
 use crate::server::ratelimit::{Limit as RateLimit, RateLimiter};
 use crate::server::redis_conn::RedisConn;
 use crate::server::secrets::SecretBox;
-use crate::server::store::{BudgetCheck, DynStore, NewLlmCall};
+use crate::server::store::{
+    BudgetCheck, BudgetOp, BudgetOpResult, DynStore, NewLlmCall, NewReservation, ReservationRow,
+};
 use crate::server::store::{BudgetRow, BudgetSpend};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -63,6 +66,9 @@ pub struct GatewaySettings {
     pub secrets: Option<SecretBox>,
     /// Which addresses admin-added providers may be at (`security.allow_private_urls`).
     pub urls: crate::server::outbound::UrlPolicy,
+    /// How long a reservation outlives its instance's last renewal before any instance's
+    /// reaper settles it as `orphaned` (renewals run every quarter of it).
+    pub reservation_lease: Duration,
 }
 
 /// Which answers are reused, for how long, and by whom.
@@ -168,6 +174,57 @@ struct Inner {
     /// Settlements of streams, which run in tasks of their own (a stream may be settled from
     /// `Drop`); graceful shutdown waits for them (`drain_settlements`).
     settlements: tokio_util::task::TaskTracker,
+    /// This instance, as the owner of its reservations.
+    owner: String,
+    /// Where reservations and settlements queue for the batch writer (started on first use).
+    writer: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<BudgetJob>>,
+}
+
+/// A budget operation waiting for its batch, and where its result goes.
+type BudgetJob = (BudgetOp, tokio::sync::oneshot::Sender<Result<BudgetOpResult, AppError>>);
+
+/// The most operations one budget transaction carries.
+const MAX_BATCH: usize = 256;
+
+/// Runs queued budget operations in batches: whatever queued while the previous transaction
+/// ran goes into the next one (group commit), so under load the hot `global` row is written
+/// once per batch, and alone a call waits for nothing. A batch that fails as a whole is retried
+/// one operation at a time, so one bad operation cannot fail the others.
+fn spawn_budget_writer(store: DynStore) -> tokio::sync::mpsc::UnboundedSender<BudgetJob> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BudgetJob>();
+    tokio::spawn(async move {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+            let (ops, replies): (Vec<BudgetOp>, Vec<_>) = jobs.drain(..).unzip();
+            metrics::histogram!("llm_budget_batch_size").record(ops.len() as f64);
+            match store.budget_batch(&ops).await {
+                Ok(results) => {
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        let _ = reply.send(Ok(result));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, operations = ops.len(), "a budget batch failed; running its operations one by one");
+                    for (op, reply) in ops.into_iter().zip(replies) {
+                        let _ = reply.send(budget_op_alone(&store, op).await);
+                    }
+                }
+            }
+        }
+    });
+    tx
+}
+
+async fn budget_op_alone(store: &DynStore, op: BudgetOp) -> Result<BudgetOpResult, AppError> {
+    Ok(match op {
+        BudgetOp::Reserve { checks, amount, hold } => {
+            BudgetOpResult::Reserved(store.reserve_budget(&checks, amount, &hold).await?)
+        }
+        BudgetOp::Settle { reservation, keys, reserved, call } => {
+            let (id, spends) = store.settle_budget(reservation, &keys, reserved, &call).await?;
+            BudgetOpResult::Settled(id, spends)
+        }
+    })
 }
 
 /// How long the price table is kept before it is read again (edits invalidate it at once on
@@ -199,6 +256,8 @@ pub struct Caller {
 }
 
 struct Reserved {
+    /// The stored hold (None for a cache hit, which reserves nothing).
+    id: Option<i64>,
     keys: Vec<(String, i64)>,
     amount: i64,
     /// Our estimate of the prompt's tokens, billed if the provider never reported them.
@@ -249,6 +308,8 @@ impl Gateway {
                 prices: Mutex::new(None),
                 alerts: std::sync::OnceLock::new(),
                 settlements: tokio_util::task::TaskTracker::new(),
+                owner: format!("gw-{}", uuid::Uuid::new_v4().simple()),
+                writer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -367,6 +428,67 @@ impl Gateway {
         }
         tracker.reopen();
         0
+    }
+
+    /// This instance's name as the owner of its reservations.
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// Runs for the life of the process: every quarter of the reservation lease, renews this
+    /// instance's open reservations and settles any instance's expired ones (`reap_expired`).
+    /// The first pass runs at once, so a restart reclaims what a crash left as soon as it
+    /// expires.
+    pub fn start_housekeeping(&self) -> tokio::task::JoinHandle<()> {
+        let gateway = self.clone();
+        let every = (self.inner.settings.reservation_lease / 4).max(Duration::from_millis(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = gateway.renew_reservations().await {
+                    tracing::warn!(error = %e, "could not renew this instance's LLM reservations");
+                }
+                if let Err(e) = gateway.reap_expired().await {
+                    tracing::warn!(error = %e, "could not reap expired LLM reservations");
+                }
+            }
+        })
+    }
+
+    /// Moves the expiry of this instance's open reservations a lease ahead.
+    pub async fn renew_reservations(&self) -> Result<u64, AppError> {
+        let until = Utc::now() + self.inner.settings.reservation_lease;
+        Ok(self.inner.store.renew_reservations(&self.inner.owner, until).await?)
+    }
+
+    /// Settles every expired reservation (its instance died, or lost the database for longer
+    /// than the lease) as an `orphaned` call: the prompt we counted is billed at the input
+    /// price — the provider received it; what it generated is unknown — the rest of the hold
+    /// is released, and the row says the usage is estimated. Returns how many were reaped.
+    pub async fn reap_expired(&self) -> Result<usize, AppError> {
+        let mut reaped = 0;
+        loop {
+            let now = Utc::now();
+            let rows = self.inner.store.expired_reservations(now, 100).await?;
+            let batch = rows.len();
+            for row in rows {
+                let call = orphaned_call(&row, now);
+                if self.inner.store.reap_reservation(&row, &call, now).await?.is_some() {
+                    reaped += 1;
+                    metrics::counter!("llm_calls_total", "provider" => call.provider.clone(), "outcome" => "orphaned").increment(1);
+                    tracing::warn!(reservation = row.id, owner = %row.owner, user_id = ?row.user_id,
+                        cost_nanos = call.cost_nanos, released_nanos = row.amount_nanos,
+                        "settled an LLM call whose instance stopped serving it");
+                    let keys = row.keys();
+                    self.forget_spend(&keys).await;
+                }
+            }
+            if batch < 100 {
+                return Ok(reaped);
+            }
+        }
     }
 
     /// Reads admin providers and routing again on the next call (after an edit).
@@ -584,6 +706,7 @@ impl Gateway {
                 };
                 let row = attempt.row(Usage::default(), 0, "cache_hit", None);
                 let none = Reserved {
+                    id: None,
                     keys: Vec::new(),
                     amount: 0,
                     prompt_tokens: 0,
@@ -740,11 +863,15 @@ impl Gateway {
         caller: &Caller,
         req: &ChatRequest,
         table: &PriceTable,
+        provider: &str,
+        streamed: bool,
     ) -> Result<Reserved, AppError> {
         let (price, price_known) = table.lookup(&req.model);
-        let prompt: u64 = req.messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum();
+        // The most the provider can count for this prompt (its real tokenizer, or one token per
+        // byte where the tokenizer is not public) plus the most it may generate.
+        let (bound, prompt) = self.count_prompt(&req.model, &req.messages).await;
         let worst = Usage {
-            input_tokens: prompt,
+            input_tokens: bound,
             output_tokens: u64::from(req.max_tokens),
             cached_input_tokens: 0,
         };
@@ -753,18 +880,76 @@ impl Gateway {
         let checks: Vec<BudgetCheck> = budgets.iter().map(|(c, _, _)| c.clone()).collect();
         let keys: Vec<(String, i64)> =
             checks.iter().map(|c| (c.scope.clone(), c.period_start)).collect();
-        let reserved = self.inner.store.reserve_budget(&checks, amount).await?;
+        let now = Utc::now();
+        let hold = NewReservation {
+            owner: self.inner.owner.clone(),
+            expires_at: now + self.inner.settings.reservation_lease,
+            at: now,
+            user_id: Some(caller.user_id),
+            feature: caller.feature.clone(),
+            provider: provider.to_string(),
+            model: req.model.clone(),
+            prompt_tokens: i64::try_from(prompt).unwrap_or(i64::MAX),
+            input_per_mtok: price.input_per_mtok,
+            streamed,
+            price_known,
+            request_id: caller.request_id.clone(),
+        };
+        let reserved = match self.budget_op(BudgetOp::Reserve { checks, amount, hold }).await? {
+            BudgetOpResult::Reserved(r) => r,
+            BudgetOpResult::Settled(..) => return Err(out_of_step()),
+        };
         if reserved.is_ok() {
             self.forget_spend(&keys).await;
         }
-        if let Err(refusal) = reserved {
-            let (_, period, resets_at) =
-                budgets.iter().find(|(c, _, _)| c.scope == refusal.scope).cloned().ok_or_else(
-                    || AppError::Unavailable { message: "budget changed; try again".into() },
-                )?;
+        let id = match reserved {
+            Ok(id) => id,
+            Err(refusal) => return Err(self.refusal(refusal, amount, &budgets)),
+        };
+        Ok(Reserved { id: Some(id), keys, amount, prompt_tokens: prompt, price, price_known })
+    }
+
+    /// Runs one budget operation in the writer's next batch.
+    async fn budget_op(&self, op: BudgetOp) -> Result<BudgetOpResult, AppError> {
+        let writer =
+            self.inner.writer.get_or_init(|| spawn_budget_writer(self.inner.store.clone()));
+        let (reply, result) = tokio::sync::oneshot::channel();
+        writer.send((op, reply)).map_err(|_| out_of_step())?;
+        result.await.map_err(|_| out_of_step())?
+    }
+
+    /// Prompt tokens of `messages` to `model`: the reservation's bound and the billing
+    /// estimate (long prompts are counted on the blocking pool).
+    async fn count_prompt(&self, model: &str, messages: &[Message]) -> (u64, u64) {
+        let count = |model: &str, messages: &[Message]| {
+            (tokens::prompt_bound(model, messages), tokens::prompt_estimate(model, messages))
+        };
+        let bytes: usize = messages.iter().map(|m| m.content.len()).sum();
+        if bytes < 16 * 1024 {
+            return count(model, messages);
+        }
+        let (model_owned, messages_owned) = (model.to_string(), messages.to_vec());
+        match tokio::task::spawn_blocking(move || count(&model_owned, &messages_owned)).await {
+            Ok(counts) => counts,
+            Err(_) => (bytes as u64 + 8 * messages.len() as u64, bytes as u64),
+        }
+    }
+
+    fn refusal(
+        &self,
+        refusal: crate::server::store::BudgetRefusal,
+        amount: i64,
+        budgets: &[BudgetLine],
+    ) -> AppError {
+        let Some((_, period, resets_at)) =
+            budgets.iter().find(|(c, _, _)| c.scope == refusal.scope).cloned()
+        else {
+            return AppError::Unavailable { message: "budget changed; try again".into() };
+        };
+        {
             let whose = if refusal.scope == "global" { "the team's" } else { "your" };
             metrics::counter!("llm_budget_refusals_total", "budget" => if refusal.scope == "global" { "global" } else { "user" }).increment(1);
-            return Err(AppError::BudgetExceeded {
+            AppError::BudgetExceeded {
                 message: format!(
                     "This call could cost up to {}, more than is left of {whose} {} budget of {}: {} spent, {} held by calls in progress. It resets at {} ({}).",
                     usd(amount),
@@ -782,9 +967,8 @@ impl Gateway {
                 reserved_nanos: refusal.spend.reserved_nanos,
                 reservation_nanos: amount,
                 resets_at,
-            });
+            }
         }
-        Ok(Reserved { keys, amount, prompt_tokens: prompt, price, price_known })
     }
 
     /// Releases a reservation, records the call and raises threshold alerts.
@@ -794,8 +978,16 @@ impl Gateway {
         reserved: &Reserved,
         call: NewLlmCall,
     ) -> Result<i64, AppError> {
-        let (id, spends) =
-            self.inner.store.settle_budget(&reserved.keys, reserved.amount, &call).await?;
+        let op = BudgetOp::Settle {
+            reservation: reserved.id,
+            keys: reserved.keys.clone(),
+            reserved: reserved.amount,
+            call: call.clone(),
+        };
+        let (id, spends) = match self.budget_op(op).await? {
+            BudgetOpResult::Settled(id, spends) => (id, spends),
+            BudgetOpResult::Reserved(_) => return Err(out_of_step()),
+        };
         let tokens = call.input_tokens + call.output_tokens + call.cached_input_tokens;
         if tokens > 0 {
             let key = format!("{}:{}", caller.user_id, caller.feature);
@@ -894,7 +1086,7 @@ impl Gateway {
         let mut last_error = None;
         for (provider, model) in hops {
             let req = request(&model, &messages, max_tokens);
-            let reserved = self.reserve(caller, &req, &table).await?;
+            let reserved = self.reserve(caller, &req, &table, provider.name(), false).await?;
             let started = (Utc::now(), Instant::now());
             let attempt = Attempt {
                 caller,
@@ -905,9 +1097,18 @@ impl Gateway {
                 price_known: reserved.price_known,
             };
             match provider.chat(&req).await {
-                Ok(answer) => {
+                Ok(mut answer) => {
+                    // A provider that reports no usage is billed our count, flagged as such.
+                    let estimated = answer.usage.is_empty();
+                    if estimated {
+                        answer.usage = Usage {
+                            input_tokens: reserved.prompt_tokens,
+                            output_tokens: tokens::estimate(&model, &answer.text),
+                            cached_input_tokens: 0,
+                        };
+                    }
                     let cost = reserved.price.cost(&answer.usage);
-                    let row = attempt.row(answer.usage, cost, "ok", None);
+                    let row = attempt.row_estimated(answer.usage, cost, "ok", None, estimated);
                     let call_id = self.settle(caller, &reserved, row).await?;
                     let key = self.answer_key(caller, provider.name(), &req);
                     self.remember(key, &answer.text, answer.finish_reason.clone()).await;
@@ -956,7 +1157,7 @@ impl Gateway {
         let mut last_error = None;
         for (provider, model) in hops {
             let req = request(&model, &messages, max_tokens);
-            let reserved = self.reserve(caller, &req, &table).await?;
+            let reserved = self.reserve(caller, &req, &table, provider.name(), true).await?;
             let started = (Utc::now(), Instant::now());
             match provider.chat_stream(&req).await {
                 Ok(stream) => {
@@ -1020,6 +1221,36 @@ fn request(model: &str, messages: &[Message], max_tokens: u32) -> ChatRequest {
     }
 }
 
+/// The ledger row of a call whose instance stopped serving it.
+fn orphaned_call(row: &ReservationRow, now: DateTime<Utc>) -> NewLlmCall {
+    let price = Price { input_per_mtok: row.input_per_mtok, ..Price::default() };
+    let prompt = u64::try_from(row.prompt_tokens).unwrap_or(0);
+    let cost = price.cost(&Usage { input_tokens: prompt, ..Usage::default() });
+    let at = crate::server::store::from_ms(row.at);
+    NewLlmCall {
+        at,
+        user_id: row.user_id,
+        feature: row.feature.clone(),
+        provider: row.provider.clone(),
+        model: row.model.clone(),
+        input_tokens: row.prompt_tokens,
+        output_tokens: 0,
+        cached_input_tokens: 0,
+        cost_nanos: cost,
+        latency_ms: (now - at).num_milliseconds().max(0),
+        outcome: "orphaned".into(),
+        streamed: row.streamed,
+        price_known: row.price_known,
+        error: Some(format!(
+            "the instance serving this call ({}) stopped before settling it; the prompt is billed, \
+             the output is unknown",
+            row.owner
+        )),
+        request_id: row.request_id.clone(),
+        usage_estimated: true,
+    }
+}
+
 /// One attempt at one provider, for its ledger row.
 struct Attempt<'a> {
     caller: &'a Caller,
@@ -1032,6 +1263,18 @@ struct Attempt<'a> {
 
 impl Attempt<'_> {
     fn row(&self, usage: Usage, cost: i64, outcome: &str, error: Option<String>) -> NewLlmCall {
+        self.row_estimated(usage, cost, outcome, error, false)
+    }
+
+    /// A ledger row; `estimated`: some token count is ours, not the provider's.
+    fn row_estimated(
+        &self,
+        usage: Usage,
+        cost: i64,
+        outcome: &str,
+        error: Option<String>,
+        estimated: bool,
+    ) -> NewLlmCall {
         let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         NewLlmCall {
             at: self.started.0,
@@ -1049,6 +1292,7 @@ impl Attempt<'_> {
             price_known: self.price_known,
             error,
             request_id: self.caller.request_id.clone(),
+            usage_estimated: estimated,
         }
     }
 }
@@ -1074,20 +1318,23 @@ impl StreamTracker {
     /// Otherwise (cut off, abandoned, or no report) the provider's last report — or our prompt
     /// estimate if none came — with output estimated from the text seen if the provider had not
     /// counted that much yet.
-    fn billable(&self, prompt_tokens: u64, completed: bool) -> Usage {
-        let seen = estimate_tokens(&self.text_chars);
+    /// The second value says whether any count is our estimate (recorded in the ledger).
+    fn billable(&self, prompt_tokens: u64, completed: bool) -> (Usage, bool) {
         if completed
             && let Some(usage) = self.usage
-            && usage.output_tokens.saturating_mul(4) >= seen
+            && usage.output_tokens.saturating_mul(4) >= estimate_tokens(&self.text_chars)
         {
-            return usage;
+            return (usage, false);
         }
+        let mut estimated = self.usage.is_none();
         let mut usage =
             self.usage.unwrap_or(Usage { input_tokens: prompt_tokens, ..Usage::default() });
+        let seen = tokens::estimate(&self.model, &self.text_chars);
         if usage.output_tokens < seen {
             usage.output_tokens = seen;
+            estimated = true;
         }
-        usage
+        (usage, estimated)
     }
 
     /// Settles once (later calls do nothing); returns the cost and tokens billed.
@@ -1100,7 +1347,7 @@ impl StreamTracker {
         let reserved = self.reserved.take()?;
         let keep = (outcome == "ok").then(|| self.answer_key.take()).flatten();
         let text = keep.as_ref().map(|_| self.text_chars.clone());
-        let usage = self.billable(reserved.prompt_tokens, outcome == "ok");
+        let (usage, estimated) = self.billable(reserved.prompt_tokens, outcome == "ok");
         let cost = reserved.price.cost(&usage);
         let attempt = Attempt {
             caller: &self.caller,
@@ -1110,7 +1357,7 @@ impl StreamTracker {
             streamed: true,
             price_known: reserved.price_known,
         };
-        let row = attempt.row(usage, cost, outcome, error);
+        let row = attempt.row_estimated(usage, cost, outcome, error, estimated);
         let gateway = self.gateway.clone();
         let caller = self.caller.clone();
         // Also runs from Drop, so it cannot be awaited here; shutdown waits for it instead.
@@ -1191,6 +1438,10 @@ fn tracked(
         },
     )
     .boxed()
+}
+
+fn out_of_step() -> AppError {
+    AppError::Unavailable { message: "the budget ledger is unavailable; try again".into() }
 }
 
 fn llm_to_app(e: Option<LlmError>) -> AppError {

@@ -29,6 +29,8 @@ pub mod pricing;
 pub mod provider;
 /// Routes, pins and strategies; admin providers built from their rows.
 pub mod routing;
+/// Token counts: real tokenizers where public, a per-byte bound elsewhere.
+pub mod tokens;
 /// Requests, responses, stream events, token usage.
 pub mod types;
 

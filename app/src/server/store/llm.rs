@@ -150,7 +150,7 @@ pub struct NewLlmCall {
     pub cost_nanos: i64,
     /// How long it took.
     pub latency_ms: i64,
-    /// `ok`, `error`, `interrupted`, `abandoned` or `cache_hit`.
+    /// `ok`, `error`, `interrupted`, `abandoned`, `cache_hit` or `orphaned`.
     pub outcome: String,
     /// Whether it streamed.
     pub streamed: bool,
@@ -160,7 +160,147 @@ pub struct NewLlmCall {
     pub error: Option<String>,
     /// The HTTP request that made it.
     pub request_id: Option<String>,
+    /// Some token count was our estimate, not the provider's report.
+    pub usage_estimated: bool,
 }
+
+/// An admitted call's hold on its budgets, kept until the call settles: who serves it (and
+/// renews it) and what is known to price it if that instance dies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReservation {
+    /// The instance serving the call.
+    pub owner: String,
+    /// When a reaper may take the call for lost unless the owner renews it.
+    pub expires_at: DateTime<Utc>,
+    /// When the call started.
+    pub at: DateTime<Utc>,
+    /// Who made it.
+    pub user_id: Option<i64>,
+    /// Feature.
+    pub feature: String,
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Our estimate of the prompt's tokens (billed if the call is lost).
+    pub prompt_tokens: i64,
+    /// Input price, nano-dollars per million tokens.
+    pub input_per_mtok: i64,
+    /// Whether it streams.
+    pub streamed: bool,
+    /// Whether the price table knew the model.
+    pub price_known: bool,
+    /// The HTTP request that made it.
+    pub request_id: Option<String>,
+}
+
+/// An open reservation as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReservationRow {
+    /// Id.
+    pub id: i64,
+    /// The instance serving the call.
+    pub owner: String,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// Held on each budget.
+    pub amount_nanos: i64,
+    /// JSON `[[scope, period_start], …]`.
+    pub budgets: String,
+    /// Start (ms).
+    pub at: i64,
+    /// Who.
+    pub user_id: Option<i64>,
+    /// Feature.
+    pub feature: String,
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Estimated prompt tokens.
+    pub prompt_tokens: i64,
+    /// Input price per million tokens.
+    pub input_per_mtok: i64,
+    /// Streamed.
+    pub streamed: bool,
+    /// Priced from the table.
+    pub price_known: bool,
+    /// Request id.
+    pub request_id: Option<String>,
+}
+
+impl ReservationRow {
+    /// The budgets it holds money on.
+    pub fn keys(&self) -> Vec<(String, i64)> {
+        serde_json::from_str(&self.budgets).unwrap_or_default()
+    }
+}
+
+pub(crate) fn budget_keys_json(keys: &[(String, i64)]) -> String {
+    serde_json::to_string(keys).unwrap_or_else(|_| "[]".into())
+}
+
+/// `items` in the one order every transaction takes budget rows in — by (scope, period), as
+/// `budget_batch` locks them — so no two transactions can wait on each other.
+pub(crate) fn lock_order<T>(items: &[T], key: impl Fn(&T) -> (&String, i64)) -> Vec<&T> {
+    let mut out: Vec<&T> = items.iter().collect();
+    out.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        (ka.0, ka.1).cmp(&(kb.0, kb.1))
+    });
+    out
+}
+
+/// Holds `$3` on a budget in one statement if spent + reserved + `$3` stays within `$4`
+/// (creating the period's row on first use); affects no row when it would not fit.
+pub(crate) const RESERVE_SQL: &str = "INSERT INTO budget_usage (scope, period_start, reserved_nanos) \
+     SELECT $1, $2, $3 WHERE $3 <= $4 \
+     ON CONFLICT (scope, period_start) DO UPDATE \
+     SET reserved_nanos = budget_usage.reserved_nanos + $3 \
+     WHERE budget_usage.spent_nanos + budget_usage.reserved_nanos + $3 <= $4";
+
+/// Releases `$3` of a budget's hold and adds `$4` to its spend, in one statement.
+pub(crate) const SETTLE_SQL: &str = "INSERT INTO budget_usage (scope, period_start, spent_nanos) \
+     VALUES ($1, $2, $4) \
+     ON CONFLICT (scope, period_start) DO UPDATE SET \
+     reserved_nanos = CASE WHEN budget_usage.reserved_nanos > $3 \
+     THEN budget_usage.reserved_nanos - $3 ELSE 0 END, \
+     spent_nanos = budget_usage.spent_nanos + $4 \
+     RETURNING spent_nanos, reserved_nanos";
+
+pub(crate) const INSERT_CALL_SQL: &str = "INSERT INTO llm_calls (at, user_id, feature, provider, \
+     model, input_tokens, output_tokens, cached_input_tokens, cost_nanos, latency_ms, outcome, \
+     streamed, price_known, error, request_id, usage_estimated) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
+
+pub(crate) const UPDATE_CALL_SQL: &str = "UPDATE llm_calls SET at = $1, user_id = $2, \
+     feature = $3, provider = $4, model = $5, input_tokens = $6, output_tokens = $7, \
+     cached_input_tokens = $8, cost_nanos = $9, latency_ms = $10, outcome = $11, streamed = $12, \
+     price_known = $13, error = $14, request_id = $15, usage_estimated = $16 WHERE id = $17";
+
+/// Binds a `NewLlmCall` as `$1`…`$16` of `INSERT_CALL_SQL` / `UPDATE_CALL_SQL`.
+macro_rules! bind_call {
+    ($query:expr, $call:expr) => {
+        $query
+            .bind($crate::server::store::to_ms($call.at))
+            .bind($call.user_id)
+            .bind(&$call.feature)
+            .bind(&$call.provider)
+            .bind(&$call.model)
+            .bind($call.input_tokens)
+            .bind($call.output_tokens)
+            .bind($call.cached_input_tokens)
+            .bind($call.cost_nanos)
+            .bind($call.latency_ms)
+            .bind(&$call.outcome)
+            .bind($call.streamed)
+            .bind($call.price_known)
+            .bind($call.error.as_deref())
+            .bind($call.request_id.as_deref())
+            .bind($call.usage_estimated)
+    };
+}
+pub(crate) use bind_call;
 
 /// A ledger row as stored; callers get it as `model::LlmCall`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -197,6 +337,8 @@ pub(crate) struct LlmCallRow {
     pub error: Option<String>,
     /// Request id.
     pub request_id: Option<String>,
+    /// Some token count was estimated.
+    pub usage_estimated: bool,
 }
 
 /// The gateway's persistence. Each method is atomic.
@@ -221,20 +363,49 @@ pub trait LlmStore: Send + Sync {
         audit: NewAuditEntry,
     ) -> StoreResult<()>;
     /// Reserves `amount` on every budget in `checks`, all or none: each must keep
-    /// spent + reserved + amount <= limit. Err(refusal) names the first that would not.
+    /// spent + reserved + amount <= limit. The hold is recorded with its owner and expiry, so a
+    /// reaper can settle it if the owner dies. Ok(reservation id); Err(refusal) names the first
+    /// budget that would not fit.
     async fn reserve_budget(
         &self,
         checks: &[BudgetCheck],
         amount: i64,
-    ) -> StoreResult<Result<(), BudgetRefusal>>;
-    /// Releases `reserved` on each (scope, period_start), adds `call.cost_nanos` to its spend
-    /// and records the call, in one transaction. Returns the call id and each budget's spend.
+        hold: &NewReservation,
+    ) -> StoreResult<Result<i64, BudgetRefusal>>;
+    /// Settles a call once, in one transaction: releases `reserved` on each (scope,
+    /// period_start), adds `call.cost_nanos` to its spend, drops the reservation and records
+    /// the call. A call the reaper already recorded as orphaned takes over that ledger row and
+    /// moves only the difference. `None`: nothing was reserved (a cache hit). Returns the call
+    /// id and each budget's spend.
     async fn settle_budget(
         &self,
+        reservation: Option<i64>,
         keys: &[(String, i64)],
         reserved: i64,
         call: &NewLlmCall,
     ) -> StoreResult<(i64, Vec<BudgetSpend>)>;
+    /// Moves the expiry of every open reservation of `owner` (its heartbeat); returns how many.
+    async fn renew_reservations(&self, owner: &str, expires_at: DateTime<Utc>) -> StoreResult<u64>;
+    /// Up to `limit` open reservations that expired before `now`, oldest first (and forgets
+    /// reaped ones older than a day).
+    async fn expired_reservations(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<ReservationRow>>;
+    /// Settles an expired reservation as `call` (an `orphaned` ledger row): releases the hold,
+    /// adds the cost, marks the reservation reaped. None if another reaper took it or its owner
+    /// settled or renewed it meanwhile.
+    async fn reap_reservation(
+        &self,
+        row: &ReservationRow,
+        call: &NewLlmCall,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(i64, Vec<BudgetSpend>)>>;
+    /// Runs many reservations and settlements in one transaction, each decided exactly as if it
+    /// ran alone in order (`plan_batch`), with every touched budget row read, locked and
+    /// written once: the hot `global` row costs one update per batch instead of two per call.
+    async fn budget_batch(&self, ops: &[BudgetOp]) -> StoreResult<Vec<BudgetOpResult>>;
     /// A budget's spend in a period (zero if nothing was spent).
     async fn budget_spend(&self, scope: &str, period_start: i64) -> StoreResult<BudgetSpend>;
     /// True for exactly one caller per (scope, period, threshold).
@@ -292,11 +463,11 @@ pub trait LlmStore: Send + Sync {
 
 pub(crate) const CALL_COLUMNS: &str = "id, at, user_id, feature, provider, model, input_tokens, \
     output_tokens, cached_input_tokens, cost_nanos, latency_ms, outcome, streamed, price_known, \
-    error, request_id";
+    error, request_id, usage_estimated";
 
 /// Writes `impl LlmStore for $store` over a `pool: sqlx::Pool<$db>` field.
 macro_rules! impl_llm_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::server::store::LlmStore for $store {
             async fn list_prices(
@@ -376,127 +547,404 @@ macro_rules! impl_llm_store {
                 &self,
                 checks: &[$crate::server::store::BudgetCheck],
                 amount: i64,
+                hold: &$crate::server::store::NewReservation,
             ) -> $crate::server::store::StoreResult<
-                Result<(), $crate::server::store::BudgetRefusal>,
+                Result<i64, $crate::server::store::BudgetRefusal>,
             > {
+                use $crate::server::store::llm::{budget_keys_json, lock_order, RESERVE_SQL};
                 use $crate::server::store::sql::DialectSql;
+                let keys: Vec<(String, i64)> =
+                    checks.iter().map(|c| (c.scope.clone(), c.period_start)).collect();
                 let mut tx = match <$store as DialectSql>::BEGIN_WRITE {
                     Some(begin) => self.pool.begin_with(begin).await?,
                     None => self.pool.begin().await?,
                 };
-                // One lock order for every caller (PostgreSQL would otherwise risk deadlocks).
-                let mut ordered: Vec<&$crate::server::store::BudgetCheck> = checks.iter().collect();
-                ordered.sort_by(|a, b| (&a.scope, a.period_start).cmp(&(&b.scope, b.period_start)));
-                for check in ordered {
-                    sqlx::query(
-                        "INSERT INTO budget_usage (scope, period_start) VALUES ($1, $2) \
-                         ON CONFLICT (scope, period_start) DO NOTHING",
-                    )
-                    .bind(&check.scope)
-                    .bind(check.period_start)
-                    .execute(&mut *tx)
-                    .await?;
-                    let fits = sqlx::query(
-                        "UPDATE budget_usage SET reserved_nanos = reserved_nanos + $3 \
-                         WHERE scope = $1 AND period_start = $2 \
-                         AND spent_nanos + reserved_nanos + $3 <= $4",
-                    )
-                    .bind(&check.scope)
-                    .bind(check.period_start)
-                    .bind(amount)
-                    .bind(check.limit_nanos)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1;
-                    if !fits {
-                        let spend: $crate::server::store::BudgetSpend = sqlx::query_as(
-                            "SELECT spent_nanos, reserved_nanos FROM budget_usage \
-                             WHERE scope = $1 AND period_start = $2",
-                        )
+                let (id,): (i64,) = sqlx::query_as(
+                    "INSERT INTO llm_reservations (owner, expires_at, amount_nanos, budgets, at, \
+                     user_id, feature, provider, model, prompt_tokens, input_per_mtok, streamed, \
+                     price_known, request_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                     RETURNING id",
+                )
+                .bind(&hold.owner)
+                .bind($crate::server::store::to_ms(hold.expires_at))
+                .bind(amount)
+                .bind(budget_keys_json(&keys))
+                .bind($crate::server::store::to_ms(hold.at))
+                .bind(hold.user_id)
+                .bind(&hold.feature)
+                .bind(&hold.provider)
+                .bind(&hold.model)
+                .bind(hold.prompt_tokens)
+                .bind(hold.input_per_mtok)
+                .bind(hold.streamed)
+                .bind(hold.price_known)
+                .bind(hold.request_id.as_deref())
+                .fetch_one(&mut *tx)
+                .await?;
+                // One statement per budget, in the one lock order (no deadlocks).
+                let mut refused = None;
+                for check in lock_order(checks, |c| (&c.scope, c.period_start)) {
+                    let fits = sqlx::query(RESERVE_SQL)
                         .bind(&check.scope)
                         .bind(check.period_start)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        tx.rollback().await?;
-                        return Ok(Err($crate::server::store::BudgetRefusal {
-                            scope: check.scope.clone(),
-                            limit_nanos: check.limit_nanos,
-                            spend,
-                        }));
+                        .bind(amount)
+                        .bind(check.limit_nanos)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        == 1;
+                    if !fits {
+                        refused = Some(check);
+                        break;
                     }
                 }
-                tx.commit().await?;
-                Ok(Ok(()))
+                let Some(check) = refused else {
+                    tx.commit().await?;
+                    return Ok(Ok(id));
+                };
+                tx.rollback().await?;
+                let spend = self.budget_spend(&check.scope, check.period_start).await?;
+                Ok(Err($crate::server::store::BudgetRefusal {
+                    scope: check.scope.clone(),
+                    limit_nanos: check.limit_nanos,
+                    spend,
+                }))
             }
 
             async fn settle_budget(
                 &self,
+                reservation: Option<i64>,
                 keys: &[(String, i64)],
                 reserved: i64,
                 call: &$crate::server::store::NewLlmCall,
             ) -> $crate::server::store::StoreResult<(i64, Vec<$crate::server::store::BudgetSpend>)>
             {
+                use $crate::server::store::llm::{lock_order, INSERT_CALL_SQL, SETTLE_SQL, UPDATE_CALL_SQL};
                 use $crate::server::store::sql::DialectSql;
                 let mut tx = match <$store as DialectSql>::BEGIN_WRITE {
                     Some(begin) => self.pool.begin_with(begin).await?,
                     None => self.pool.begin().await?,
                 };
-                let mut spends = Vec::with_capacity(keys.len());
-                let mut ordered: Vec<(usize, &(String, i64))> = keys.iter().enumerate().collect();
-                ordered.sort_by(|a, b| a.1.cmp(b.1));
-                let mut by_index = vec![$crate::server::store::BudgetSpend::default(); keys.len()];
-                for (index, (scope, period_start)) in ordered {
-                    sqlx::query(
-                        "INSERT INTO budget_usage (scope, period_start) VALUES ($1, $2) \
-                         ON CONFLICT (scope, period_start) DO NOTHING",
+                // Normally the reservation is released and the cost added. If the reaper took
+                // the call for lost (its owner stopped renewing), it already released the hold
+                // and wrote an 'orphaned' row: that row becomes this call's, and only the
+                // difference in cost moves.
+                let (mut release, mut charge, mut reaped) = (reserved, call.cost_nanos, None);
+                if let Some(id) = reservation {
+                    let row: Option<(Option<i64>,)> = sqlx::query_as(
+                        "DELETE FROM llm_reservations WHERE id = $1 RETURNING reaped_call_id",
                     )
-                    .bind(scope)
-                    .bind(period_start)
-                    .execute(&mut *tx)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    let spend: $crate::server::store::BudgetSpend = sqlx::query_as(
-                        "UPDATE budget_usage SET \
-                         reserved_nanos = CASE WHEN reserved_nanos > $3 THEN reserved_nanos - $3 ELSE 0 END, \
-                         spent_nanos = spent_nanos + $4 \
-                         WHERE scope = $1 AND period_start = $2 \
-                         RETURNING spent_nanos, reserved_nanos",
-                    )
-                    .bind(scope)
-                    .bind(period_start)
-                    .bind(reserved)
-                    .bind(call.cost_nanos)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    by_index[index] = spend;
+                    match row {
+                        Some((None,)) => {}
+                        Some((Some(call_id),)) => {
+                            let (billed,): (i64,) =
+                                sqlx::query_as("SELECT cost_nanos FROM llm_calls WHERE id = $1")
+                                    .bind(call_id)
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                            release = 0;
+                            charge = call.cost_nanos - billed;
+                            reaped = Some(call_id);
+                        }
+                        // Reaped more than a day ago and forgotten: the hold is long released.
+                        None => release = 0,
+                    }
                 }
-                spends.extend(by_index);
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO llm_calls (at, user_id, feature, provider, model, input_tokens, \
-                     output_tokens, cached_input_tokens, cost_nanos, latency_ms, outcome, streamed, \
-                     price_known, error, request_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-                     RETURNING id",
-                )
-                .bind($crate::server::store::to_ms(call.at))
-                .bind(call.user_id)
-                .bind(&call.feature)
-                .bind(&call.provider)
-                .bind(&call.model)
-                .bind(call.input_tokens)
-                .bind(call.output_tokens)
-                .bind(call.cached_input_tokens)
-                .bind(call.cost_nanos)
-                .bind(call.latency_ms)
-                .bind(&call.outcome)
-                .bind(call.streamed)
-                .bind(call.price_known)
-                .bind(call.error.as_deref())
-                .bind(call.request_id.as_deref())
-                .fetch_one(&mut *tx)
-                .await?;
+                let id = match reaped {
+                    Some(call_id) => {
+                        $crate::server::store::llm::bind_call!(sqlx::query(UPDATE_CALL_SQL), call)
+                            .bind(call_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        call_id
+                    }
+                    None => {
+                        let (id,): (i64,) = $crate::server::store::llm::bind_call!(
+                            sqlx::query_as(INSERT_CALL_SQL),
+                            call
+                        )
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        id
+                    }
+                };
+                let mut spends = vec![$crate::server::store::BudgetSpend::default(); keys.len()];
+                let indexed: Vec<(usize, &(String, i64))> = keys.iter().enumerate().collect();
+                for (index, (scope, period_start)) in lock_order(&indexed, |(_, k)| (&k.0, k.1)) {
+                    spends[*index] = sqlx::query_as(SETTLE_SQL)
+                        .bind(scope)
+                        .bind(period_start)
+                        .bind(release)
+                        .bind(charge)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok((id, spends))
+            }
+
+            async fn renew_reservations(
+                &self,
+                owner: &str,
+                expires_at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::server::store::StoreResult<u64> {
+                Ok(sqlx::query(
+                    "UPDATE llm_reservations SET expires_at = $2 \
+                     WHERE owner = $1 AND reaped_call_id IS NULL",
+                )
+                .bind(owner)
+                .bind($crate::server::store::to_ms(expires_at))
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn expired_reservations(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::ReservationRow>> {
+                // Reaped holds are kept a day (a slow call still corrects its row), then go.
+                sqlx::query(
+                    "DELETE FROM llm_reservations WHERE reaped_call_id IS NOT NULL \
+                     AND expires_at < $1",
+                )
+                .bind($crate::server::store::to_ms(now) - 86_400_000)
+                .execute(&self.pool)
+                .await?;
+                Ok(sqlx::query_as(
+                    "SELECT id, owner, expires_at, amount_nanos, budgets, at, user_id, feature, \
+                     provider, model, prompt_tokens, input_per_mtok, streamed, price_known, \
+                     request_id FROM llm_reservations \
+                     WHERE reaped_call_id IS NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
+                )
+                .bind($crate::server::store::to_ms(now))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn reap_reservation(
+                &self,
+                row: &$crate::server::store::ReservationRow,
+                call: &$crate::server::store::NewLlmCall,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::server::store::StoreResult<Option<(i64, Vec<$crate::server::store::BudgetSpend>)>>
+            {
+                use $crate::server::store::llm::{lock_order, INSERT_CALL_SQL, SETTLE_SQL};
+                use $crate::server::store::sql::DialectSql;
+                let mut tx = match <$store as DialectSql>::BEGIN_WRITE {
+                    Some(begin) => self.pool.begin_with(begin).await?,
+                    None => self.pool.begin().await?,
+                };
+                // Claim it: only one reaper wins, and not if it settled or was renewed meanwhile.
+                let claimed = sqlx::query(
+                    "UPDATE llm_reservations SET reaped_call_id = 0 \
+                     WHERE id = $1 AND reaped_call_id IS NULL AND expires_at < $2",
+                )
+                .bind(row.id)
+                .bind($crate::server::store::to_ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !claimed {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let (id,): (i64,) =
+                    $crate::server::store::llm::bind_call!(sqlx::query_as(INSERT_CALL_SQL), call)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                sqlx::query("UPDATE llm_reservations SET reaped_call_id = $2 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let keys = row.keys();
+                let mut spends = vec![$crate::server::store::BudgetSpend::default(); keys.len()];
+                let indexed: Vec<(usize, &(String, i64))> = keys.iter().enumerate().collect();
+                for (index, (scope, period_start)) in lock_order(&indexed, |(_, k)| (&k.0, k.1)) {
+                    spends[*index] = sqlx::query_as(SETTLE_SQL)
+                        .bind(scope)
+                        .bind(period_start)
+                        .bind(row.amount_nanos)
+                        .bind(call.cost_nanos)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(Some((id, spends)))
+            }
+
+            async fn budget_batch(
+                &self,
+                ops: &[$crate::server::store::BudgetOp],
+            ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::BudgetOpResult>> {
+                use $crate::server::store::llm::{
+                    batch_keys, budget_keys_json, plan_batch, Planned, INSERT_CALL_SQL,
+                    UPDATE_CALL_SQL,
+                };
+                use $crate::server::store::sql::DialectSql;
+                use $crate::server::store::{BudgetOp, BudgetOpResult, BudgetSpend};
+                use std::collections::{BTreeMap, HashMap};
+                if ops.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let keys = batch_keys(ops);
+                let mut tx = match <$store as DialectSql>::BEGIN_WRITE {
+                    Some(begin) => self.pool.begin_with(begin).await?,
+                    None => self.pool.begin().await?,
+                };
+                // The holds of the settlements go first, in one statement (reservation rows before
+                // budget rows, the reaper's lock order); a reaped one names the orphaned ledger row
+                // this call takes over.
+                let ids: Vec<i64> = ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        BudgetOp::Settle { reservation, .. } => *reservation,
+                        BudgetOp::Reserve { .. } => None,
+                    })
+                    .collect();
+                let mut deleted: HashMap<i64, Option<i64>> = HashMap::new();
+                let mut reaped_costs: HashMap<i64, i64> = HashMap::new();
+                for chunk in ids.chunks(500) {
+                    let mut delete =
+                        sqlx::QueryBuilder::<$db>::new("DELETE FROM llm_reservations WHERE id IN (");
+                    let mut list = delete.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    delete.push(") RETURNING id, reaped_call_id");
+                    let gone: Vec<(i64, Option<i64>)> =
+                        delete.build_query_as().fetch_all(&mut *tx).await?;
+                    for (id, reaped) in gone {
+                        if let Some(call_id) = reaped {
+                            let (cost,): (i64,) =
+                                sqlx::query_as("SELECT cost_nanos FROM llm_calls WHERE id = $1")
+                                    .bind(call_id)
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                            reaped_costs.insert(call_id, cost);
+                        }
+                        deleted.insert(id, reaped);
+                    }
+                }
+                // Each touched budget row exists, then is read (and on PostgreSQL locked, in
+                // sorted order) once for the whole batch.
+                let mut rows = BTreeMap::new();
+                for chunk in keys.chunks(200) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO budget_usage (scope, period_start) ",
+                    );
+                    insert.push_values(chunk, |mut b, (scope, start)| {
+                        b.push_bind(scope).push_bind(*start);
+                    });
+                    insert.push(" ON CONFLICT (scope, period_start) DO NOTHING");
+                    insert.build().execute(&mut *tx).await?;
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT scope, period_start, spent_nanos, reserved_nanos FROM budget_usage WHERE ",
+                    );
+                    for (i, (scope, start)) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            select.push(" OR ");
+                        }
+                        select.push("(scope = ").push_bind(scope);
+                        select.push(" AND period_start = ").push_bind(*start).push(")");
+                    }
+                    select.push(" ORDER BY scope, period_start");
+                    select.push(<$store as DialectSql>::FOR_UPDATE);
+                    let found: Vec<(String, i64, i64, i64)> =
+                        select.build_query_as().fetch_all(&mut *tx).await?;
+                    for (scope, start, spent_nanos, reserved_nanos) in found {
+                        rows.insert((scope, start), BudgetSpend { spent_nanos, reserved_nanos });
+                    }
+                }
+                let plan = plan_batch(ops, rows, &deleted, &reaped_costs);
+                let mut out = Vec::with_capacity(ops.len());
+                for (op, planned) in ops.iter().zip(plan.ops) {
+                    match (op, planned) {
+                        (BudgetOp::Reserve { checks, amount, hold }, Planned::Reserve(Ok(()))) => {
+                            let keys: Vec<(String, i64)> =
+                                checks.iter().map(|c| (c.scope.clone(), c.period_start)).collect();
+                            let (id,): (i64,) = sqlx::query_as(
+                                "INSERT INTO llm_reservations (owner, expires_at, amount_nanos, \
+                                 budgets, at, user_id, feature, provider, model, prompt_tokens, \
+                                 input_per_mtok, streamed, price_known, request_id) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                                 $14) RETURNING id",
+                            )
+                            .bind(&hold.owner)
+                            .bind($crate::server::store::to_ms(hold.expires_at))
+                            .bind(*amount)
+                            .bind(budget_keys_json(&keys))
+                            .bind($crate::server::store::to_ms(hold.at))
+                            .bind(hold.user_id)
+                            .bind(&hold.feature)
+                            .bind(&hold.provider)
+                            .bind(&hold.model)
+                            .bind(hold.prompt_tokens)
+                            .bind(hold.input_per_mtok)
+                            .bind(hold.streamed)
+                            .bind(hold.price_known)
+                            .bind(hold.request_id.as_deref())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            out.push(BudgetOpResult::Reserved(Ok(id)));
+                        }
+                        (_, Planned::Reserve(Err(refusal))) => {
+                            out.push(BudgetOpResult::Reserved(Err(refusal)));
+                        }
+                        (BudgetOp::Settle { call, .. }, Planned::Settle { reaped, spends }) => {
+                            let id = match reaped {
+                                Some(call_id) => {
+                                    $crate::server::store::llm::bind_call!(
+                                        sqlx::query(UPDATE_CALL_SQL),
+                                        call
+                                    )
+                                    .bind(call_id)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                    call_id
+                                }
+                                None => {
+                                    let (id,): (i64,) = $crate::server::store::llm::bind_call!(
+                                        sqlx::query_as(INSERT_CALL_SQL),
+                                        call
+                                    )
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                                    id
+                                }
+                            };
+                            out.push(BudgetOpResult::Settled(id, spends));
+                        }
+                        _ => {
+                            return Err($crate::server::store::StoreError::Other(anyhow::anyhow!(
+                                "a budget batch was planned out of step with its operations"
+                            )));
+                        }
+                    }
+                }
+                // The touched budgets, once each (their rows are ours until the commit).
+                for ((scope, start), spend) in &plan.rows {
+                    sqlx::query(
+                        "UPDATE budget_usage SET spent_nanos = $3, reserved_nanos = $4 \
+                         WHERE scope = $1 AND period_start = $2",
+                    )
+                    .bind(scope)
+                    .bind(*start)
+                    .bind(spend.spent_nanos)
+                    .bind(spend.reserved_nanos)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn budget_spend(
@@ -745,6 +1193,137 @@ impl From<LlmCallRow> for crate::model::LlmCall {
             price_known: r.price_known,
             error: r.error,
             request_id: r.request_id,
+            usage_estimated: r.usage_estimated,
         }
     }
+}
+
+/// One budget operation of a batch (`LlmStore::budget_batch`).
+#[derive(Debug, Clone)]
+pub enum BudgetOp {
+    /// `reserve_budget`.
+    Reserve {
+        /// The budgets it must fit.
+        checks: Vec<BudgetCheck>,
+        /// The worst-case cost.
+        amount: i64,
+        /// The hold to record.
+        hold: NewReservation,
+    },
+    /// `settle_budget`.
+    Settle {
+        /// The hold (None for a cache hit).
+        reservation: Option<i64>,
+        /// The budgets it held money on.
+        keys: Vec<(String, i64)>,
+        /// What it held on each.
+        reserved: i64,
+        /// The ledger row.
+        call: NewLlmCall,
+    },
+}
+
+/// What one operation of a batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BudgetOpResult {
+    /// The reservation id, or the refusal.
+    Reserved(Result<i64, BudgetRefusal>),
+    /// The call id and each budget's spend after it.
+    Settled(i64, Vec<BudgetSpend>),
+}
+
+/// A batch decided in memory over the budget rows it locked.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    /// Per operation: a reservation's verdict, or a settlement's reaped row and spends.
+    pub ops: Vec<Planned>,
+    /// Every touched budget's values after the batch.
+    pub rows: std::collections::BTreeMap<(String, i64), BudgetSpend>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Planned {
+    Reserve(Result<(), BudgetRefusal>),
+    Settle { reaped: Option<i64>, spends: Vec<BudgetSpend> },
+}
+
+/// Every budget a batch touches, sorted (the one order rows are locked in).
+pub(crate) fn batch_keys(ops: &[BudgetOp]) -> Vec<(String, i64)> {
+    let mut keys: Vec<(String, i64)> = ops
+        .iter()
+        .flat_map(|op| match op {
+            BudgetOp::Reserve { checks, .. } => {
+                checks.iter().map(|c| (c.scope.clone(), c.period_start)).collect::<Vec<_>>()
+            }
+            BudgetOp::Settle { keys, .. } => keys.clone(),
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Decides a batch in order, exactly as the one-at-a-time statements would: each reservation
+/// fits every budget with what the earlier operations left, or is refused naming the first
+/// (sorted) budget it would cross; each settlement releases its hold and adds its cost — or, for
+/// a call the reaper took (`deleted[id] = Some(Some(call))`), moves only the difference from
+/// the orphaned row's cost.
+pub(crate) fn plan_batch(
+    ops: &[BudgetOp],
+    mut rows: std::collections::BTreeMap<(String, i64), BudgetSpend>,
+    deleted: &std::collections::HashMap<i64, Option<i64>>,
+    reaped_costs: &std::collections::HashMap<i64, i64>,
+) -> Plan {
+    let mut planned = Vec::with_capacity(ops.len());
+    for op in ops {
+        match op {
+            BudgetOp::Reserve { checks, amount, .. } => {
+                let mut sorted: Vec<&BudgetCheck> = checks.iter().collect();
+                sorted.sort_by(|a, b| (&a.scope, a.period_start).cmp(&(&b.scope, b.period_start)));
+                let refusal = sorted.iter().find_map(|c| {
+                    let spend =
+                        rows.get(&(c.scope.clone(), c.period_start)).copied().unwrap_or_default();
+                    let total = spend.spent_nanos.saturating_add(spend.reserved_nanos);
+                    (total.saturating_add(*amount) > c.limit_nanos).then(|| BudgetRefusal {
+                        scope: c.scope.clone(),
+                        limit_nanos: c.limit_nanos,
+                        spend,
+                    })
+                });
+                if refusal.is_none() {
+                    for c in &sorted {
+                        let row = rows.entry((c.scope.clone(), c.period_start)).or_default();
+                        row.reserved_nanos = row.reserved_nanos.saturating_add(*amount);
+                    }
+                }
+                planned.push(Planned::Reserve(refusal.map_or(Ok(()), Err)));
+            }
+            BudgetOp::Settle { reservation, keys, reserved, call } => {
+                let (mut release, mut charge, mut reaped) = (*reserved, call.cost_nanos, None);
+                if let Some(id) = reservation {
+                    match deleted.get(id) {
+                        Some(None) => {}
+                        Some(Some(call_id)) => {
+                            release = 0;
+                            charge =
+                                call.cost_nanos - reaped_costs.get(call_id).copied().unwrap_or(0);
+                            reaped = Some(*call_id);
+                        }
+                        None => release = 0,
+                    }
+                }
+                let spends = keys
+                    .iter()
+                    .map(|k| {
+                        let row = rows.entry(k.clone()).or_default();
+                        row.reserved_nanos = (row.reserved_nanos - release).max(0);
+                        row.spent_nanos = row.spent_nanos.saturating_add(charge);
+                        *row
+                    })
+                    .collect();
+                planned.push(Planned::Settle { reaped, spends });
+            }
+        }
+    }
+    Plan { ops: planned, rows }
 }

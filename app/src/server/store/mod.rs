@@ -32,8 +32,8 @@ pub use knowledge::{
     NewSearchQuery, NewSource, NewSourceFile, SearchQueryRecord, SourceRecord,
 };
 pub use llm::{
-    BudgetCheck, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore, NewLlmCall, PriceRow,
-    ProviderRow, UnpricedModel, UsageBucket,
+    BudgetCheck, BudgetOp, BudgetOpResult, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore,
+    NewLlmCall, NewReservation, PriceRow, ProviderRow, ReservationRow, UnpricedModel, UsageBucket,
 };
 pub use notifications::{NewNotification, NotificationList, NotificationStore};
 

@@ -17,6 +17,7 @@ impl DialectSql for PgStore {
     const BEGIN_WRITE: Option<&'static str> = None;
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const LOCK_INDEX_LOG: Option<&'static str> = Some("LOCK TABLE index_log IN EXCLUSIVE MODE");
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
 }
 
 impl PgStore {
@@ -44,6 +45,6 @@ impl PgStore {
 
 impl_sql_store!(PgStore, sqlx::Postgres, Backend::Postgres);
 impl_job_store!(PgStore);
-impl_llm_store!(PgStore);
+impl_llm_store!(PgStore, sqlx::Postgres);
 impl_notification_store!(PgStore);
 impl_knowledge_store!(PgStore, sqlx::Postgres);

@@ -26,6 +26,8 @@ impl DialectSql for SqliteStore {
     // One writer at a time: the claim's select and update cannot interleave with another's.
     const SKIP_LOCKED: &'static str = "";
     const LOCK_INDEX_LOG: Option<&'static str> = None;
+    // The write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+    const FOR_UPDATE: &'static str = "";
 }
 
 impl SqliteStore {
@@ -74,7 +76,7 @@ impl SqliteStore {
 
 impl_sql_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
 impl_job_store!(SqliteStore);
-impl_llm_store!(SqliteStore);
+impl_llm_store!(SqliteStore, sqlx::Sqlite);
 impl_notification_store!(SqliteStore);
 impl_knowledge_store!(SqliteStore, sqlx::Sqlite);
 
