@@ -97,6 +97,22 @@ impl RedisConn {
         self.inner.failures.store(0, Ordering::Relaxed);
     }
 
+    /// A command failed: only a transport failure (I/O, timeout, dropped or refused
+    /// connection) counts toward opening the breaker — Redis answering with an error (a bad
+    /// argument a client sent, a type mismatch) means it is up.
+    fn answered_with(&self, e: &redis::RedisError) {
+        if e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+        {
+            self.failed(&e.to_string());
+        } else {
+            self.succeeded();
+            self.warn(&e.to_string());
+        }
+    }
+
     fn failed(&self, message: &str) {
         self.warn(message);
         let failures = self.inner.failures.fetch_add(1, Ordering::Relaxed) + 1;
@@ -185,7 +201,7 @@ impl RedisConn {
                 Some(v)
             }
             Ok(Err(e)) => {
-                self.failed(&e.to_string());
+                self.answered_with(&e);
                 None
             }
             Err(_) => {
@@ -216,7 +232,7 @@ impl RedisConn {
                 Some(v)
             }
             Ok(Err(e)) => {
-                self.failed(&e.to_string());
+                self.answered_with(&e);
                 None
             }
             Err(_) => {

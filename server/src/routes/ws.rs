@@ -78,6 +78,8 @@ async fn serve(
     user_id: i64,
     after: Option<String>,
 ) {
+    // Only a well-formed event id reaches Redis (`<ms>-<seq>`); anything else replays nothing.
+    let after = after.filter(|a| parse_id(a).is_some());
     // Subscribe before reading the history so nothing falls between the two.
     let mut sub = bus.subscribe(user_id);
     let missed = match &after {

@@ -109,10 +109,11 @@ async fn a_redis_outage_degrades_readiness_and_costs_sign_in_nothing() {
     assert_eq!(body["checks"]["database"], "ok");
     assert!(redis_conn.is_open(), "the breaker is open while Redis is down");
     let down = sign_in_p50(&app, &who, 15).await;
-    // A sign-in is an argon2 hash (~tens of ms); each Redis command waiting out its 500 ms
-    // timeout would add at least that much.
+    // A sign-in is an argon2 hash (~tens of ms) and several Redis commands (rate limits); each
+    // command waiting out its 500 ms timeout would add at least that much. The slack absorbs a
+    // loaded machine.
     assert!(
-        down <= normal * 2 + Duration::from_millis(100),
+        down <= normal * 2 + Duration::from_millis(250),
         "sign-in p50 {down:?} with Redis down vs {normal:?} with it up"
     );
 

@@ -248,7 +248,7 @@ async fn a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back(db: TestDb) 
     let store = open(&db).await;
     let uid = user(&store).await;
     let server = counting_server().await;
-    let lease = Duration::from_millis(300);
+    let lease = Duration::from_secs(1);
     let make = || {
         let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
         let mut s = with_limit(10_000_000);
@@ -265,7 +265,7 @@ async fn a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back(db: TestDb) 
     let held = store.budget_spend(&scope, start.timestamp_millis()).await.unwrap();
     assert!(held.reserved_nanos > 0 && held.spent_nanos == 0);
     assert_eq!(other.reap_expired().await.unwrap(), 0, "not expired yet");
-    tokio::time::sleep(lease + Duration::from_millis(200)).await;
+    tokio::time::sleep(lease + Duration::from_millis(300)).await;
 
     assert_eq!(other.reap_expired().await.unwrap(), 1);
     assert_eq!(other.reap_expired().await.unwrap(), 0, "reaped once");

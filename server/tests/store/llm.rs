@@ -218,7 +218,9 @@ pub async fn a_reaped_hold_is_claimed_once_and_a_late_settlement_moves_only_the_
     assert!(store.reap_reservation(&expired[0], &orphan, now).await.unwrap().is_none(), "once");
     assert!(store.expired_reservations(now, 10).await.unwrap().is_empty());
     // The renewed one is not the reaper's.
-    store.renew_reservations("instance-a", now + chrono::Duration::minutes(5)).await.unwrap();
+    let later = now + chrono::Duration::minutes(5);
+    assert_eq!(store.renew_reservations("instance-a", &[id, live], later).await.unwrap(), 1);
+    assert_eq!(store.renew_reservations("instance-b", &[live], later).await.unwrap(), 0);
     let keys = vec![("user:11".to_string(), period)];
     let (same, spends) = store.settle_budget(Some(id), &keys, 500, &call(70)).await.unwrap();
     assert_eq!(same, row_id, "the late settlement takes the orphaned row over");

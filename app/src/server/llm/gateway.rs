@@ -176,6 +176,9 @@ struct Inner {
     settlements: tokio_util::task::TaskTracker,
     /// This instance, as the owner of its reservations.
     owner: String,
+    /// The holds of calls this instance is serving now: only these are renewed, so a hold
+    /// whose call ended without settling (cancelled, settlement failed) expires and is reaped.
+    live: Arc<Mutex<std::collections::HashSet<i64>>>,
     /// Where reservations and settlements queue for the batch writer (started on first use).
     writer: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<BudgetJob>>,
 }
@@ -201,6 +204,17 @@ fn spawn_budget_writer(store: DynStore) -> tokio::sync::mpsc::UnboundedSender<Bu
                 Ok(results) => {
                     for (reply, result) in replies.into_iter().zip(results) {
                         let _ = reply.send(Ok(result));
+                    }
+                }
+                Err(crate::server::store::StoreError::Other(e))
+                    if e.is::<crate::server::store::CommitUnknown>() =>
+                {
+                    // It may have committed: running the operations again could bill twice.
+                    // Reservations fail (the caller retries); a settlement's hold, no longer
+                    // renewed, is reaped if the commit did not take effect.
+                    tracing::error!(error = %e, operations = ops.len(), "a budget batch's commit failed");
+                    for reply in replies {
+                        let _ = reply.send(Err(out_of_step()));
                     }
                 }
                 Err(e) => {
@@ -264,6 +278,18 @@ struct Reserved {
     prompt_tokens: u64,
     price: Price,
     price_known: bool,
+    /// The instance's live set this hold is in until the call is over.
+    live: Option<Arc<Mutex<std::collections::HashSet<i64>>>>,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if let (Some(live), Some(id)) = (&self.live, self.id)
+            && let Ok(mut live) = live.lock()
+        {
+            live.remove(&id);
+        }
+    }
 }
 
 impl Gateway {
@@ -310,6 +336,7 @@ impl Gateway {
                 settlements: tokio_util::task::TaskTracker::new(),
                 owner: format!("gw-{}", uuid::Uuid::new_v4().simple()),
                 writer: std::sync::OnceLock::new(),
+                live: Arc::default(),
             }),
         }
     }
@@ -457,10 +484,15 @@ impl Gateway {
         })
     }
 
-    /// Moves the expiry of this instance's open reservations a lease ahead.
+    /// Moves the expiry of the holds of the calls this instance is serving a lease ahead.
     pub async fn renew_reservations(&self) -> Result<u64, AppError> {
+        let mut ids: Vec<i64> = match self.inner.live.lock() {
+            Ok(live) => live.iter().copied().collect(),
+            Err(_) => Vec::new(),
+        };
+        ids.sort_unstable();
         let until = Utc::now() + self.inner.settings.reservation_lease;
-        Ok(self.inner.store.renew_reservations(&self.inner.owner, until).await?)
+        Ok(self.inner.store.renew_reservations(&self.inner.owner, &ids, until).await?)
     }
 
     /// Settles every expired reservation (its instance died, or lost the database for longer
@@ -716,6 +748,7 @@ impl Gateway {
                         cached_input_per_mtok: 0,
                     },
                     price_known: true,
+                    live: None,
                 };
                 let call_id = self.settle(caller, &none, row).await?;
                 metrics::counter!("llm_answer_cache_hits_total").increment(1);
@@ -906,7 +939,18 @@ impl Gateway {
             Ok(id) => id,
             Err(refusal) => return Err(self.refusal(refusal, amount, &budgets)),
         };
-        Ok(Reserved { id: Some(id), keys, amount, prompt_tokens: prompt, price, price_known })
+        if let Ok(mut live) = self.inner.live.lock() {
+            live.insert(id);
+        }
+        Ok(Reserved {
+            id: Some(id),
+            keys,
+            amount,
+            prompt_tokens: prompt,
+            price,
+            price_known,
+            live: Some(self.inner.live.clone()),
+        })
     }
 
     /// Runs one budget operation in the writer's next batch.

@@ -384,8 +384,14 @@ pub trait LlmStore: Send + Sync {
         reserved: i64,
         call: &NewLlmCall,
     ) -> StoreResult<(i64, Vec<BudgetSpend>)>;
-    /// Moves the expiry of every open reservation of `owner` (its heartbeat); returns how many.
-    async fn renew_reservations(&self, owner: &str, expires_at: DateTime<Utc>) -> StoreResult<u64>;
+    /// Moves the expiry of `owner`'s open reservations `ids` (its heartbeat: the calls it is
+    /// still serving); returns how many.
+    async fn renew_reservations(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// Up to `limit` open reservations that expired before `now`, oldest first (and forgets
     /// reaped ones older than a day).
     async fn expired_reservations(
@@ -690,17 +696,25 @@ macro_rules! impl_llm_store {
             async fn renew_reservations(
                 &self,
                 owner: &str,
+                ids: &[i64],
                 expires_at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::server::store::StoreResult<u64> {
-                Ok(sqlx::query(
-                    "UPDATE llm_reservations SET expires_at = $2 \
-                     WHERE owner = $1 AND reaped_call_id IS NULL",
-                )
-                .bind(owner)
-                .bind($crate::server::store::to_ms(expires_at))
-                .execute(&self.pool)
-                .await?
-                .rows_affected())
+                let mut renewed = 0;
+                for chunk in ids.chunks(500) {
+                    let mut update = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE llm_reservations SET expires_at = ",
+                    );
+                    update.push_bind($crate::server::store::to_ms(expires_at));
+                    update.push(" WHERE owner = ").push_bind(owner);
+                    update.push(" AND reaped_call_id IS NULL AND id IN (");
+                    let mut list = update.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    update.push(")");
+                    renewed += update.build().execute(&self.pool).await?.rows_affected();
+                }
+                Ok(renewed)
             }
 
             async fn expired_reservations(
@@ -834,32 +848,24 @@ macro_rules! impl_llm_store {
                         deleted.insert(id, reaped);
                     }
                 }
-                // Each touched budget row exists, then is read (and on PostgreSQL locked, in
-                // sorted order) once for the whole batch.
+                // Each touched budget row is created if missing and locked, in sorted order, by
+                // one statement (a no-op update takes the row lock on PostgreSQL; SQLite's write
+                // transaction already excludes other writers), and read once for the batch.
                 let mut rows = BTreeMap::new();
                 for chunk in keys.chunks(200) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    let mut upsert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO budget_usage (scope, period_start) ",
                     );
-                    insert.push_values(chunk, |mut b, (scope, start)| {
+                    upsert.push_values(chunk, |mut b, (scope, start)| {
                         b.push_bind(scope).push_bind(*start);
                     });
-                    insert.push(" ON CONFLICT (scope, period_start) DO NOTHING");
-                    insert.build().execute(&mut *tx).await?;
-                    let mut select = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT scope, period_start, spent_nanos, reserved_nanos FROM budget_usage WHERE ",
+                    upsert.push(
+                        " ON CONFLICT (scope, period_start) DO UPDATE \
+                         SET spent_nanos = budget_usage.spent_nanos \
+                         RETURNING scope, period_start, spent_nanos, reserved_nanos",
                     );
-                    for (i, (scope, start)) in chunk.iter().enumerate() {
-                        if i > 0 {
-                            select.push(" OR ");
-                        }
-                        select.push("(scope = ").push_bind(scope);
-                        select.push(" AND period_start = ").push_bind(*start).push(")");
-                    }
-                    select.push(" ORDER BY scope, period_start");
-                    select.push(<$store as DialectSql>::FOR_UPDATE);
                     let found: Vec<(String, i64, i64, i64)> =
-                        select.build_query_as().fetch_all(&mut *tx).await?;
+                        upsert.build_query_as().fetch_all(&mut *tx).await?;
                     for (scope, start, spent_nanos, reserved_nanos) in found {
                         rows.insert((scope, start), BudgetSpend { spent_nanos, reserved_nanos });
                     }
@@ -943,7 +949,13 @@ macro_rules! impl_llm_store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                tx.commit().await?;
+                // If the commit itself fails, whether it took effect is unknown: the operations
+                // must not be run again (they would bill twice).
+                tx.commit().await.map_err(|e| {
+                    $crate::server::store::StoreError::Other(anyhow::Error::new(
+                        $crate::server::store::CommitUnknown(e.to_string()),
+                    ))
+                })?;
                 Ok(out)
             }
 
@@ -1197,6 +1209,12 @@ impl From<LlmCallRow> for crate::model::LlmCall {
         }
     }
 }
+
+/// A write transaction's commit failed, so whether it took effect is unknown (the connection
+/// may have dropped after the server committed): its operations must not be retried.
+#[derive(Debug, thiserror::Error)]
+#[error("the outcome of the commit is unknown: {0}")]
+pub struct CommitUnknown(pub String);
 
 /// One budget operation of a batch (`LlmStore::budget_batch`).
 #[derive(Debug, Clone)]

@@ -32,8 +32,9 @@ pub use knowledge::{
     NewSearchQuery, NewSource, NewSourceFile, SearchQueryRecord, SourceRecord,
 };
 pub use llm::{
-    BudgetCheck, BudgetOp, BudgetOpResult, BudgetRefusal, BudgetRow, BudgetSpend, LlmStore,
-    NewLlmCall, NewReservation, PriceRow, ProviderRow, ReservationRow, UnpricedModel, UsageBucket,
+    BudgetCheck, BudgetOp, BudgetOpResult, BudgetRefusal, BudgetRow, BudgetSpend, CommitUnknown,
+    LlmStore, NewLlmCall, NewReservation, PriceRow, ProviderRow, ReservationRow, UnpricedModel,
+    UsageBucket,
 };
 pub use notifications::{NewNotification, NotificationList, NotificationStore};
 

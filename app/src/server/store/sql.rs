@@ -20,8 +20,6 @@ pub(crate) trait DialectSql {
     /// Taken before appending to `index_log`, so that log sequence numbers become visible in
     /// order (PostgreSQL hands out identities before commit); None where writers are serial.
     const LOCK_INDEX_LOG: Option<&'static str>;
-    /// Appended to a select whose rows the transaction will write (`FOR UPDATE` on PostgreSQL).
-    const FOR_UPDATE: &'static str;
 }
 
 pub(crate) const USER_COLUMNS: &str =

@@ -17,7 +17,6 @@ impl DialectSql for PgStore {
     const BEGIN_WRITE: Option<&'static str> = None;
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const LOCK_INDEX_LOG: Option<&'static str> = Some("LOCK TABLE index_log IN EXCLUSIVE MODE");
-    const FOR_UPDATE: &'static str = " FOR UPDATE";
 }
 
 impl PgStore {

@@ -26,8 +26,6 @@ impl DialectSql for SqliteStore {
     // One writer at a time: the claim's select and update cannot interleave with another's.
     const SKIP_LOCKED: &'static str = "";
     const LOCK_INDEX_LOG: Option<&'static str> = None;
-    // The write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
-    const FOR_UPDATE: &'static str = "";
 }
 
 impl SqliteStore {
