@@ -278,6 +278,35 @@ pub(crate) const UPDATE_CALL_SQL: &str = "UPDATE llm_calls SET at = $1, user_id 
      cached_input_tokens = $8, cost_nanos = $9, latency_ms = $10, outcome = $11, streamed = $12, \
      price_known = $13, error = $14, request_id = $15, usage_estimated = $16 WHERE id = $17";
 
+/// Records an admitted call's hold (bound by `bind_hold!`).
+pub(crate) const INSERT_HOLD_SQL: &str = "INSERT INTO llm_reservations (owner, expires_at, \
+     amount_nanos, budgets, at, user_id, feature, provider, model, prompt_tokens, input_per_mtok, \
+     streamed, price_known, request_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
+
+/// Binds a `NewReservation`, its amount and its budgets' JSON as `$1`…`$14` of
+/// `INSERT_HOLD_SQL`.
+macro_rules! bind_hold {
+    ($query:expr, $hold:expr, $amount:expr, $budgets:expr) => {
+        $query
+            .bind(&$hold.owner)
+            .bind($crate::server::store::to_ms($hold.expires_at))
+            .bind($amount)
+            .bind($budgets)
+            .bind($crate::server::store::to_ms($hold.at))
+            .bind($hold.user_id)
+            .bind(&$hold.feature)
+            .bind(&$hold.provider)
+            .bind(&$hold.model)
+            .bind($hold.prompt_tokens)
+            .bind($hold.input_per_mtok)
+            .bind($hold.streamed)
+            .bind($hold.price_known)
+            .bind($hold.request_id.as_deref())
+    };
+}
+pub(crate) use bind_hold;
+
 /// Binds a `NewLlmCall` as `$1`…`$16` of `INSERT_CALL_SQL` / `UPDATE_CALL_SQL`.
 macro_rules! bind_call {
     ($query:expr, $call:expr) => {
@@ -557,7 +586,9 @@ macro_rules! impl_llm_store {
             ) -> $crate::server::store::StoreResult<
                 Result<i64, $crate::server::store::BudgetRefusal>,
             > {
-                use $crate::server::store::llm::{budget_keys_json, lock_order, RESERVE_SQL};
+                use $crate::server::store::llm::{
+                    budget_keys_json, lock_order, INSERT_HOLD_SQL, RESERVE_SQL,
+                };
                 use $crate::server::store::sql::DialectSql;
                 let keys: Vec<(String, i64)> =
                     checks.iter().map(|c| (c.scope.clone(), c.period_start)).collect();
@@ -565,27 +596,13 @@ macro_rules! impl_llm_store {
                     Some(begin) => self.pool.begin_with(begin).await?,
                     None => self.pool.begin().await?,
                 };
-                let (id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO llm_reservations (owner, expires_at, amount_nanos, budgets, at, \
-                     user_id, feature, provider, model, prompt_tokens, input_per_mtok, streamed, \
-                     price_known, request_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                     RETURNING id",
+                let budgets = budget_keys_json(&keys);
+                let (id,): (i64,) = $crate::server::store::llm::bind_hold!(
+                    sqlx::query_as(INSERT_HOLD_SQL),
+                    hold,
+                    amount,
+                    budgets
                 )
-                .bind(&hold.owner)
-                .bind($crate::server::store::to_ms(hold.expires_at))
-                .bind(amount)
-                .bind(budget_keys_json(&keys))
-                .bind($crate::server::store::to_ms(hold.at))
-                .bind(hold.user_id)
-                .bind(&hold.feature)
-                .bind(&hold.provider)
-                .bind(&hold.model)
-                .bind(hold.prompt_tokens)
-                .bind(hold.input_per_mtok)
-                .bind(hold.streamed)
-                .bind(hold.price_known)
-                .bind(hold.request_id.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 // One statement per budget, in the one lock order (no deadlocks).
@@ -801,7 +818,7 @@ macro_rules! impl_llm_store {
             ) -> $crate::server::store::StoreResult<Vec<$crate::server::store::BudgetOpResult>> {
                 use $crate::server::store::llm::{
                     batch_keys, budget_keys_json, plan_batch, Planned, INSERT_CALL_SQL,
-                    UPDATE_CALL_SQL,
+                    INSERT_HOLD_SQL, UPDATE_CALL_SQL,
                 };
                 use $crate::server::store::sql::DialectSql;
                 use $crate::server::store::{BudgetOp, BudgetOpResult, BudgetSpend};
@@ -877,27 +894,13 @@ macro_rules! impl_llm_store {
                         (BudgetOp::Reserve { checks, amount, hold }, Planned::Reserve(Ok(()))) => {
                             let keys: Vec<(String, i64)> =
                                 checks.iter().map(|c| (c.scope.clone(), c.period_start)).collect();
-                            let (id,): (i64,) = sqlx::query_as(
-                                "INSERT INTO llm_reservations (owner, expires_at, amount_nanos, \
-                                 budgets, at, user_id, feature, provider, model, prompt_tokens, \
-                                 input_per_mtok, streamed, price_known, request_id) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                                 $14) RETURNING id",
+                            let budgets = budget_keys_json(&keys);
+                            let (id,): (i64,) = $crate::server::store::llm::bind_hold!(
+                                sqlx::query_as(INSERT_HOLD_SQL),
+                                hold,
+                                *amount,
+                                budgets
                             )
-                            .bind(&hold.owner)
-                            .bind($crate::server::store::to_ms(hold.expires_at))
-                            .bind(*amount)
-                            .bind(budget_keys_json(&keys))
-                            .bind($crate::server::store::to_ms(hold.at))
-                            .bind(hold.user_id)
-                            .bind(&hold.feature)
-                            .bind(&hold.provider)
-                            .bind(&hold.model)
-                            .bind(hold.prompt_tokens)
-                            .bind(hold.input_per_mtok)
-                            .bind(hold.streamed)
-                            .bind(hold.price_known)
-                            .bind(hold.request_id.as_deref())
                             .fetch_one(&mut *tx)
                             .await?;
                             out.push(BudgetOpResult::Reserved(Ok(id)));
