@@ -57,7 +57,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[cfg(feature = "ssr")]
 fn server_theme() -> Option<String> {
     let parts = use_context::<http::request::Parts>()?;
-    crate::server::auth::read_cookie(&parts.headers, THEME_COOKIE)
+    domain::auth::read_cookie(&parts.headers, THEME_COOKIE)
         .filter(|t| *t == "light" || *t == "dark")
         .map(str::to_string)
 }

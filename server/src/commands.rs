@@ -3,8 +3,8 @@
 use crate::config::Settings;
 use crate::startup::{Application, build_state, shutdown_signal};
 use crate::telemetry::init_tracing;
-use app::model::{DisplayName, Email, NewAccount, Password};
 use clap::{Parser, Subcommand};
+use model::{DisplayName, Email, NewAccount, Password};
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -56,7 +56,7 @@ pub enum Command {
 pub fn run_sync(cli: &Cli) -> Option<ExitCode> {
     match cli.command {
         Some(Command::ExtractWorker { memory_bytes, cpu_secs }) => {
-            Some(app::server::knowledge::sandbox::worker_main(memory_bytes, cpu_secs))
+            Some(domain::knowledge::sandbox::worker_main(memory_bytes, cpu_secs))
         }
         _ => None,
     }
@@ -71,7 +71,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&settings.log.level, &settings.log.format);
+    init_tracing(&settings.log.level, settings.log.format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
@@ -116,7 +116,7 @@ async fn create_admin(settings: Settings, email: &str, name: &str) -> anyhow::Re
     let display_name =
         DisplayName::parse(name).map_err(|e| anyhow::anyhow!("--name: {}", e.message))?;
     let state = build_state(&settings).await?;
-    let user = app::server::service::accounts::create_admin(
+    let user = domain::service::accounts::create_admin(
         &state,
         NewAccount { email, password, display_name },
     )

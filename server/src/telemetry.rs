@@ -6,10 +6,10 @@ use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber (once; later calls are no-ops, as in tests).
-pub fn init_tracing(level: &str, format: &str) {
+pub fn init_tracing(level: &str, format: crate::config::LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let _ = if format == "json" {
+    let _ = if format == crate::config::LogFormat::Json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()

@@ -1,12 +1,14 @@
 //! Admin server fns (scope `admin`).
 
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
-use crate::model::{AuditEntry, Page, User};
+use crate::api::context::{app_state, require_scope};
 #[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::users, state::app_state};
+use domain::service::users;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{AuditEntry, Page, User};
 use server_fn::codec::Json;
 
 /// Users whose e-mail or name contains `query`.

@@ -1,10 +1,12 @@
 //! Account server fns. Sessions travel in HttpOnly cookies set on the response.
 
-use crate::error::AppError;
-use crate::model::{CurrentUser, RegisterForm, SignInForm};
 #[cfg(feature = "ssr")]
-use crate::server::{auth as server_auth, service::accounts, state::app_state};
+use crate::api::context::{app_state, auth_outcome};
+#[cfg(feature = "ssr")]
+use domain::{auth as server_auth, service::accounts};
 use leptos::prelude::*;
+use model::error::AppError;
+use model::{CurrentUser, RegisterForm, SignInForm};
 use server_fn::codec::Json;
 
 #[cfg(feature = "ssr")]
@@ -19,7 +21,7 @@ fn set_cookies(cookies: Vec<http::HeaderValue>) {
 #[cfg(feature = "ssr")]
 fn client_ip() -> String {
     use_context::<http::request::Parts>()
-        .and_then(|p| p.extensions.get::<crate::server::auth::ClientIp>().map(|ip| ip.0.clone()))
+        .and_then(|p| p.extensions.get::<domain::auth::ClientIp>().map(|ip| ip.0.clone()))
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -49,7 +51,7 @@ pub async fn sign_out() -> Result<(), AppError> {
     let refresh = parts
         .as_ref()
         .and_then(|p| server_auth::read_cookie(&p.headers, server_auth::REFRESH_COOKIE));
-    accounts::sign_out(&state, refresh, server_auth::auth_outcome().principal.as_ref()).await?;
+    accounts::sign_out(&state, refresh, auth_outcome().principal.as_ref()).await?;
     set_cookies(server_auth::clear_session_cookies(state.auth.secure_cookies));
     Ok(())
 }
@@ -57,5 +59,5 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// The signed-in user, or None for visitors.
 #[server(prefix = "/api", endpoint = "current_user", input = Json)]
 pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
-    Ok(server_auth::auth_outcome().principal.map(|p| p.to_current_user()))
+    Ok(auth_outcome().principal.map(|p| p.to_current_user()))
 }

@@ -1,13 +1,15 @@
 //! Job server fns: the caller's jobs, the demo job, cancel and retry (scope `basic`); the queue
 //! overview, any job, admin retry and discard (scope `admin`).
 
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
-use crate::model::{Job, Page, QueueOverview};
+use crate::api::context::{app_state, require_scope};
 #[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::jobs, state::app_state};
+use domain::service::jobs;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{Job, Page, QueueOverview};
 use server_fn::codec::Json;
 
 /// The caller's jobs, newest first.

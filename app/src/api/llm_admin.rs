@@ -2,16 +2,18 @@
 //! user's spend, unpriced models, deployment-wide usage. And the caller's own usage summary
 //! (scope `basic`).
 
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
-use crate::model::{
+use crate::api::context::{app_state, require_scope};
+#[cfg(feature = "ssr")]
+use domain::service::llm_admin;
+use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{
     ProviderHealth, ProviderInfo, ProviderInput, RoutingView, SpendOverview, UnpricedModelInfo,
     UsageSummary,
 };
-#[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::llm_admin, state::app_state};
-use leptos::prelude::*;
 use server_fn::codec::Json;
 use std::collections::BTreeMap;
 

@@ -5,6 +5,9 @@
 pub mod admin;
 /// Registration, sign-in, sign-out, the current user.
 pub mod auth;
+/// The application state and the caller, from the request context (server side only).
+#[cfg(feature = "ssr")]
+pub mod context;
 /// Background jobs of the caller.
 pub mod jobs;
 /// The LLM gateway's admin side and usage summaries.

@@ -1,13 +1,15 @@
 //! Notification server fns: the caller's notifications, their unread count, and read marks
 //! (scope `basic`).
 
-use crate::error::AppError;
-use crate::model::NotificationPage;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
+use crate::api::context::{app_state, require_scope};
 #[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::notifications, state::app_state};
+use domain::service::notifications;
 use leptos::prelude::*;
+use model::NotificationPage;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
 use server_fn::codec::Json;
 
 /// The caller's notifications, newest first, with the unread count.

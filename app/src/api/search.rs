@@ -1,13 +1,15 @@
 //! Search server fns (scope `search`): search, more like this, clicks, history; analytics and
 //! the index rebuild for admins.
 
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
-use crate::model::{SearchAnalytics, SearchHistoryEntry, SearchRequest, SearchResponse};
+use crate::api::context::{app_state, require_scope};
 #[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::search, state::app_state};
+use domain::service::search;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{SearchAnalytics, SearchHistoryEntry, SearchRequest, SearchResponse};
 use server_fn::codec::Json;
 
 /// Searches the knowledge the caller may see.

@@ -1,13 +1,15 @@
 //! Knowledge source server fns (scope `search`; connector sources and team-wide visibility need
 //! `admin`, checked by the service). Uploads go through `POST /api/v1/sources/{id}/files`.
 
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
-use crate::model::{Job, Source, SourceFile, SourceForm, SyncRun};
+use crate::api::context::{app_state, require_scope};
 #[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::sources, state::app_state};
+use domain::service::sources;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{Job, Source, SourceFile, SourceForm, SyncRun};
 use server_fn::codec::Json;
 
 /// Sources the caller can see.

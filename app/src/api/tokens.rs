@@ -1,12 +1,14 @@
 //! Personal API token server fns (scope `basic`).
 
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
-use crate::model::{ApiTokenInfo, CreatedApiToken, NewApiTokenForm};
+use crate::api::context::{app_state, require_scope};
 #[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::tokens, state::app_state};
+use domain::service::tokens;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{ApiTokenInfo, CreatedApiToken, NewApiTokenForm};
 use server_fn::codec::Json;
 
 /// The caller's API tokens.

@@ -1,13 +1,15 @@
 //! Usage server fns: the caller's budgets and calls (scope `basic`); budget and price edits
 //! (scope `admin`, with a reason, audited).
 
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::model::Scope;
-use crate::model::{BudgetStatus, LlmCall, ModelPrice, Page, PromptAnswer};
+use crate::api::context::{app_state, require_scope};
 #[cfg(feature = "ssr")]
-use crate::server::{auth::require_scope, service::usage, state::app_state};
+use domain::service::usage;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{BudgetStatus, LlmCall, ModelPrice, Page, PromptAnswer};
 use server_fn::codec::Json;
 
 /// The caller's budgets: limit, spent, band, reset time, projection.
@@ -48,7 +50,7 @@ pub async fn set_budget(
 pub async fn try_prompt(prompt: String) -> Result<PromptAnswer, AppError> {
     let state = app_state()?;
     let user = require_scope(Scope::Generate)?;
-    let request_id = crate::server::errors::REQUEST_ID.try_with(Clone::clone).ok();
+    let request_id = domain::errors::REQUEST_ID.try_with(Clone::clone).ok();
     usage::try_prompt(&state, &user, &prompt, request_id).await
 }
 

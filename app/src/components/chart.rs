@@ -1,8 +1,8 @@
 //! Spend charts: bars per day drawn as SVG (no script, nothing inline the CSP would block) and
 //! tables of spend per feature or model with each row's share of the total.
 
-use crate::model::{SpendShare, UsageSummary, usd};
 use leptos::prelude::*;
+use model::{SpendShare, UsageSummary, usd};
 
 const WIDTH: i64 = 600;
 const HEIGHT: i64 = 120;

@@ -1,7 +1,7 @@
 //! Form helpers.
 
-use crate::error::AppError;
 use leptos::prelude::*;
+use model::error::AppError;
 
 /// The message for `field` from the last error, under its input.
 #[component]
@@ -18,6 +18,12 @@ pub fn FieldError(
             <p class="field-error" role="alert" data-field=field>{message}</p>
         </Show>
     }
+}
+
+/// Why a list or panel could not load: the one pattern every page uses for a failed resource.
+#[component]
+pub fn LoadError(error: AppError) -> impl IntoView {
+    view! { <p class="banner banner-error">{error.to_string()}</p> }
 }
 
 /// A banner for errors that belong to no single field.

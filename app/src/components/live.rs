@@ -1,8 +1,8 @@
 //! `use_live_events`: a reactive stream of this user's live events from `/ws`. One socket per
 //! page, reconnecting with back-off and resuming from the last event id it saw.
 
-use crate::model::LiveEvent;
 use leptos::prelude::*;
+use model::LiveEvent;
 
 /// The latest live event (None until one arrives), and whether the socket is connected.
 #[derive(Clone, Copy)]
@@ -38,8 +38,8 @@ pub fn use_live_events() -> LiveEvents {
 
 #[cfg(feature = "hydrate")]
 mod client {
-    use crate::model::{LiveEvent, WsFrame};
     use leptos::prelude::*;
+    use model::{LiveEvent, WsFrame};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use wasm_bindgen::JsCast;

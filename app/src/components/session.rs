@@ -2,9 +2,9 @@
 //! and sign-out. Blocking, so the server knows before it streams whether to redirect.
 
 use crate::api::auth::get_current_user;
-use crate::error::AppError;
-use crate::model::{CurrentUser, Scope};
 use leptos::prelude::*;
+use model::error::AppError;
+use model::{CurrentUser, Scope};
 
 /// The current user, shared by every page.
 #[derive(Clone, Copy)]

@@ -6,10 +6,10 @@ use crate::api::notifications::unread_notifications;
 use crate::components::live::use_live_events;
 use crate::components::session::{encode_next, use_session};
 use crate::components::theme::ThemeToggle;
-use crate::model::{CurrentUser, NOTIFICATION_TOPIC, Scope};
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::{use_location, use_navigate};
+use model::{CurrentUser, LiveTopic, Scope};
 
 /// Renders the frame for signed-in users, or redirects visitors to `/signin?next=…`.
 #[component]
@@ -93,7 +93,7 @@ fn NotificationBell() -> impl IntoView {
     let changed = RwSignal::new(0u32);
     let unread = Resource::new(move || changed.get(), |_| unread_notifications());
     Effect::new(move |_| {
-        if live.latest.get().is_some_and(|e| e.topic == NOTIFICATION_TOPIC) {
+        if live.latest.get().is_some_and(|e| e.topic == LiveTopic::Notification.as_str()) {
             changed.update(|c| *c += 1);
         }
     });

@@ -2,16 +2,16 @@
 
 use crate::api::admin::{SetUserActive, SetUserScopes, list_audit, list_users};
 use crate::api::usage::SetBudget;
-use crate::components::form::ErrorBanner;
 use crate::components::form::FieldError;
+use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::Pager;
-use crate::error::AppError;
-use crate::model::{AuditEntry, Page, Scope, User};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{AuditEntry, Page, Scope, User};
 use std::time::Duration;
 
 const PAGE: i64 = 20;
@@ -118,7 +118,7 @@ impl LazyRoute for AdminRoute {
                                         <Pager offset total page=PAGE />
                                     }.into_any()
                                 }
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>
@@ -149,7 +149,7 @@ impl LazyRoute for AdminRoute {
                                         <Pager offset=audit_offset total page=PAGE />
                                     }.into_any()
                                 }
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>
@@ -258,7 +258,7 @@ fn BudgetForm(set_budget: ServerAction<SetBudget>) -> impl IntoView {
             <ErrorBanner error />
             {move || saved().map(|b| view! {
                 <p class="banner banner-ok" role="status" id="budget-saved">
-                    {format!("Saved: {} {} budget {} (resets {})", b.budget, b.period, crate::model::usd(b.limit_nanos), b.resets_at.format("%Y-%m-%d %H:%M UTC"))}
+                    {format!("Saved: {} {} budget {} (resets {})", b.budget, b.period, model::usd(b.limit_nanos), b.resets_at.format("%Y-%m-%d %H:%M UTC"))}
                 </p>
             })}
         </div>

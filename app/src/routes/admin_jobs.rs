@@ -3,15 +3,15 @@
 //! discarded (both audited).
 
 use crate::api::jobs::{AdminRetryJob, CancelJob, DiscardJob, admin_list_jobs, get_queue_overview};
-use crate::components::form::ErrorBanner;
+use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::{Pager, human_ms};
-use crate::error::AppError;
-use crate::model::{Job, JobState, Page, QueueOverview, Scope};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{Job, JobState, Page, QueueOverview, Scope};
 use std::time::Duration;
 
 const PAGE: i64 = 20;
@@ -108,7 +108,7 @@ impl LazyRoute for AdminJobsRoute {
                         {move || Suspend::new(async move {
                             match overview.await {
                                 Ok(o) => view! { <Overview overview=o kind_filter offset /> }.into_any(),
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>
@@ -142,7 +142,7 @@ impl LazyRoute for AdminJobsRoute {
                                         <Pager offset total page=PAGE />
                                     }.into_any()
                                 }
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>
@@ -159,7 +159,7 @@ fn Overview(
     kind_filter: RwSignal<String>,
     offset: RwSignal<i64>,
 ) -> impl IntoView {
-    let sum = |f: fn(&crate::model::KindQueue) -> i64| overview.kinds.iter().map(f).sum::<i64>();
+    let sum = |f: fn(&model::KindQueue) -> i64| overview.kinds.iter().map(f).sum::<i64>();
     let (queued, running, dead) = (sum(|k| k.queued), sum(|k| k.running), sum(|k| k.dead));
     let per_min = overview.throughput_per_min();
     let window_min = overview.window_secs / 60;

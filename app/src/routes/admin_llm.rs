@@ -8,16 +8,16 @@ use crate::api::llm_admin::{
 };
 use crate::api::usage::{SetPrice, list_prices};
 use crate::components::chart::SpendSummary;
-use crate::components::form::{ErrorBanner, FieldError, ValidationList};
+use crate::components::form::{ErrorBanner, FieldError, LoadError, ValidationList};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::Pager;
-use crate::model::{
-    ModelPrice, ProviderInfo, ProviderInput, RoutingView, Scope, Strategy, UserSpend, usd,
-};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::{
+    ModelPrice, ProviderInfo, ProviderInput, RoutingView, Scope, Strategy, UserSpend, usd,
+};
 use std::collections::BTreeMap;
 
 const PAGE: i64 = 20;
@@ -107,23 +107,23 @@ fn ConsoleCard() -> impl IntoView {
         .to_string();
         leptos::task::spawn_local(async move {
             let result = crate::components::sse::post_sse("/api/v1/llm/chat", body, move |ev| {
-                let data: serde_json::Value = serde_json::from_str(&ev.data).unwrap_or_default();
-                match ev.event.as_str() {
-                    "delta" => output.update(|o| o.push_str(data["text"].as_str().unwrap_or(""))),
-                    "cost" => cost.set(Some(format!(
-                        "{} · {} in / {} out",
-                        usd(data["cost_nanos"].as_i64().unwrap_or(0)),
-                        data["usage"]["input_tokens"].as_i64().unwrap_or(0)
-                            + data["usage"]["cached_input_tokens"].as_i64().unwrap_or(0),
-                        data["usage"]["output_tokens"].as_i64().unwrap_or(0),
-                    ))),
-                    "error" => error.set(Some(
-                        data["error"]["message"]
-                            .as_str()
-                            .unwrap_or("the stream failed")
-                            .to_string(),
-                    )),
-                    _ => {}
+                match model::ChatStreamEvent::parse(&ev.event, &ev.data) {
+                    Ok(model::ChatStreamEvent::Delta { text }) => {
+                        output.update(|o| o.push_str(&text));
+                    }
+                    Ok(model::ChatStreamEvent::Cost { cost_nanos, usage }) => {
+                        cost.set(Some(format!(
+                            "{} · {} in / {} out",
+                            usd(cost_nanos),
+                            usage.prompt_tokens(),
+                            usage.output_tokens,
+                        )));
+                    }
+                    Ok(model::ChatStreamEvent::Error { error: e }) => {
+                        error.set(Some(e.to_string()))
+                    }
+                    Ok(_) => {}
+                    Err(e) => error.set(Some(format!("the stream could not be read: {e}"))),
                 }
             })
             .await;
@@ -226,7 +226,7 @@ fn ProvidersCard() -> impl IntoView {
                                 <tbody>{list.into_iter().map(|p| view! { <ProviderRowView p form probe delete /> }).collect_view()}</tbody>
                             </table>
                         }.into_any(),
-                        Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -314,7 +314,7 @@ fn RoutingCard() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match routing.await {
                         Ok(view_) => view! { <RoutingForm routing=view_ save /> }.into_any(),
-                        Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -446,7 +446,7 @@ fn SpendCard() -> impl IntoView {
                                 <Pager offset total page=PAGE />
                             }.into_any()
                         }
-                        Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -547,7 +547,7 @@ fn PricesCard() -> impl IntoView {
                                 }).collect_view()}</tbody>
                             </table>
                         }.into_any(),
-                        Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -582,7 +582,7 @@ fn TeamUsageCard() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match summary.await {
                         Ok(s) => view! { <SpendSummary summary=s team=true /> }.into_any(),
-                        Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <LoadError error=e /> }.into_any(),
                     }
                 })}
             </Transition>

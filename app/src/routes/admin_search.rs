@@ -3,14 +3,14 @@
 //! embedder (and why vector search is off, if it is), freshness per source, and a rebuild button.
 
 use crate::api::search::{RebuildSearchIndex, get_search_analytics};
-use crate::components::form::ErrorBanner;
+use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
-use crate::error::AppError;
-use crate::model::{Scope, SearchAnalytics};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{Scope, SearchAnalytics};
 
 /// The admin search page.
 pub struct AdminSearchRoute {
@@ -60,7 +60,7 @@ impl LazyRoute for AdminSearchRoute {
                     {move || Suspend::new(async move {
                         match analytics.await {
                             Ok(a) => view! { <Analytics a /> }.into_any(),
-                            Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <LoadError error=e /> }.into_any(),
                         }
                     })}
                 </Transition>

@@ -4,13 +4,13 @@
 use crate::api::auth::{Register, SignIn};
 use crate::components::form::{ErrorBanner, FieldError};
 use crate::components::session::{safe_next, use_session};
-use crate::error::AppError;
-use crate::model::{RegisterForm, SignInForm};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{RegisterForm, SignInForm};
 
 fn last_error<T, V>(value: V) -> Signal<Option<AppError>>
 where

@@ -1,13 +1,13 @@
 //! `/jobs`: the user's background jobs with live progress (no reload needed), cancel and retry.
 
 use crate::api::jobs::{CancelJob, RetryJob, StartDemoJob, list_my_jobs};
-use crate::components::form::{ErrorBanner, FieldError};
+use crate::components::form::{ErrorBanner, FieldError, LoadError};
 use crate::components::live::use_live_events;
-use crate::error::AppError;
-use crate::model::{Job, JobEvent, JobEventKind, JobState, Page};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{Job, JobEvent, JobEventKind, JobState, Page};
 use std::collections::HashMap;
 
 /// The jobs page.
@@ -43,10 +43,7 @@ impl LazyRoute for JobsRoute {
         let latest: RwSignal<HashMap<i64, JobEvent>> = RwSignal::new(HashMap::new());
         Effect::new(move |_| {
             let Some(event) = live.latest.get() else { return };
-            if event.topic != "job" {
-                return;
-            }
-            let Ok(job) = serde_json::from_value::<JobEvent>(event.data) else { return };
+            let Some(model::LivePayload::Job(job)) = event.payload() else { return };
             let changes_state = job.event != JobEventKind::Progress;
             latest.update(|m| {
                 m.insert(job.job_id, job);
@@ -98,7 +95,7 @@ impl LazyRoute for JobsRoute {
                                         </tbody>
                                     </table>
                                 }.into_any(),
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>

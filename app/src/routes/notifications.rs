@@ -4,14 +4,14 @@
 use crate::api::notifications::{
     MarkAllNotificationsRead, MarkNotificationRead, list_notifications,
 };
-use crate::components::form::ErrorBanner;
+use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::live::use_live_events;
 use crate::components::table::Pager;
-use crate::error::AppError;
-use crate::model::{NOTIFICATION_TOPIC, Notification, NotificationPage};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{LiveTopic, Notification, NotificationPage};
 
 const PAGE: i64 = 20;
 
@@ -42,7 +42,7 @@ impl LazyRoute for NotificationsRoute {
         let NotificationsRoute { page, offset, reload, mark, mark_all } = this;
         let live = use_live_events();
         Effect::new(move |_| {
-            if live.latest.get().is_some_and(|e| e.topic == NOTIFICATION_TOPIC) {
+            if live.latest.get().is_some_and(|e| e.topic == LiveTopic::Notification.as_str()) {
                 reload.update(|r| *r += 1);
             }
         });
@@ -85,7 +85,7 @@ impl LazyRoute for NotificationsRoute {
                                         <Pager offset total page=PAGE />
                                     }.into_any()
                                 }
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>

@@ -2,15 +2,15 @@
 //! snippets, links to the originals, more like this, pages, history and "did you mean".
 
 use crate::api::search::{more_like_this, record_search_click, search_history, search_knowledge};
-use crate::error::AppError;
-use crate::model::{
-    FacetValue, SearchFilters, SearchHistoryEntry, SearchHit, SearchMode, SearchRequest,
-    SearchResponse,
-};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{
+    FacetValue, SearchFilters, SearchHistoryEntry, SearchHit, SearchMode, SearchRequest,
+    SearchResponse,
+};
 
 const PAGE: i64 = 10;
 

@@ -1,16 +1,16 @@
 //! `/settings`: who you are, and your personal API tokens.
 
 use crate::api::tokens::{CreateApiToken, RevokeApiToken, list_api_tokens};
-use crate::components::form::{ErrorBanner, FieldError};
+use crate::components::form::{ErrorBanner, FieldError, LoadError};
 use crate::components::session::use_session;
-use crate::model::{ApiTokenInfo, NewApiTokenForm};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::{ApiTokenInfo, NewApiTokenForm};
 
 /// The settings page.
 pub struct SettingsRoute {
-    tokens: Resource<Result<Vec<ApiTokenInfo>, crate::error::AppError>>,
+    tokens: Resource<Result<Vec<ApiTokenInfo>, model::error::AppError>>,
     create: ServerAction<CreateApiToken>,
     revoke: ServerAction<RevokeApiToken>,
 }
@@ -107,7 +107,7 @@ impl LazyRoute for SettingsRoute {
                                         </tbody>
                                     </table>
                                 }.into_any(),
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>

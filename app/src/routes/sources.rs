@@ -5,13 +5,13 @@
 use crate::api::sources::{
     CreateSource, DeleteSource, SyncSource, TestSource, list_sources, list_sync_runs,
 };
-use crate::components::form::{ErrorBanner, ValidationList};
+use crate::components::form::{ErrorBanner, LoadError, ValidationList};
 use crate::components::live::use_live_events;
-use crate::error::AppError;
-use crate::model::{SYNC_TOPIC, Source, SourceForm, SourceKind, SyncProgress, SyncRun};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{LivePayload, Source, SourceForm, SourceKind, SyncProgress, SyncRun};
 use std::collections::HashMap;
 
 /// The sources page.
@@ -49,10 +49,7 @@ impl LazyRoute for SourcesRoute {
         let uploads: RwSignal<HashMap<i64, Result<String, String>>> = RwSignal::new(HashMap::new());
         Effect::new(move |_| {
             let Some(event) = live.latest.get() else { return };
-            if event.topic != SYNC_TOPIC {
-                return;
-            }
-            let Ok(p) = serde_json::from_value::<SyncProgress>(event.data) else { return };
+            let Some(LivePayload::Sync(p)) = event.payload() else { return };
             let finished = p.status != "running";
             progress.update(|m| {
                 m.insert(p.source_id, p);
@@ -76,7 +73,7 @@ impl LazyRoute for SourcesRoute {
                                     {list.into_iter().map(|source| view! { <SourceCard source progress uploads sync delete reload /> }).collect_view()}
                                 </div>
                             }.into_any(),
-                            Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <LoadError error=e /> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -259,9 +256,9 @@ fn SourceCard(
     };
     let kind = source.kind;
     let vis = match source.visibility {
-        crate::model::Visibility::Everyone => "everyone".to_string(),
-        crate::model::Visibility::Members => format!("owner and {}", source.members.join(", ")),
-        crate::model::Visibility::Owner => format!("only {}", source.owner_email),
+        model::Visibility::Everyone => "everyone".to_string(),
+        model::Visibility::Members => format!("owner and {}", source.members.join(", ")),
+        model::Visibility::Owner => format!("only {}", source.owner_email),
     };
     view! {
         <article class="card source" data-source-id=id.to_string() data-status=status.clone()>

@@ -4,14 +4,14 @@
 use crate::api::llm_admin::my_usage_summary;
 use crate::api::usage::{TryPrompt, my_budgets, my_calls};
 use crate::components::chart::SpendSummary;
-use crate::components::form::{ErrorBanner, FieldError};
+use crate::components::form::{ErrorBanner, FieldError, LoadError};
 use crate::components::live::use_live_events;
 use crate::components::table::{Pager, human_ms};
-use crate::error::AppError;
-use crate::model::{BudgetBand, BudgetStatus, LlmCall, Page, UsageSummary, usd};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
+use model::error::AppError;
+use model::{BudgetBand, BudgetStatus, LlmCall, Page, UsageSummary, usd};
 
 const PAGE: i64 = 20;
 const DAYS: i64 = 30;
@@ -53,7 +53,7 @@ impl LazyRoute for UsageRoute {
         };
         let live = use_live_events();
         Effect::new(move |_| {
-            if live.latest.get().is_some_and(|e| e.topic == "budget") {
+            if live.latest.get().is_some_and(|e| e.topic == model::LiveTopic::Budget.as_str()) {
                 reload.update(|r| *r += 1);
             }
         });
@@ -69,7 +69,7 @@ impl LazyRoute for UsageRoute {
                                     {list.into_iter().map(|b| view! { <BudgetCard budget=b /> }).collect_view()}
                                 </div>
                             }.into_any(),
-                            Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <LoadError error=e /> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -79,7 +79,7 @@ impl LazyRoute for UsageRoute {
                         {move || Suspend::new(async move {
                             match summary.await {
                                 Ok(s) => view! { <SpendSummary summary=s /> }.into_any(),
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>
@@ -127,7 +127,7 @@ impl LazyRoute for UsageRoute {
                                         <Pager offset total page=PAGE />
                                     }.into_any()
                                 }
-                                Err(e) => view! { <p class="banner banner-error">{e.to_string()}</p> }.into_any(),
+                                Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}
                     </Transition>
@@ -140,7 +140,7 @@ impl LazyRoute for UsageRoute {
 
 #[component]
 fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
-    let title = if budget.budget == "global" {
+    let title = if budget.budget.is_global() {
         format!("Team {} budget", budget.period)
     } else {
         format!("Your {} budget", budget.period)
@@ -154,7 +154,7 @@ fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
     };
     let percent = budget.percent.clamp(0, 100);
     view! {
-        <div class="card budget" data-budget=budget.budget.clone() data-band=band.as_str()>
+        <div class="card budget" data-budget=budget.budget.key() data-band=band.as_str()>
             <div class="card-head">
                 <h2>{title}</h2>
                 <span class="badge band" data-band=band.as_str()>{label}</span>

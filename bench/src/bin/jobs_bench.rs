@@ -3,10 +3,10 @@
 //!
 //! `cargo run -p bench --release --bin jobs_bench -- --jobs 20000 --concurrency 8`
 
-use app::server::jobs::{JobContext, JobError, JobRegistry, JobRunner, KindConfig, RunnerConfig};
-use app::server::store::{self, DynStore, NewJob, PoolOptions};
 use bench::{BenchDb, Summary};
 use clap::Parser;
+use domain::jobs::{JobContext, JobError, JobRegistry, JobRunner, KindConfig, RunnerConfig};
+use domain::store::{self, DynStore, NewJob, PoolOptions};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -143,7 +143,7 @@ async fn wait_succeeded(store: &DynStore, kind: &str, want: i64) -> anyhow::Resu
         let stats = store.queue_stats(chrono::Utc::now()).await?;
         let done = stats
             .iter()
-            .find(|s| s.kind == kind && s.state == app::model::JobState::Succeeded)
+            .find(|s| s.kind == kind && s.state == model::JobState::Succeeded)
             .map_or(0, |s| s.count);
         if done >= want {
             return Ok(());

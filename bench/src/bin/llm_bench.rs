@@ -4,16 +4,16 @@
 //!
 //! `cargo run -p bench --release --bin llm_bench -- --backend sqlite`
 
-use app::model::Scopes;
-use app::server::cache::{Cache, CacheConfig};
-use app::server::llm::{
+use bench::{BenchDb, Summary};
+use clap::Parser;
+use domain::cache::{Cache, CacheConfig};
+use domain::llm::{
     Caller, ChatRequest, Gateway, GatewaySettings, Limit, Message, Period, Price, Provider,
     ProviderConfig, ProviderKind, Role, Target, build_provider,
 };
-use app::server::store::{self, DynStore, NewUserRow, PoolOptions};
-use bench::{BenchDb, Summary};
-use clap::Parser;
+use domain::store::{self, DynStore, NewUserRow, PoolOptions};
 use futures::StreamExt;
+use model::Scopes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,7 +104,7 @@ fn request() -> ChatRequest {
     }
 }
 
-async fn drain(mut s: app::server::llm::ChatStream) -> anyhow::Result<()> {
+async fn drain(mut s: domain::llm::ChatStream) -> anyhow::Result<()> {
     while let Some(item) = s.next().await {
         item?;
     }
@@ -184,7 +184,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
         Cache::new(CacheConfig { max_entries: 100_000, l1_max_ttl: Duration::from_secs(30) }, None);
     let settings = GatewaySettings {
         reservation_lease: std::time::Duration::from_secs(120),
-        urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
+        urls: domain::outbound::UrlPolicy::PRIVATE_TOO,
         timezone: chrono_tz::UTC,
         default_user_budget: Limit { nanos: 1_000_000_000_000, period: Period::Monthly },
         global_budget: Some(Limit { nanos: 1_000_000_000_000_000, period: Period::Monthly }),
@@ -194,11 +194,11 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
             "default".into(),
             vec![Target { provider: "mock".into(), model: "gpt-4o-mini".into() }],
         )]),
-        strategy: app::model::Strategy::Priority,
+        strategy: model::Strategy::Priority,
         private_features: Vec::new(),
         // Every call of the bench is the same request: measure the gateway, not its cache.
-        answer_cache: app::server::llm::AnswerCacheSettings::default(),
-        rate_limits: app::server::llm::RateLimits::default(),
+        answer_cache: domain::llm::AnswerCacheSettings::default(),
+        rate_limits: domain::llm::RateLimits::default(),
         secrets: None,
     };
     let gateway =
@@ -262,13 +262,17 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
     // Let the last settlements land, then read budget status with a warm cache.
     tokio::time::sleep(Duration::from_millis(500)).await;
     for id in ids.iter() {
-        gateway.status(*id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        domain::service::usage::budget_status(&gateway, *id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let g = gateway.clone();
     let (status, rate) = run_level(64, 100_000, move |i| {
         let (g, ids) = (g.clone(), ids.clone());
         async move {
-            g.status(ids[i % ids.len()]).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            domain::service::usage::budget_status(&g, ids[i % ids.len()])
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             anyhow::Ok(())
         }
     })

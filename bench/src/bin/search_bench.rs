@@ -8,22 +8,22 @@
 //!
 //! `cargo run -p bench --release --bin search_bench -- --chunks 10000,100000`
 
-use app::model::{Scope, Scopes, SearchMode, SearchRequest};
-use app::server::auth::{Credential, JwtKeys, Principal};
-use app::server::cache::{Cache, CacheConfig};
-use app::server::events::EventBus;
-use app::server::knowledge::embedder::{DefaultEmbedder, Embedder};
-use app::server::knowledge::{DocBody, Knowledge, KnowledgeSettings, chunk, extract, lang};
-use app::server::llm::{Gateway, GatewaySettings, Period, Price};
-use app::server::ratelimit::{Limit, RateLimiter};
-use app::server::service::search;
-use app::server::state::{AppState, AuthSettings, JobsLink, Limiters};
-use app::server::store::knowledge::embed_text;
-use app::server::store::{
-    self, DynStore, NewAuditEntry, NewChunk, NewDocument, NewSource, NewUserRow, PoolOptions,
-};
 use bench::{BenchDb, Summary};
 use clap::Parser;
+use domain::auth::{Credential, JwtKeys, Principal};
+use domain::cache::{Cache, CacheConfig};
+use domain::events::EventBus;
+use domain::knowledge::embedder::{DefaultEmbedder, Embedder};
+use domain::knowledge::{DocBody, Knowledge, KnowledgeSettings, chunk, extract, lang};
+use domain::llm::{Gateway, GatewaySettings, Period, Price};
+use domain::ratelimit::{Limit, RateLimiter};
+use domain::service::search;
+use domain::state::{AppState, AuthSettings, JobsLink, Limiters};
+use domain::store::knowledge::embed_text;
+use domain::store::{
+    self, DynStore, NewAuditEntry, NewChunk, NewDocument, NewSource, NewUserRow, PoolOptions,
+};
+use model::{Scope, Scopes, SearchMode, SearchRequest};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
@@ -283,17 +283,17 @@ fn app_state(store: DynStore, knowledge: Knowledge) -> AppState {
         Vec::new(),
         GatewaySettings {
             reservation_lease: std::time::Duration::from_secs(120),
-            urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
+            urls: domain::outbound::UrlPolicy::PRIVATE_TOO,
             timezone: chrono_tz::UTC,
-            default_user_budget: app::server::llm::Limit { nanos: 0, period: Period::Monthly },
+            default_user_budget: domain::llm::Limit { nanos: 0, period: Period::Monthly },
             global_budget: None,
             default_price: Price::default(),
             alert_thresholds: vec![],
             routes: Default::default(),
-            strategy: app::model::Strategy::Priority,
+            strategy: model::Strategy::Priority,
             private_features: Vec::new(),
-            answer_cache: app::server::llm::AnswerCacheSettings::default(),
-            rate_limits: app::server::llm::RateLimits::default(),
+            answer_cache: domain::llm::AnswerCacheSettings::default(),
+            rate_limits: domain::llm::RateLimits::default(),
             secrets: None,
         },
     );
@@ -313,7 +313,7 @@ fn app_state(store: DynStore, knowledge: Knowledge) -> AppState {
         jobs: JobsLink::new(None),
         llm,
         knowledge,
-        urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
+        urls: domain::outbound::UrlPolicy::PRIVATE_TOO,
     }
 }
 
@@ -357,8 +357,7 @@ async fn ingest(
         let title = ex.title.clone().unwrap_or_else(|| name.clone());
         let ex = extract::body_to_blocks(&DocBody::Blocks(ex.blocks));
         let text = ex.plain_text();
-        let chunks: Vec<NewChunk> =
-            app::server::service::sync::chunks_to_store(&ex, &settings.chunk);
+        let chunks: Vec<NewChunk> = domain::service::sync::chunks_to_store(&ex, &settings.chunk);
         let language = lang::detect(&text);
         let doc_hash = chunk::content_hash(&text);
         out.prepare += t.elapsed();

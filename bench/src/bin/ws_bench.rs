@@ -6,10 +6,10 @@
 //! `cargo run -p bench --release --bin ws_bench -- --server-bin target/release/blueprint \
 //!   --connections 10000 --users 100`
 
-use app::model::{LiveEvent, WsFrame};
 use bench::{BenchDb, Summary, rss_kib};
 use clap::Parser;
 use futures::StreamExt;
+use model::{LiveEvent, WsFrame};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

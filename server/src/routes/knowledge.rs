@@ -5,18 +5,18 @@
 
 use super::rest::{ApiJson, ApiQuery};
 use crate::startup::ServerState;
-use app::error::AppError;
-use app::model::{
-    IndexStatus, Job, Scope, SearchAnalytics, SearchFilters, SearchHistoryEntry, SearchMode,
-    SearchRequest, SearchResponse, Source, SourceFile, SourceForm, SyncRun,
-};
-use app::server::auth::AuthOutcome;
-use app::server::service::{search, sources};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use domain::auth::AuthOutcome;
+use domain::service::{search, sources};
+use model::error::AppError;
+use model::{
+    IndexStatus, Job, Scope, SearchAnalytics, SearchFilters, SearchHistoryEntry, SearchMode,
+    SearchRequest, SearchResponse, Source, SourceFile, SourceForm, SyncRun,
+};
 use serde::{Deserialize, Serialize};
 
 /// The routes, to nest under `/api/v1` (uploads excepted).

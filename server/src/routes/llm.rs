@@ -4,18 +4,19 @@
 
 use super::rest::{ApiJson, ApiQuery};
 use crate::startup::ServerState;
-use app::error::AppError;
-use app::model::{BudgetStatus, LlmCall, ModelPrice, Page, Scope};
-use app::server::auth::AuthOutcome;
-use app::server::errors::REQUEST_ID;
-use app::server::llm::{Caller, Message, Role, StreamEvent, Usage};
-use app::server::service::{llm_admin, usage};
 use axum::extract::Path;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router, extract::State};
+use domain::auth::AuthOutcome;
+use domain::errors::REQUEST_ID;
+use domain::llm::{Message, StreamEvent, Usage};
+use domain::service::chat::{self, ChatInput};
+use domain::service::{llm_admin, usage};
 use futures::StreamExt;
+use model::error::AppError;
+use model::{BudgetStatus, ChatStreamEvent, LlmCall, ModelPrice, Page, Scope};
 use serde::{Deserialize, Serialize};
 
 /// The routes, to nest under `/api/v1`.
@@ -58,55 +59,6 @@ fn default_max_tokens() -> u32 {
     1024
 }
 
-/// Largest message and conversation accepted.
-const MAX_MESSAGE_CHARS: usize = 200_000;
-const MAX_MESSAGES: usize = 200;
-
-fn validate(body: &ChatBody) -> Result<(), AppError> {
-    let feature_ok = !body.feature.is_empty()
-        && body.feature.len() <= 64
-        && body
-            .feature
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
-    if !feature_ok {
-        return Err(AppError::invalid(
-            "feature",
-            "format",
-            "feature must be 1-64 characters of a-z, 0-9, '.' and '_'",
-        ));
-    }
-    if body.messages.is_empty() || body.messages.len() > MAX_MESSAGES {
-        return Err(AppError::invalid(
-            "messages",
-            "length",
-            format!("messages must hold 1 to {MAX_MESSAGES} messages"),
-        ));
-    }
-    if body.messages.iter().any(|m| m.content.chars().count() > MAX_MESSAGE_CHARS) {
-        return Err(AppError::invalid(
-            "messages",
-            "max_length",
-            format!("a message may have at most {MAX_MESSAGE_CHARS} characters"),
-        ));
-    }
-    if !body.messages.iter().any(|m| m.role == Role::User) {
-        return Err(AppError::invalid(
-            "messages",
-            "user_message",
-            "messages must include a user message",
-        ));
-    }
-    if !(1..=32_768).contains(&body.max_tokens) {
-        return Err(AppError::invalid(
-            "max_tokens",
-            "range",
-            "max_tokens must be between 1 and 32768",
-        ));
-    }
-    Ok(())
-}
-
 /// A whole answer with what it cost.
 #[derive(Serialize)]
 struct ChatAnswer {
@@ -125,15 +77,12 @@ async fn chat(
     Extension(auth): Extension<AuthOutcome>,
     ApiJson(body): ApiJson<ChatBody>,
 ) -> Result<Response, AppError> {
-    let user = auth.require_scope(Scope::Generate)?;
-    validate(&body)?;
-    let caller = Caller {
-        user_id: user.user_id,
-        feature: body.feature.clone(),
-        request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
-    };
+    let user = auth.require_user()?;
+    let input =
+        ChatInput { feature: body.feature, messages: body.messages, max_tokens: body.max_tokens };
+    let request_id = REQUEST_ID.try_with(|id| id.clone()).ok();
     if !body.stream {
-        let (answer, receipt) = s.app.llm.chat(&caller, body.messages, body.max_tokens).await?;
+        let (answer, receipt) = chat::answer(&s.app, &user, input, request_id).await?;
         return Ok(Json(ChatAnswer {
             text: answer.text,
             finish_reason: answer.finish_reason,
@@ -146,22 +95,21 @@ async fn chat(
         .into_response());
     }
     // Budget refusals and provider failures before the first token are plain JSON errors.
-    let stream = s.app.llm.chat_stream(&caller, body.messages, body.max_tokens).await?;
+    let stream = chat::stream(&s.app, &user, input, request_id).await?;
     let events = stream.map(|item| {
         let event = match item {
-            Ok(StreamEvent::Delta(text)) => {
-                Event::default().event("delta").json_data(serde_json::json!({ "text": text }))
+            Ok(StreamEvent::Delta(text)) => ChatStreamEvent::Delta { text },
+            Ok(StreamEvent::Usage(usage)) => ChatStreamEvent::Usage(usage),
+            Ok(StreamEvent::Done { finish_reason }) => ChatStreamEvent::Done { finish_reason },
+            Ok(StreamEvent::Billed { cost_nanos, usage }) => {
+                ChatStreamEvent::Cost { cost_nanos, usage }
             }
-            Ok(StreamEvent::Usage(usage)) => Event::default().event("usage").json_data(usage),
-            Ok(StreamEvent::Done { finish_reason }) => Event::default()
-                .event("done")
-                .json_data(serde_json::json!({ "finish_reason": finish_reason })),
-            Ok(StreamEvent::Billed { cost_nanos, usage }) => Event::default()
-                .event("cost")
-                .json_data(serde_json::json!({ "cost_nanos": cost_nanos, "usage": usage })),
-            Err(e) => Event::default().event("error").json_data(serde_json::json!({ "error": e })),
+            Err(error) => ChatStreamEvent::Error { error },
         };
-        event.map_err(|e| AppError::BadRequest { message: e.to_string() })
+        Event::default()
+            .event(event.name())
+            .json_data(event.data())
+            .map_err(|e| AppError::BadRequest { message: e.to_string() })
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()).into_response())
 }
@@ -172,7 +120,7 @@ async fn budget(
     Extension(auth): Extension<AuthOutcome>,
 ) -> Result<Json<Vec<BudgetStatus>>, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
-    Ok(Json(s.app.llm.status(user.user_id).await?))
+    Ok(Json(usage::budget_status(&s.app.llm, user.user_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -316,7 +264,7 @@ async fn my_summary(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
     ApiQuery(q): ApiQuery<SummaryQuery>,
-) -> Result<Json<app::model::UsageSummary>, AppError> {
+) -> Result<Json<model::UsageSummary>, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
     Ok(Json(llm_admin::usage_summary(&s.app, Some(user.user_id), q.days).await?))
 }
@@ -326,7 +274,7 @@ async fn team_summary(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
     ApiQuery(q): ApiQuery<SummaryQuery>,
-) -> Result<Json<app::model::UsageSummary>, AppError> {
+) -> Result<Json<model::UsageSummary>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(llm_admin::usage_summary(&s.app, None, q.days).await?))
 }
@@ -335,7 +283,7 @@ async fn team_summary(
 async fn list_providers(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
-) -> Result<Json<Vec<app::model::ProviderInfo>>, AppError> {
+) -> Result<Json<Vec<model::ProviderInfo>>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(llm_admin::list_providers(&s.app).await?))
 }
@@ -377,9 +325,9 @@ async fn save_provider(
     Extension(auth): Extension<AuthOutcome>,
     Path(name): Path<String>,
     ApiJson(b): ApiJson<ProviderBody>,
-) -> Result<Json<app::model::ProviderInfo>, AppError> {
+) -> Result<Json<model::ProviderInfo>, AppError> {
     let admin = auth.require_scope(Scope::Admin)?;
-    let input = app::model::ProviderInput {
+    let input = model::ProviderInput {
         name,
         kind: b.kind,
         base_url: b.base_url,
@@ -409,7 +357,7 @@ async fn probe_provider(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
     Path(name): Path<String>,
-) -> Result<Json<app::model::ProviderHealth>, AppError> {
+) -> Result<Json<model::ProviderHealth>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(llm_admin::probe_provider(&s.app, &name).await?))
 }
@@ -418,7 +366,7 @@ async fn probe_provider(
 async fn get_routing(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
-) -> Result<Json<app::model::RoutingView>, AppError> {
+) -> Result<Json<model::RoutingView>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(llm_admin::routing_view(&s.app).await?))
 }
@@ -428,7 +376,7 @@ async fn save_routing(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
     ApiJson(b): ApiJson<llm_admin::RoutingInput>,
-) -> Result<Json<app::model::RoutingView>, AppError> {
+) -> Result<Json<model::RoutingView>, AppError> {
     let admin = auth.require_scope(Scope::Admin)?;
     Ok(Json(llm_admin::save_routing(&s.app, &admin, b).await?))
 }
@@ -451,7 +399,7 @@ async fn spend(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
     ApiQuery(q): ApiQuery<SpendQuery>,
-) -> Result<Json<app::model::SpendOverview>, AppError> {
+) -> Result<Json<model::SpendOverview>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(llm_admin::spend_overview(&s.app, &q.q, q.min_percent, q.limit, q.offset).await?))
 }
@@ -460,7 +408,7 @@ async fn spend(
 async fn unpriced(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
-) -> Result<Json<Vec<app::model::UnpricedModelInfo>>, AppError> {
+) -> Result<Json<Vec<model::UnpricedModelInfo>>, AppError> {
     auth.require_scope(Scope::Admin)?;
     Ok(Json(llm_admin::unpriced_models(&s.app).await?))
 }

@@ -1,10 +1,10 @@
 //! Prometheus exposition. Gauges that are cheap to read are refreshed at scrape time.
 
 use crate::startup::ServerState;
-use app::error::AppError;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use model::error::AppError;
 use secrecy::ExposeSecret;
 use std::sync::atomic::Ordering;
 

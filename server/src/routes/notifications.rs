@@ -3,14 +3,14 @@
 
 use super::rest::ApiQuery;
 use crate::startup::ServerState;
-use app::error::AppError;
-use app::model::{NotificationPage, Scope};
-use app::server::auth::AuthOutcome;
-use app::server::service::notifications;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use domain::auth::AuthOutcome;
+use domain::service::notifications;
+use model::error::AppError;
+use model::{NotificationPage, Scope};
 use serde::{Deserialize, Serialize};
 
 /// The routes, to nest under `/api/v1`.

@@ -3,18 +3,18 @@
 //! `{"error": {"code": …, "message": …, …}}`.
 
 use crate::startup::ServerState;
-use app::error::{AppError, FieldError};
-use app::model::{
-    ApiTokenInfo, AuditEntry, CreatedApiToken, CurrentUser, Job, NewAccount, NewApiTokenForm, Page,
-    QueueOverview, RegisterForm, Scope, SignInForm, TokenPair, User,
-};
-use app::server::auth::{AuthOutcome, ClientIp};
-use app::server::service::{accounts, jobs, tokens, users};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch, post};
 use axum::{Extension, Json, Router};
+use domain::auth::{AuthOutcome, ClientIp};
+use domain::service::{accounts, jobs, tokens, users};
+use model::error::{AppError, FieldError};
+use model::{
+    ApiTokenInfo, AuditEntry, CreatedApiToken, CurrentUser, Job, NewAccount, NewApiTokenForm, Page,
+    QueueOverview, RegisterForm, Scope, SignInForm, TokenPair, User,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 

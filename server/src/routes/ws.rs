@@ -4,15 +4,15 @@
 //! incoming messages are capped at 4 KiB and otherwise ignored.
 
 use crate::startup::ServerState;
-use app::error::AppError;
-use app::model::{Scope, WsFrame};
-use app::server::auth::{AuthOutcome, Credential};
-use app::server::events::{Delivery, HISTORY_PER_USER, parse_id};
 use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use domain::auth::{AuthOutcome, Credential};
+use domain::events::{Delivery, HISTORY_PER_USER, parse_id};
+use model::error::AppError;
+use model::{Scope, WsFrame};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -74,7 +74,7 @@ async fn send(socket: &mut WebSocket, frame: &WsFrame) -> bool {
 
 async fn serve(
     mut socket: WebSocket,
-    bus: app::server::events::EventBus,
+    bus: domain::events::EventBus,
     user_id: i64,
     after: Option<String>,
 ) {

@@ -75,7 +75,7 @@ async fn non_admin_gets_403_on_every_admin_route_and_server_fn() {
     // Nothing changed and nothing was audited.
     let admin_row = app.state.store.get_user(admin_id).await.expect("admin");
     assert!(admin_row.user.active);
-    assert!(admin_row.user.scopes.contains(app::model::Scope::Admin));
+    assert!(admin_row.user.scopes.contains(model::Scope::Admin));
     assert_eq!(app.state.store.list_audit(10, 0).await.expect("audit").1, 0);
 }
 

@@ -4,9 +4,9 @@
 
 use crate::common::TestDb;
 use crate::helpers::{email, expect_error, expect_status, spawn_app};
-use app::model::{JobState, QueueOverview};
-use app::server::store::NewJob;
 use chrono::Utc;
+use domain::store::NewJob;
+use model::{JobState, QueueOverview};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::config::SecretUrl;

@@ -1,5 +1,5 @@
 //! The authorization matrix, generated from the route table. Every REST route (read from the
-//! router sources: `startup.rs` and the `routes::*` routers it mounts) and every registered server
+//! router sources: `startup/router.rs` and the `routes::*` routers it mounts) and every registered server
 //! fn (`server_fn_paths()`) must have a rule in `RULES`; a route without one, or a rule for a
 //! route that is gone, fails the test. Each route is then called by every principal: anonymous,
 //! a member, an admin, and an API token of each single scope. A principal the rule refuses must
@@ -7,7 +7,7 @@
 //! member's sources and jobs answer 404 (or 403), never 200.
 
 use crate::helpers::{PASSWORD, TestApp, Tokens, email, expect_status, spawn_app, spawn_app_with};
-use app::model::Scope;
+use model::Scope;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,7 +119,7 @@ const EMPTY: Body = Body::Json("{}");
 /// deserialization (extractors run before the handler's scope check) and, for admin writes,
 /// fail validation after it, so the matrix changes nothing.
 const RULES: &[Rule] = &[
-    // --- server/src/startup.rs
+    // --- server/src/startup/router.rs
     get("/health/live", Access::Public),
     get("/health/ready", Access::Public),
     // Public while `server.metrics_token` is unset (as here); with it, its own bearer token.
@@ -533,10 +533,10 @@ fn src_path(rel: &str) -> String {
 /// in `startup::router` and in each `routes::<module>::<fn>()` router it mounts (with the
 /// `.nest` prefix it is mounted under).
 fn rest_routes() -> BTreeSet<(String, String)> {
-    let startup = Src::read(&src_path("startup.rs"));
-    let (from, to) = startup.fn_body("router", "startup.rs");
+    let startup = Src::read(&src_path("startup/router.rs"));
+    let (from, to) = startup.fn_body("router", "startup/router.rs");
     let mut out: BTreeSet<(String, String)> =
-        startup.routes(from, to, "", "startup.rs").into_iter().collect();
+        startup.routes(from, to, "", "startup/router.rs").into_iter().collect();
     let nests: Vec<(usize, usize, String)> = startup
         .find_all(".nest(", from, to)
         .into_iter()
@@ -544,7 +544,7 @@ fn rest_routes() -> BTreeSet<(String, String)> {
             let open = at + ".nest".len();
             let (prefix, _) = startup
                 .literal_at(open + 1)
-                .unwrap_or_else(|| panic!("startup.rs: a .nest( without a literal prefix"));
+                .unwrap_or_else(|| panic!("startup/router.rs: a .nest( without a literal prefix"));
             (open, startup.close_of(open), prefix)
         })
         .collect();

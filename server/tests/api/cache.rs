@@ -1,9 +1,9 @@
 //! The two-level cache against a real Redis at 127.0.0.1:6379 (`BP_TEST_REDIS_URL` overrides).
 //! Two `Cache` values sharing one Redis stand for two instances of the app.
 
-use app::error::AppError;
-use app::server::cache::{Cache, CacheConfig, CacheKey};
-use app::server::redis_conn::RedisConn;
+use domain::cache::{Cache, CacheConfig, CacheKey};
+use domain::redis_conn::RedisConn;
+use model::error::AppError;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Spawns the real application on a random port, zero2prod style, with a throw-away database.
 
 use crate::common::TestDb;
-use app::server::state::AppState;
+use domain::state::AppState;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use server::config::{SecretUrl, Settings};
@@ -70,7 +70,7 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.database.url = SecretUrl::new(database_url.to_string());
     settings.redis.url = None;
     settings.secrets.key =
-        server::config::Secret(Some(app::server::secrets::SecretBox::generate_key().into()));
+        server::config::Secret(Some(domain::secrets::SecretBox::generate_key().into()));
     settings.knowledge.extract_worker = env!("CARGO_BIN_EXE_blueprint").into();
     // Local servers stand in for Confluence and the LLM providers; `security` tests the refusal.
     settings.security.allow_private_urls = true;

@@ -3,7 +3,7 @@
 
 use crate::helpers::{email, spawn_app};
 use crate::ws::{connect, expect_hello, next_frame};
-use app::model::{JobEvent, JobEventKind, JobState, WsFrame};
+use model::{JobEvent, JobEventKind, JobState, WsFrame};
 use serde_json::json;
 use std::time::Duration;
 

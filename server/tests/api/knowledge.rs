@@ -860,7 +860,7 @@ async fn an_index_change_reaches_another_instance_through_redis() {
     use server::startup::Application;
 
     let db = TestDb::postgres().await;
-    let key = app::server::secrets::SecretBox::generate_key();
+    let key = domain::secrets::SecretBox::generate_key();
     let mut addresses = Vec::new();
     for workers in [true, false] {
         let mut settings = crate::helpers::test_settings(db.url());

@@ -47,7 +47,7 @@ async fn app_with_budget(server: &MockServer) -> TestApp {
     spawn_app_with(move |s| {
         s.llm.providers.push(ProviderSettings {
             name: "mock".into(),
-            kind: "openai".into(),
+            kind: domain::llm::ProviderKind::OpenAi,
             base_url: base,
             api_key: Secret(Some("sk-test".to_string().into())),
             timeout_secs: 5,
@@ -55,10 +55,13 @@ async fn app_with_budget(server: &MockServer) -> TestApp {
             private: None,
             azure: false,
         });
-        s.llm.routes.insert("default".into(), vec!["mock:gpt-4o-mini".into()]);
+        s.llm.routes.insert(
+            "default".into(),
+            vec![domain::llm::Target::parse("mock:gpt-4o-mini").unwrap()],
+        );
         s.llm.user_budget_usd = 0.0002;
-        s.llm.user_budget_period = "daily".into();
-        s.llm.timezone = "Europe/Berlin".into();
+        s.llm.user_budget_period = domain::llm::Period::Daily;
+        s.llm.timezone = chrono_tz::Europe::Berlin;
     })
     .await
 }
@@ -527,7 +530,7 @@ async fn without_a_configured_key_a_key_file_is_created_beside_the_database() {
     })
     .await;
     let key = std::fs::read_to_string(&file).unwrap();
-    assert!(app::server::secrets::SecretBox::from_base64(&key).is_ok());
+    assert!(domain::secrets::SecretBox::from_base64(&key).is_ok());
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     // A second instance reads the same key.

@@ -3,8 +3,8 @@
 //! server, a 4xx reply) from permanent ones (a bad address, a 5xx reply, a bad payload).
 
 use crate::smtp_sink::SmtpSink;
-use app::server::jobs::kinds::send_email;
-use app::server::mail::{MailSettings, Mailer, Security, parse_mailbox};
+use domain::jobs::kinds::send_email;
+use domain::mail::{MailSettings, Mailer, Security, parse_mailbox};
 use serde_json::json;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 use crate::helpers::{TestApp, Tokens, email, expect_error, expect_status, spawn_app_with};
 use crate::smtp_sink::SmtpSink;
 use crate::ws::{connect, expect_hello, next_frame};
-use app::model::WsFrame;
+use model::WsFrame;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use server::config::{ProviderSettings, Secret, Settings};
@@ -43,7 +43,7 @@ async fn app_with_mail(
     spawn_app_with(move |s| {
         s.llm.providers.push(ProviderSettings {
             name: "mock".into(),
-            kind: "openai".into(),
+            kind: domain::llm::ProviderKind::OpenAi,
             base_url: base,
             api_key: Secret(Some("sk-test".to_string().into())),
             timeout_secs: 5,
@@ -51,13 +51,16 @@ async fn app_with_mail(
             private: None,
             azure: false,
         });
-        s.llm.routes.insert("default".into(), vec!["mock:gpt-4o-mini".into()]);
+        s.llm.routes.insert(
+            "default".into(),
+            vec![domain::llm::Target::parse("mock:gpt-4o-mini").unwrap()],
+        );
         s.llm.user_budget_usd = 0.00046;
-        s.llm.user_budget_period = "daily".into();
-        s.llm.timezone = "Europe/Berlin".into();
+        s.llm.user_budget_period = domain::llm::Period::Daily;
+        s.llm.timezone = chrono_tz::Europe::Berlin;
         s.smtp.host = "127.0.0.1".into();
         s.smtp.port = port;
-        s.smtp.security = "none".into();
+        s.smtp.security = domain::mail::Security::None;
         s.smtp.from = "Blueprint Alerts <blueprint@localhost>".into();
         s.smtp.timeout_secs = 5;
         configure(s);
@@ -186,7 +189,7 @@ async fn the_global_budget_alerts_every_active_admin_and_nobody_else() {
     // $0.00007 for the team: one call (62,100) is 88 %.
     let app = app_with_mail(&server, &sink, |s| {
         s.llm.global_budget_usd = 0.00007;
-        s.llm.global_budget_period = "weekly".into();
+        s.llm.global_budget_period = domain::llm::Period::Weekly;
     })
     .await;
     let (first_admin, member) = app.admin_and_member().await;
@@ -250,7 +253,7 @@ async fn notifications_are_private_paged_and_validated() {
     for i in 0..3 {
         app.state
             .store
-            .insert_notification(&app::server::store::NewNotification {
+            .insert_notification(&domain::store::NewNotification {
                 user_id: ann_id,
                 kind: "test".into(),
                 title: format!("note {i}"),
@@ -319,7 +322,7 @@ async fn the_bell_and_the_notifications_page_render_on_the_server() {
     let ann_id = app.user_id(&ann.access).await;
     app.state
         .store
-        .insert_notification(&app::server::store::NewNotification {
+        .insert_notification(&domain::store::NewNotification {
             user_id: ann_id,
             kind: "budget_alert".into(),
             title: "Your daily LLM budget reached 80 %".into(),

@@ -1,7 +1,7 @@
 //! Rate limiters share their counts through Redis.
 
 use crate::cache::redis;
-use app::server::ratelimit::{Limit, RateLimiter};
+use domain::ratelimit::{Limit, RateLimiter};
 use std::time::Duration;
 
 const LIMIT: Limit = Limit { max: 3, window: Duration::from_secs(60) };

@@ -207,7 +207,7 @@ async fn a_stranger_guessing_locks_out_only_themselves() {
 
 #[test]
 fn the_delay_grows_with_failures_and_is_capped() {
-    use app::server::service::accounts::sign_in_delay;
+    use domain::service::accounts::sign_in_delay;
     use std::time::Duration;
     assert_eq!(sign_in_delay(0, 5), Duration::ZERO);
     assert_eq!(sign_in_delay(5, 5), Duration::from_millis(250));

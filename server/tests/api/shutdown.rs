@@ -169,7 +169,7 @@ async fn wait_for_requests(provider: &MockServer, n: usize) {
 async fn sigterm_right_after_a_hundred_streams_loses_no_ledger_row() {
     let provider = openai_stream_server(Duration::ZERO).await;
     let (dir, db) = setup(&provider, "");
-    let key = app::server::secrets::SecretBox::generate_key();
+    let key = domain::secrets::SecretBox::generate_key();
     let (mut child, address) = start(&dir, &db, &key).await;
     let client = reqwest::Client::new();
     let token = register(&client, &address).await;
@@ -197,7 +197,7 @@ async fn sigterm_with_a_hundred_streams_in_flight_finishes_and_records_them_all(
     // The provider answers each call 2 s after it arrives: SIGTERM lands while all 100 wait.
     let provider = openai_stream_server(Duration::from_secs(2)).await;
     let (dir, db) = setup(&provider, "");
-    let key = app::server::secrets::SecretBox::generate_key();
+    let key = domain::secrets::SecretBox::generate_key();
     let (mut child, address) = start(&dir, &db, &key).await;
     let client = reqwest::Client::new();
     let token = register(&client, &address).await;
@@ -229,7 +229,7 @@ async fn kill_9_with_streams_in_flight_is_settled_by_the_reaper_after_a_restart(
     // The provider holds every call for a minute: the process dies with all of them open.
     let provider = openai_stream_server(Duration::from_secs(60)).await;
     let (dir, db) = setup(&provider, "reservation_lease_secs = 2");
-    let key = app::server::secrets::SecretBox::generate_key();
+    let key = domain::secrets::SecretBox::generate_key();
     let (mut child, address) = start(&dir, &db, &key).await;
     let client = reqwest::Client::new();
     let token = register(&client, &address).await;

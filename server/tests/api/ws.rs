@@ -3,8 +3,8 @@
 
 use crate::common::TestDb;
 use crate::helpers::{email, spawn_app};
-use app::model::WsFrame;
 use futures::{SinkExt, StreamExt};
+use model::WsFrame;
 use server::config::SecretUrl;
 use server::startup::Application;
 use std::time::{Duration, Instant};
@@ -47,7 +47,7 @@ pub async fn expect_hello(socket: &mut Socket) -> i64 {
     }
 }
 
-async fn expect_event(socket: &mut Socket) -> app::model::LiveEvent {
+async fn expect_event(socket: &mut Socket) -> model::LiveEvent {
     match next_frame(socket, Duration::from_secs(5)).await {
         Some(WsFrame::Event(e)) => e,
         other => panic!("expected an event, got {other:?}"),

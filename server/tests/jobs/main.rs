@@ -8,13 +8,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use app::model::{Job, JobEvent, JobEventKind, JobPriority, JobState};
-use app::server::jobs::{
-    CronSchedule, CronScheduler, JobError, JobRegistry, JobRunner, KindConfig, RunnerConfig,
-};
-use app::server::store::{DynStore, JobFilter, NewJob, PoolOptions, connect};
 use chrono::Utc;
 use common::TestDb;
+use domain::jobs::{
+    CronSchedule, CronScheduler, JobError, JobRegistry, JobRunner, KindConfig, RunnerConfig,
+};
+use domain::store::{DynStore, JobFilter, NewJob, PoolOptions, connect};
+use model::{Job, JobEvent, JobEventKind, JobPriority, JobState};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

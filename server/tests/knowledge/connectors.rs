@@ -6,10 +6,10 @@
 // A test fails by panicking; clippy.toml's allow-*-in-tests only covers #[test] fns themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use app::server::knowledge;
+use domain::knowledge;
 
-use app::server::outbound::UrlPolicy;
 use base64::Engine as _;
+use domain::outbound::UrlPolicy;
 use knowledge::connectors::confluence::{Confluence, ConfluenceConfig, Deployment};
 use knowledge::connectors::gitlab::{Gitlab, GitlabConfig};
 use knowledge::connectors::http::{Auth, HttpOptions, RetryPolicy, SourceHttp, validate_base_url};

@@ -5,14 +5,14 @@
 //! Prints MRR@10 and recall@10 per mode and per kind of query; fails unless hybrid ranks better
 //! than either retriever alone. The judgements were made from the documents, never from results.
 
-use app::model::{Scope, Scopes, SearchMode, SearchRequest};
-use app::server::auth::{Credential, Principal};
-use app::server::knowledge::{DocBody, chunk, extract, lang};
-use app::server::service::search;
-use app::server::state::AppState;
-use app::server::store::knowledge::embed_text;
-use app::server::store::{NewAuditEntry, NewChunk, NewDocument, NewSource, NewUserRow};
 use chrono::Utc;
+use domain::auth::{Credential, Principal};
+use domain::knowledge::{DocBody, chunk, extract, lang};
+use domain::service::search;
+use domain::state::AppState;
+use domain::store::knowledge::embed_text;
+use domain::store::{NewAuditEntry, NewChunk, NewDocument, NewSource, NewUserRow};
+use model::{Scope, Scopes, SearchMode, SearchRequest};
 use serde::Deserialize;
 use server::config::{KnowledgeConfig, SecretUrl, Settings};
 use std::collections::HashMap;
@@ -72,7 +72,7 @@ async fn state_with(knowledge: KnowledgeConfig) -> (AppState, TempDb) {
     settings.database.url = SecretUrl::new(format!("sqlite://{}", path.display()));
     settings.redis.url = None;
     settings.secrets.key =
-        server::config::Secret(Some(app::server::secrets::SecretBox::generate_key().into()));
+        server::config::Secret(Some(domain::secrets::SecretBox::generate_key().into()));
     settings.knowledge = knowledge;
     settings.validate().expect("test settings are valid");
     let state = server::startup::build_state(&settings).await.expect("the state builds");
@@ -159,8 +159,7 @@ async fn ingest(state: &AppState, owner: &Principal) -> HashMap<i64, String> {
             ex.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| name.clone());
         let ex = extract::body_to_blocks(&DocBody::Blocks(ex.blocks));
         let text = ex.plain_text();
-        let chunks: Vec<NewChunk> =
-            app::server::service::sync::chunks_to_store(&ex, &settings.chunk);
+        let chunks: Vec<NewChunk> = domain::service::sync::chunks_to_store(&ex, &settings.chunk);
         assert!(!chunks.is_empty(), "{name} has chunks");
         let texts: Vec<String> = chunks.iter().map(|c| embed_text(&c.heading, &c.text)).collect();
         let vectors = embedder.embed(&texts).await.expect("embeds");

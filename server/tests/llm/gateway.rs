@@ -4,17 +4,17 @@
 
 use crate::common::TestDb;
 use crate::support::{provider_with, sse};
-use app::error::AppError;
-use app::model::Scopes;
-use app::model::Strategy;
-use app::server::cache::{Cache, CacheConfig};
-use app::server::llm::{
+use chrono::Utc;
+use domain::cache::{Cache, CacheConfig};
+use domain::llm::{
     AnswerCacheSettings, Caller, Gateway, GatewaySettings, Limit, Message, Period, Price,
     ProviderKind, RateLimits, Role, StreamEvent, Target,
 };
-use app::server::store::{self, DynStore, NewAuditEntry, NewUserRow, PoolOptions, PriceRow};
-use chrono::Utc;
+use domain::store::{self, DynStore, NewAuditEntry, NewUserRow, PoolOptions, PriceRow};
 use futures::StreamExt;
+use model::Scopes;
+use model::Strategy;
+use model::error::AppError;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,7 +66,7 @@ pub(crate) async fn user(store: &DynStore) -> i64 {
 pub(crate) fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySettings {
     GatewaySettings {
         reservation_lease: std::time::Duration::from_secs(120),
-        urls: app::server::outbound::UrlPolicy::PRIVATE_TOO,
+        urls: domain::outbound::UrlPolicy::PRIVATE_TOO,
         timezone: "Asia/Tokyo".parse().unwrap(),
         default_user_budget: Limit { nanos: user_budget_nanos, period: Period::Daily },
         global_budget: Some(Limit { nanos: 1_000_000_000_000, period: Period::Monthly }),
@@ -86,7 +86,7 @@ pub(crate) fn settings(user_budget_nanos: i64, route: Vec<Target>) -> GatewaySet
 }
 
 /// The user's ledger rows once `n` are there (streams settle from their own tasks).
-pub(crate) async fn ledger_rows(store: &DynStore, uid: i64, n: usize) -> Vec<app::model::LlmCall> {
+pub(crate) async fn ledger_rows(store: &DynStore, uid: i64, n: usize) -> Vec<model::LlmCall> {
     let since = Utc::now() - chrono::Duration::hours(1);
     let mut rows = Vec::new();
     for _ in 0..100 {
@@ -160,7 +160,7 @@ async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
         vec![p],
         settings(limit, vec![Target { provider: "test".into(), model: "m-1".into() }]),
     );
-    let before = gateway.status(uid).await.unwrap();
+    let before = domain::service::usage::budget_status(&gateway, uid).await.unwrap();
     assert!(before.iter().all(|b| b.spent_nanos == 0), "cached at zero before the race");
     let barrier = Arc::new(Barrier::new(50));
     let mut tasks = Vec::new();
@@ -193,8 +193,8 @@ async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
     let spend = store.budget_spend(&format!("user:{uid}"), start.timestamp_millis()).await.unwrap();
     assert_eq!((spend.spent_nanos, spend.reserved_nanos), (7 * 130 * PER_TOKEN, 0));
     assert!(spend.spent_nanos <= limit, "overshoot");
-    let status = gateway.status(uid).await.unwrap();
-    let mine = status.iter().find(|b| b.budget == format!("user:{uid}")).unwrap();
+    let status = domain::service::usage::budget_status(&gateway, uid).await.unwrap();
+    let mine = status.iter().find(|b| b.budget == model::BudgetScope::User(uid)).unwrap();
     assert_eq!((mine.spent_nanos, mine.band.as_str()), (7 * 130 * PER_TOKEN, "warning"));
     let (_, calls) = store
         .list_llm_calls(Some(uid), Utc::now() - chrono::Duration::hours(1), 100, 0)
@@ -283,7 +283,7 @@ async fn streamed_calls_are_priced_from_their_usage_and_abandoned_ones_still_pay
     );
     assert_eq!(abandoned.outcome, "abandoned");
     // No usage came before the client left: the prompt and the text seen are our estimate.
-    let prompt = app::server::llm::tokens::prompt_estimate("m-1", &messages()) as i64;
+    let prompt = domain::llm::tokens::prompt_estimate("m-1", &messages()) as i64;
     assert!(abandoned.output_tokens >= 1 && abandoned.input_tokens == prompt, "{abandoned:?}");
     assert!(abandoned.usage_estimated && !finished.usage_estimated);
     assert!(abandoned.cost_nanos > 0, "partial output is paid for");

@@ -7,13 +7,13 @@
 use crate::common::TestDb;
 use crate::gateway::{caller, open, settings, user};
 use crate::support::{provider_with, sse};
-use app::error::AppError;
-use app::server::cache::{Cache, CacheConfig};
-use app::server::llm::{Gateway, Message, Period, ProviderKind, Role, StreamEvent, Target};
-use app::server::redis_conn::RedisConn;
-use app::server::store::DynStore;
 use chrono::Utc;
+use domain::cache::{Cache, CacheConfig};
+use domain::llm::{Gateway, Message, Period, ProviderKind, Role, StreamEvent, Target};
+use domain::redis_conn::RedisConn;
+use domain::store::DynStore;
 use futures::StreamExt;
+use model::error::AppError;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -196,7 +196,7 @@ async fn fifty_streams_at_the_edge(store: DynStore, gateways: Vec<Gateway>) {
     assert!(open.unwrap().is_empty(), "no reservation left open");
 }
 
-fn with_limit(limit: i64) -> app::server::llm::GatewaySettings {
+fn with_limit(limit: i64) -> domain::llm::GatewaySettings {
     settings(limit, route())
 }
 

@@ -1,6 +1,6 @@
 use crate::support::*;
-use app::server::llm::breaker::BreakerState;
-use app::server::llm::{LlmError, ProviderKind, Usage};
+use domain::llm::breaker::BreakerState;
+use domain::llm::{LlmError, ProviderKind, Usage};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -448,7 +448,7 @@ async fn ollama_stream_cut_mid_answer_is_interrupted() {
 
 #[tokio::test]
 async fn base_urls_must_be_plain_http_without_credentials() {
-    use app::server::llm::{ProviderConfig, build_provider};
+    use domain::llm::{ProviderConfig, build_provider};
     for bad in ["file:///etc/passwd", "http://user:pw@host/v1", "not a url"] {
         let err = build_provider(ProviderConfig::new("x", ProviderKind::OpenAi, bad)).err();
         assert!(err.is_some(), "{bad} accepted");

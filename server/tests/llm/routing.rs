@@ -6,17 +6,17 @@
 use crate::common::TestDb;
 use crate::gateway::{caller, messages, open, openai_server, settings, target, user};
 use crate::support::provider_with;
-use app::error::AppError;
-use app::model::{RoutingSettings, Strategy};
-use app::server::cache::{Cache, CacheConfig};
-use app::server::llm::{
+use chrono::Utc;
+use domain::cache::{Cache, CacheConfig};
+use domain::llm::{
     AnswerCacheSettings, Caller, FeatureLimit, Gateway, GatewaySettings, ProviderKind, StreamEvent,
     Target,
 };
-use app::server::secrets::SecretBox;
-use app::server::store::{DynStore, NewAuditEntry, PriceRow, ProviderRow};
-use chrono::Utc;
+use domain::secrets::SecretBox;
+use domain::store::{DynStore, NewAuditEntry, PriceRow, ProviderRow};
 use futures::StreamExt;
+use model::error::AppError;
+use model::{RoutingSettings, Strategy};
 use secrecy::SecretString;
 use std::time::Duration;
 use wiremock::matchers::{header, method};
@@ -258,8 +258,7 @@ async fn cache_hits_cost_nothing(db: TestDb) {
     assert_eq!(hits.len(), 2, "{rows:?}");
     assert!(hits.iter().all(|r| r.cost_nanos == 0 && r.input_tokens == 0 && r.output_tokens == 0));
     let spent: i64 = rows.iter().map(|r| r.cost_nanos).sum();
-    let (start, _) =
-        app::server::llm::Period::Daily.bounds("Asia/Tokyo".parse().unwrap(), Utc::now());
+    let (start, _) = domain::llm::Period::Daily.bounds("Asia/Tokyo".parse().unwrap(), Utc::now());
     let budget = store.budget_spend(&format!("user:{u1}"), start.timestamp_millis()).await.unwrap();
     assert_eq!(budget.spent_nanos, spent, "hits add nothing to the budget");
 }

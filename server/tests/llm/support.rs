@@ -1,6 +1,6 @@
 //! Helpers: provider construction, SSE bodies, and a TCP server that cuts a stream short.
 
-use app::server::llm::{
+use domain::llm::{
     BreakerConfig, ChatRequest, ChatStream, LlmError, Message, Provider, ProviderConfig,
     ProviderKind, RetryPolicy, Role, StreamEvent, Usage, build_provider,
 };

@@ -1,11 +1,11 @@
 //! The contract every `Store` implementation must keep. Each function gets a store on a fresh,
 //! migrated, empty database.
 
-use app::model::{Scope, Scopes};
-use app::server::store::{
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::store::{
     DynStore, NewApiTokenRow, NewAuditEntry, NewUserRow, RefreshTokenRecord, StoreError,
 };
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use model::{Scope, Scopes};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Barrier;
@@ -194,8 +194,7 @@ pub async fn list_users_escapes_like_wildcards(store: DynStore) {
     ] {
         store.create_user(new_user(email, "Wild")).await.expect("create");
     }
-    let emails =
-        |items: Vec<app::model::User>| items.into_iter().map(|u| u.email).collect::<Vec<_>>();
+    let emails = |items: Vec<model::User>| items.into_iter().map(|u| u.email).collect::<Vec<_>>();
 
     let (items, total) = store.list_users("r_s", 10, 0).await.expect("underscore");
     assert_eq!((emails(items), total), (vec!["under_score@example.com".to_string()], 1));

@@ -1,9 +1,9 @@
 //! The contract every `JobStore` implementation must keep. Each function gets a store on a
 //! fresh, migrated, empty database. Times are passed in explicitly, so nothing here sleeps.
 
-use app::model::{JobPriority, JobProgress, JobState, Scopes};
-use app::server::store::{DynStore, JobFilter, JobLease, NewJob, NewUserRow, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::store::{DynStore, JobFilter, JobLease, NewJob, NewUserRow, StoreError};
+use model::{JobPriority, JobProgress, JobState, Scopes};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -2,12 +2,12 @@
 //! documents and chunks with the index log, the embedding cache, sync runs and checkpoints,
 //! uploaded files, and search analytics. Runs on SQLite and PostgreSQL like the rest of the suite.
 
-use app::model::{Scope, Scopes, SyncCounts};
-use app::server::store::{
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use domain::store::{
     DynStore, NewAuditEntry, NewChunk, NewDocument, NewSearchQuery, NewSource, NewSourceFile,
     NewUserRow, StoreError,
 };
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use model::{Scope, Scopes, SyncCounts};
 
 /// Each test as `knowledge::sqlite::<name>` and `knowledge::postgres::<name>`.
 macro_rules! on_both_backends {
@@ -17,7 +17,7 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let (store, _db) = crate::open(crate::common::TestDb::sqlite()).await;
-                    assert_eq!(store.backend(), app::server::store::Backend::Sqlite);
+                    assert_eq!(store.backend(), domain::store::Backend::Sqlite);
                     super::$name(store).await;
                 }
             )*
@@ -27,7 +27,7 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let (store, _db) = crate::open(crate::common::TestDb::postgres().await).await;
-                    assert_eq!(store.backend(), app::server::store::Backend::Postgres);
+                    assert_eq!(store.backend(), domain::store::Backend::Postgres);
                     super::$name(store).await;
                 }
             )*
@@ -386,10 +386,9 @@ pub async fn load_index_documents_joins_vectors_of_the_asked_model_only(store: D
     // An existing vector is kept.
     store.put_embeddings(&[("h-1".into(), vec![9.0, 9.0, 9.0])], "model-a", now()).await.unwrap();
 
-    let vectors =
-        |docs: Vec<app::server::store::IndexDocument>| -> Vec<(String, Option<Vec<f32>>)> {
-            docs[0].chunks.iter().map(|c| (c.text.clone(), c.vector.clone())).collect()
-        };
+    let vectors = |docs: Vec<domain::store::IndexDocument>| -> Vec<(String, Option<Vec<f32>>)> {
+        docs[0].chunks.iter().map(|c| (c.text.clone(), c.vector.clone())).collect()
+    };
     let a = store.load_index_documents(&[id, id + 1000], Some("model-a")).await.unwrap();
     assert_eq!(a.len(), 1, "missing ids are left out");
     assert_eq!(a[0].chunks.iter().map(|c| c.ord).collect::<Vec<_>>(), [0, 1]);

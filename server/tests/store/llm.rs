@@ -1,11 +1,11 @@
 //! The contract of the gateway's persistence: prices, budgets with atomic reservations under
 //! concurrency, settlement with the ledger in one transaction, alerts once per period.
 
-use app::server::store::{
+use chrono::Utc;
+use domain::store::{
     BudgetCheck, BudgetOp, BudgetOpResult, BudgetRow, BudgetSpend, DynStore, NewAuditEntry,
     NewLlmCall, NewReservation, PriceRow, ProviderRow,
 };
-use chrono::Utc;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 

@@ -14,8 +14,8 @@ mod knowledge;
 mod llm;
 mod notifications;
 
-use app::server::store::{DynStore, PoolOptions, connect};
 use common::TestDb;
+use domain::store::{DynStore, PoolOptions, connect};
 
 /// Opens a store on a fresh database of the given kind; keep the guard alive for the test.
 pub async fn open(db: TestDb) -> (DynStore, TestDb) {
@@ -33,7 +33,7 @@ macro_rules! contract_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let (store, _db) = crate::open(crate::common::TestDb::sqlite()).await;
-                    assert_eq!(store.backend(), app::server::store::Backend::Sqlite);
+                    assert_eq!(store.backend(), domain::store::Backend::Sqlite);
                     crate::$module::$name(store).await;
                 }
             )*)*
@@ -44,7 +44,7 @@ macro_rules! contract_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     let (store, _db) = crate::open(crate::common::TestDb::postgres().await).await;
-                    assert_eq!(store.backend(), app::server::store::Backend::Postgres);
+                    assert_eq!(store.backend(), domain::store::Backend::Postgres);
                     crate::$module::$name(store).await;
                 }
             )*)*

@@ -1,9 +1,9 @@
 //! The contract of notification persistence: newest first with total and unread counts, read
 //! marks only by their owner, retention, and who counts as an active admin.
 
-use app::model::{Scope, Scopes};
-use app::server::store::{DynStore, NewAuditEntry, NewNotification, NewUserRow, StoreError};
 use chrono::{DateTime, Duration, Utc};
+use domain::store::{DynStore, NewAuditEntry, NewNotification, NewUserRow, StoreError};
+use model::{Scope, Scopes};
 
 async fn user(store: &DynStore, email: &str, scopes: Scopes) -> i64 {
     store
