@@ -50,12 +50,14 @@ unit:
 e2e: browser
 	cd end2end && E2E_SERVER_BIN="$(abspath $(BIN))" npx playwright test
 
-## size: what the browser downloads (brotli) against budgets; prints the sizes, fails when one is
-## crossed. FIRST_ROUTE_KB is a ratchet at today's size (362 KiB); the goal is 150 KiB.
-FIRST_ROUTE_KB ?= 370
-CHUNK_KB ?= 60
+## size: what the browser downloads (brotli) against budgets; prints the sizes of the base, of
+## every route (its module plus the shared chunks it loads) and of the heaviest first page, and
+## fails when a budget is crossed. Both are ratchets at today's sizes (first page 412 KiB on
+## /register, admin_llm 262 KiB); the goals are 150 KiB and 60 KiB.
+FIRST_ROUTE_KB ?= 420
+ROUTE_KB ?= 270
 size:
-	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) CHUNK_KB=$(CHUNK_KB) tools/size-check.sh target/site/pkg
+	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) ROUTE_KB=$(ROUTE_KB) python3 tools/size-check.py target/site/pkg
 
 ## test: everything CI checks
 test: tools browser fmt build size lint unit e2e

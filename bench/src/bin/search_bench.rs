@@ -19,7 +19,7 @@ use domain::llm::{Gateway, GatewaySettings, Period, Price};
 use domain::ratelimit::{Limit, RateLimiter};
 use domain::service::search;
 use domain::state::{AppState, AuthSettings, JobsLink, Limiters};
-use domain::store::knowledge::embed_text;
+use domain::store::embed_text;
 use domain::store::{
     self, DynStore, NewAuditEntry, NewChunk, NewDocument, NewSource, NewUserRow, PoolOptions,
 };

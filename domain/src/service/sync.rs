@@ -10,7 +10,7 @@ use crate::jobs::{HandlerResult, JobContext, JobError, JobRegistry, KindConfig};
 use crate::knowledge::connectors::{self, FetchRequest};
 use crate::knowledge::{DocBody, SourceDoc, chunk, extract, lang};
 use crate::state::AppState;
-use crate::store::knowledge::embed_text;
+use crate::store::embed_text;
 use crate::store::{NewChunk, NewDocument, SourceRecord, StoreError};
 use chrono::Utc;
 use model::{LivePayload, SourceKind, SyncCounts, SyncProgress};

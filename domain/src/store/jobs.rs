@@ -1,18 +1,9 @@
-//! The job queue's persistence: the `JobStore` trait, its row types, and its SQL as one macro
-//! (`impl_job_store!`) that the SQLite and PostgreSQL stores both expand, like `sql.rs` does for
-//! `Store`. Every change is one atomic statement or one transaction (a follow-up read only
-//! explains a refusal), so several runners on one database never both win a job, a lease or a
-//! cron firing. Retry policy, backoff and timeouts
-//! belong to `server::jobs`, not here.
-//!
-//! A claim is fenced by its `JobLease` (job id, worker id and attempt number): heartbeats,
-//! completion and failure only take effect while the job is still running under that exact
-//! lease, so a worker whose lease expired and was re-claimed can no longer write.
+//! The job queue: enqueue, claim with a lease, heartbeat, finish, and the admin's controls.
 
-use super::{StoreError, StoreResult, from_ms, to_ms};
+use super::{Flag, SqlStore, StoreError, StoreResult, from_ms, to_ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use model::{Job, JobPriority, JobProgress, JobState, QueueStats};
+use model::{Job, JobPriority, JobProgress, JobState};
 use std::time::Duration;
 
 /// Attempts a job gets when the enqueuer does not say.
@@ -114,19 +105,6 @@ pub struct HeartbeatAnswer {
     pub cancel_requested: bool,
 }
 
-/// Jobs of one kind that reached one final state in a window.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FinishedStats {
-    /// Job kind.
-    pub kind: String,
-    /// `succeeded`, `dead` or `cancelled`.
-    pub state: String,
-    /// How many.
-    pub count: i64,
-    /// Mean milliseconds from the start of the last attempt to the finish (None if unknown).
-    pub avg_run_ms: Option<i64>,
-}
-
 /// Which jobs `list_jobs` returns.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
@@ -138,7 +116,110 @@ pub struct JobFilter {
     pub kind: Option<String>,
 }
 
-/// The job queue's persistence. Implementations must make each method atomic.
+pub(crate) const JOB_COLUMNS: &str = "id, kind, state, priority, owner_id, attempts, max_attempts, \
+     progress_percent, progress_done, progress_total, progress_message, last_error, result, \
+     CAST(cancel_requested AS INTEGER) AS cancel_requested, created_at, run_after, started_at, finished_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub priority: i32,
+    pub owner_id: Option<i64>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub progress_percent: Option<i32>,
+    pub progress_done: Option<i64>,
+    pub progress_total: Option<i64>,
+    pub progress_message: Option<String>,
+    pub last_error: Option<String>,
+    pub result: Option<String>,
+    #[sqlx(try_from = "Flag")]
+    pub cancel_requested: bool,
+    pub created_at: i64,
+    pub run_after: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClaimRow {
+    #[sqlx(flatten)]
+    pub job: JobRow,
+    pub payload: String,
+}
+
+pub(crate) fn parse_state(s: &str) -> StoreResult<JobState> {
+    JobState::parse(s).ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown job state {s:?}")))
+}
+
+fn parse_json(text: &str, what: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored job {what} is not JSON: {e}")))
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(r: JobRow) -> StoreResult<Job> {
+        Ok(Job {
+            id: r.id,
+            state: parse_state(&r.state)?,
+            priority: JobPriority::from_i32(r.priority).ok_or_else(|| {
+                StoreError::Other(anyhow::anyhow!("job priority {} out of range", r.priority))
+            })?,
+            kind: r.kind,
+            owner_id: r.owner_id,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+            progress: JobProgress {
+                percent: r.progress_percent,
+                done: r.progress_done,
+                total: r.progress_total,
+                message: r.progress_message,
+            },
+            last_error: r.last_error,
+            result: r.result.as_deref().map(|t| parse_json(t, "result")).transpose()?,
+            cancel_requested: r.cancel_requested,
+            created_at: from_ms(r.created_at),
+            run_after: from_ms(r.run_after),
+            started_at: r.started_at.map(from_ms),
+            finished_at: r.finished_at.map(from_ms),
+        })
+    }
+}
+
+impl ClaimRow {
+    pub(crate) fn into_claimed(self, worker_id: &str) -> StoreResult<ClaimedJob> {
+        let payload = parse_json(&self.payload, "payload")?;
+        let job = Job::try_from(self.job)?;
+        let lease =
+            JobLease { job_id: job.id, worker_id: worker_id.to_string(), attempt: job.attempts };
+        Ok(ClaimedJob { job, payload, lease })
+    }
+}
+
+/// `now + d` in milliseconds, saturating.
+pub(crate) fn ms_after(now: DateTime<Utc>, d: Duration) -> i64 {
+    to_ms(now).saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Why a job that is not (or no longer) the caller's is refused: NotFound if it does not exist
+/// for this requester, Conflict if it exists in the wrong state.
+pub(crate) fn missing_or_conflict(
+    found: Option<(Option<i64>,)>,
+    requester: Option<i64>,
+) -> StoreError {
+    match found {
+        Some((owner,)) if requester.is_none() || owner == requester => {
+            StoreError::Conflict { constraint: "jobs.state".into() }
+        }
+        _ => StoreError::NotFound,
+    }
+}
+
+/// The job queue: enqueue, claim with a lease, heartbeat, finish, and the admin's controls.
 #[async_trait]
 pub trait JobStore: Send + Sync {
     /// Inserts a queued job. If its idempotency key is already taken, inserts nothing and
@@ -218,259 +299,112 @@ pub trait JobStore: Send + Sync {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<Job>, i64)>;
-    /// Job counts per kind and state, with the age of the oldest waiting or running job.
-    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<Vec<QueueStats>>;
-    /// Per kind and final state, how many jobs finished at or after `since` and their mean
-    /// run time (start of the last attempt to finish).
-    async fn finished_stats(&self, since: DateTime<Utc>) -> StoreResult<Vec<FinishedStats>>;
-    /// Deletes succeeded and cancelled jobs that finished before `before` (dead jobs stay
-    /// until an admin retries or discards them). Returns how many.
-    async fn purge_finished_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64>;
-    /// Records that schedule `name` fired for `fire_at`. True for exactly one caller per
-    /// (name, fire_at), and false for a fire time older than one already recorded, so a
-    /// lagging instance cannot fire a past period again.
-    async fn claim_cron_firing(&self, name: &str, fire_at: DateTime<Utc>) -> StoreResult<bool>;
 }
 
-pub(crate) const JOB_COLUMNS: &str = "id, kind, state, priority, owner_id, attempts, max_attempts, \
-     progress_percent, progress_done, progress_total, progress_message, last_error, result, \
-     cancel_requested, created_at, run_after, started_at, finished_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct JobRow {
-    pub id: i64,
-    pub kind: String,
-    pub state: String,
-    pub priority: i32,
-    pub owner_id: Option<i64>,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub progress_percent: Option<i32>,
-    pub progress_done: Option<i64>,
-    pub progress_total: Option<i64>,
-    pub progress_message: Option<String>,
-    pub last_error: Option<String>,
-    pub result: Option<String>,
-    pub cancel_requested: bool,
-    pub created_at: i64,
-    pub run_after: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ClaimRow {
-    #[sqlx(flatten)]
-    pub job: JobRow,
-    pub payload: String,
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct StatsRow {
-    pub kind: String,
-    pub state: String,
-    pub count: i64,
-    pub oldest_at: Option<i64>,
-}
-
-pub(crate) fn parse_state(s: &str) -> StoreResult<JobState> {
-    JobState::parse(s).ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown job state {s:?}")))
-}
-
-fn parse_json(text: &str, what: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored job {what} is not JSON: {e}")))
-}
-
-impl TryFrom<JobRow> for Job {
-    type Error = StoreError;
-
-    fn try_from(r: JobRow) -> StoreResult<Job> {
-        Ok(Job {
-            id: r.id,
-            state: parse_state(&r.state)?,
-            priority: JobPriority::from_i32(r.priority).ok_or_else(|| {
-                StoreError::Other(anyhow::anyhow!("job priority {} out of range", r.priority))
-            })?,
-            kind: r.kind,
-            owner_id: r.owner_id,
-            attempts: r.attempts,
-            max_attempts: r.max_attempts,
-            progress: JobProgress {
-                percent: r.progress_percent,
-                done: r.progress_done,
-                total: r.progress_total,
-                message: r.progress_message,
-            },
-            last_error: r.last_error,
-            result: r.result.as_deref().map(|t| parse_json(t, "result")).transpose()?,
-            cancel_requested: r.cancel_requested,
-            created_at: from_ms(r.created_at),
-            run_after: from_ms(r.run_after),
-            started_at: r.started_at.map(from_ms),
-            finished_at: r.finished_at.map(from_ms),
-        })
-    }
-}
-
-impl ClaimRow {
-    pub(crate) fn into_claimed(self, worker_id: &str) -> StoreResult<ClaimedJob> {
-        let payload = parse_json(&self.payload, "payload")?;
-        let job = Job::try_from(self.job)?;
-        let lease =
-            JobLease { job_id: job.id, worker_id: worker_id.to_string(), attempt: job.attempts };
-        Ok(ClaimedJob { job, payload, lease })
-    }
-}
-
-impl StatsRow {
-    pub(crate) fn into_stats(self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
-        Ok(QueueStats {
-            state: parse_state(&self.state)?,
-            kind: self.kind,
-            count: self.count,
-            oldest_age_ms: self.oldest_at.map(|at| (to_ms(now) - at).max(0)),
-        })
-    }
-}
-
-/// `now + d` in milliseconds, saturating.
-pub(crate) fn ms_after(now: DateTime<Utc>, d: Duration) -> i64 {
-    to_ms(now).saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// Why a job that is not (or no longer) the caller's is refused: NotFound if it does not exist
-/// for this requester, Conflict if it exists in the wrong state.
-pub(crate) fn missing_or_conflict(
-    found: Option<(Option<i64>,)>,
-    requester: Option<i64>,
-) -> StoreError {
-    match found {
-        Some((owner,)) if requester.is_none() || owner == requester => {
-            StoreError::Conflict { constraint: "jobs.state".into() }
-        }
-        _ => StoreError::NotFound,
-    }
-}
-
-/// Writes `impl JobStore for $store` over a `pool: sqlx::Pool<$db>` field.
-macro_rules! impl_job_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::JobStore for $store {
-            async fn enqueue_job(
-                &self,
-                job: $crate::store::NewJob,
-            ) -> $crate::store::StoreResult<::model::Job> {
-                use $crate::store::jobs::{JobRow, JOB_COLUMNS};
-                use $crate::store::to_ms;
-                let created_at = to_ms(job.created_at);
-                let payload = serde_json::to_string(&job.payload)
-                    .map_err(|e| $crate::store::StoreError::Other(e.into()))?;
-                let sql = format!(
-                    "INSERT INTO jobs (kind, payload, priority, owner_id, state, attempts, \
+#[async_trait]
+impl JobStore for SqlStore {
+    async fn enqueue_job(&self, job: NewJob) -> StoreResult<Job> {
+        let created_at = to_ms(job.created_at);
+        let payload =
+            serde_json::to_string(&job.payload).map_err(|e| StoreError::Other(e.into()))?;
+        let sql = format!(
+            "INSERT INTO jobs (kind, payload, priority, owner_id, state, attempts, \
                      max_attempts, run_after, idempotency_key, cancel_requested, created_at, \
                      updated_at) \
                      VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, FALSE, $8, $8) \
                      ON CONFLICT (idempotency_key) DO NOTHING RETURNING {JOB_COLUMNS}"
-                );
-                let inserted: Option<JobRow> = sqlx::query_as(&sql)
-                    .bind(&job.kind)
-                    .bind(&payload)
-                    .bind(job.priority.as_i32())
-                    .bind(job.owner_id)
-                    .bind(job.max_attempts.max(1))
-                    .bind(to_ms(job.run_after))
+        );
+        let inserted: Option<JobRow> = sqlx::query_as(&sql)
+            .bind(&job.kind)
+            .bind(&payload)
+            .bind(job.priority.as_i32())
+            .bind(job.owner_id)
+            .bind(job.max_attempts.max(1))
+            .bind(to_ms(job.run_after))
+            .bind(job.idempotency_key.as_deref())
+            .bind(created_at)
+            .fetch_optional(&self.pool)
+            .await?;
+        let row = match inserted {
+            Some(row) => row,
+            // Only a taken idempotency key skips the insert; the holder has committed
+            // (PostgreSQL waits for it before deciding there is a conflict).
+            None => {
+                let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1");
+                sqlx::query_as(&sql)
                     .bind(job.idempotency_key.as_deref())
-                    .bind(created_at)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let row = match inserted {
-                    Some(row) => row,
-                    // Only a taken idempotency key skips the insert; the holder has committed
-                    // (PostgreSQL waits for it before deciding there is a conflict).
-                    None => {
-                        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1");
-                        sqlx::query_as(&sql)
-                            .bind(job.idempotency_key.as_deref())
-                            .fetch_one(&self.pool)
-                            .await?
-                    }
-                };
-                row.try_into()
+                    .fetch_one(&self.pool)
+                    .await?
             }
+        };
+        row.try_into()
+    }
 
-            async fn claim_job(
-                &self,
-                kind: &str,
-                worker_id: &str,
-                now: chrono::DateTime<chrono::Utc>,
-                lease: std::time::Duration,
-            ) -> $crate::store::StoreResult<Option<$crate::store::ClaimedJob>> {
-                use $crate::store::jobs::{ms_after, ClaimRow, JOB_COLUMNS};
-                use $crate::store::sql::DialectSql;
-                let lock = <$store as DialectSql>::SKIP_LOCKED;
-                let sql = format!(
-                    "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $3, \
+    async fn claim_job(
+        &self,
+        kind: &str,
+        worker_id: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> StoreResult<Option<ClaimedJob>> {
+        let lock = self.backend.skip_locked();
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $3, \
                      lease_expires_at = $4, started_at = $2, updated_at = $2 \
                      WHERE state = 'queued' AND id = (\
                         SELECT id FROM jobs WHERE state = 'queued' AND kind = $1 AND run_after <= $2 \
                         ORDER BY priority DESC, run_after, id LIMIT 1{lock}) \
                      RETURNING {JOB_COLUMNS}, payload"
-                );
-                let row: Option<ClaimRow> = sqlx::query_as(&sql)
-                    .bind(kind)
-                    .bind($crate::store::to_ms(now))
-                    .bind(worker_id)
-                    .bind(ms_after(now, lease))
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| r.into_claimed(worker_id)).transpose()
-            }
+        );
+        let row: Option<ClaimRow> = sqlx::query_as(&sql)
+            .bind(kind)
+            .bind(to_ms(now))
+            .bind(worker_id)
+            .bind(ms_after(now, lease))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.into_claimed(worker_id)).transpose()
+    }
 
-            async fn heartbeat_job(
-                &self,
-                lease: &$crate::store::JobLease,
-                now: chrono::DateTime<chrono::Utc>,
-                extend: std::time::Duration,
-                progress: Option<&::model::JobProgress>,
-            ) -> $crate::store::StoreResult<Option<$crate::store::HeartbeatAnswer>> {
-                use $crate::store::jobs::ms_after;
-                let answer: Option<(bool,)> = sqlx::query_as(
-                    "UPDATE jobs SET lease_expires_at = $4, updated_at = $5, \
+    async fn heartbeat_job(
+        &self,
+        lease: &JobLease,
+        now: DateTime<Utc>,
+        extend: std::time::Duration,
+        progress: Option<&JobProgress>,
+    ) -> StoreResult<Option<HeartbeatAnswer>> {
+        let answer: Option<(Flag,)> = sqlx::query_as(
+            "UPDATE jobs SET lease_expires_at = $4, updated_at = $5, \
                      progress_percent = CASE WHEN $6 THEN $7 ELSE progress_percent END, \
                      progress_done = CASE WHEN $6 THEN $8 ELSE progress_done END, \
                      progress_total = CASE WHEN $6 THEN $9 ELSE progress_total END, \
                      progress_message = CASE WHEN $6 THEN $10 ELSE progress_message END \
                      WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3 \
-                     RETURNING cancel_requested",
-                )
-                .bind(lease.job_id)
-                .bind(&lease.worker_id)
-                .bind(lease.attempt)
-                .bind(ms_after(now, extend))
-                .bind($crate::store::to_ms(now))
-                .bind(progress.is_some())
-                .bind(progress.and_then(|p| p.percent))
-                .bind(progress.and_then(|p| p.done))
-                .bind(progress.and_then(|p| p.total))
-                .bind(progress.and_then(|p| p.message.as_deref()))
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(answer.map(|(cancel_requested,)| $crate::store::HeartbeatAnswer {
-                    cancel_requested,
-                }))
-            }
+                     RETURNING CAST(cancel_requested AS INTEGER)",
+        )
+        .bind(lease.job_id)
+        .bind(&lease.worker_id)
+        .bind(lease.attempt)
+        .bind(ms_after(now, extend))
+        .bind(to_ms(now))
+        .bind(progress.is_some())
+        .bind(progress.and_then(|p| p.percent))
+        .bind(progress.and_then(|p| p.done))
+        .bind(progress.and_then(|p| p.total))
+        .bind(progress.and_then(|p| p.message.as_deref()))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(answer.map(|(Flag(cancel_requested),)| HeartbeatAnswer { cancel_requested }))
+    }
 
-            async fn complete_job(
-                &self,
-                lease: &$crate::store::JobLease,
-                now: chrono::DateTime<chrono::Utc>,
-                result: &serde_json::Value,
-            ) -> $crate::store::StoreResult<bool> {
-                let result = serde_json::to_string(result)
-                    .map_err(|e| $crate::store::StoreError::Other(e.into()))?;
-                let done = sqlx::query(
+    async fn complete_job(
+        &self,
+        lease: &JobLease,
+        now: DateTime<Utc>,
+        result: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        let result = serde_json::to_string(result).map_err(|e| StoreError::Other(e.into()))?;
+        let done = sqlx::query(
                     "UPDATE jobs SET state = 'succeeded', result = $4, finished_at = $5, \
                      updated_at = $5, lease_owner = NULL, lease_expires_at = NULL, \
                      progress_percent = CASE WHEN progress_percent IS NULL AND progress_total IS NULL \
@@ -481,284 +415,182 @@ macro_rules! impl_job_store {
                 .bind(&lease.worker_id)
                 .bind(lease.attempt)
                 .bind(&result)
-                .bind($crate::store::to_ms(now))
+                .bind(to_ms(now))
                 .execute(&self.pool)
                 .await?;
-                Ok(done.rows_affected() == 1)
-            }
+        Ok(done.rows_affected() == 1)
+    }
 
-            async fn fail_job(
-                &self,
-                lease: &$crate::store::JobLease,
-                now: chrono::DateTime<chrono::Utc>,
-                error: &str,
-                retry_at: Option<chrono::DateTime<chrono::Utc>>,
-            ) -> $crate::store::StoreResult<Option<::model::JobState>> {
-                // Every SET expression sees the row as it was, so `next` is computed once per
-                // column from the same old values.
-                let next = "CASE WHEN cancel_requested THEN 'cancelled' \
+    async fn fail_job(
+        &self,
+        lease: &JobLease,
+        now: DateTime<Utc>,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<JobState>> {
+        // Every SET expression sees the row as it was, so `next` is computed once per
+        // column from the same old values.
+        let next = "CASE WHEN cancel_requested THEN 'cancelled' \
                             WHEN $6 IS NULL OR attempts >= max_attempts THEN 'dead' \
                             ELSE 'queued' END";
-                let sql = format!(
-                    "UPDATE jobs SET state = {next}, \
+        let sql = format!(
+            "UPDATE jobs SET state = {next}, \
                      run_after = CASE WHEN {next} = 'queued' THEN $6 ELSE run_after END, \
                      finished_at = CASE WHEN {next} = 'queued' THEN NULL ELSE $5 END, \
                      last_error = $4, updated_at = $5, lease_owner = NULL, lease_expires_at = NULL \
                      WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3 \
                      RETURNING state"
-                );
-                let state: Option<(String,)> = sqlx::query_as(&sql)
-                    .bind(lease.job_id)
-                    .bind(&lease.worker_id)
-                    .bind(lease.attempt)
-                    .bind(error)
-                    .bind($crate::store::to_ms(now))
-                    .bind(retry_at.map($crate::store::to_ms))
-                    .fetch_optional(&self.pool)
-                    .await?;
-                state.map(|(s,)| $crate::store::jobs::parse_state(&s)).transpose()
-            }
+        );
+        let state: Option<(String,)> = sqlx::query_as(&sql)
+            .bind(lease.job_id)
+            .bind(&lease.worker_id)
+            .bind(lease.attempt)
+            .bind(error)
+            .bind(to_ms(now))
+            .bind(retry_at.map(to_ms))
+            .fetch_optional(&self.pool)
+            .await?;
+        state.map(|(s,)| parse_state(&s)).transpose()
+    }
 
-            async fn cancel_job(
-                &self,
-                id: i64,
-                requester: Option<i64>,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<::model::Job> {
-                use $crate::store::jobs::{JobRow, JOB_COLUMNS};
-                let sql = format!(
-                    "UPDATE jobs SET \
+    async fn cancel_job(
+        &self,
+        id: i64,
+        requester: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET \
                      state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END, \
                      finished_at = CASE WHEN state = 'queued' THEN $2 ELSE finished_at END, \
                      cancel_requested = CASE WHEN state = 'running' THEN TRUE ELSE cancel_requested END, \
                      updated_at = $2 \
                      WHERE id = $1 AND ($3 IS NULL OR owner_id = $3) RETURNING {JOB_COLUMNS}"
-                );
-                let row: JobRow = sqlx::query_as(&sql)
-                    .bind(id)
-                    .bind($crate::store::to_ms(now))
-                    .bind(requester)
-                    .fetch_one(&self.pool)
-                    .await?;
-                row.try_into()
-            }
+        );
+        let row: JobRow = sqlx::query_as(&sql)
+            .bind(id)
+            .bind(to_ms(now))
+            .bind(requester)
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_into()
+    }
 
-            async fn retry_job(
-                &self,
-                id: i64,
-                requester: Option<i64>,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<::model::Job> {
-                use $crate::store::jobs::{missing_or_conflict, JobRow, JOB_COLUMNS};
-                let sql = format!(
-                    "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $2, \
+    async fn retry_job(
+        &self,
+        id: i64,
+        requester: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Job> {
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_after = $2, \
                      cancel_requested = FALSE, finished_at = NULL, started_at = NULL, \
                      progress_percent = NULL, progress_done = NULL, progress_total = NULL, \
                      progress_message = NULL, updated_at = $2 \
                      WHERE id = $1 AND ($3 IS NULL OR owner_id = $3) \
                      AND state IN ('dead', 'cancelled') RETURNING {JOB_COLUMNS}"
-                );
-                let row: Option<JobRow> = sqlx::query_as(&sql)
-                    .bind(id)
-                    .bind($crate::store::to_ms(now))
-                    .bind(requester)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                match row {
-                    Some(row) => row.try_into(),
-                    None => {
-                        let found: Option<(Option<i64>,)> =
-                            sqlx::query_as("SELECT owner_id FROM jobs WHERE id = $1")
-                                .bind(id)
-                                .fetch_optional(&self.pool)
-                                .await?;
-                        Err(missing_or_conflict(found, requester))
-                    }
-                }
-            }
-
-            async fn discard_job(&self, id: i64) -> $crate::store::StoreResult<()> {
-                use $crate::store::jobs::missing_or_conflict;
-                let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'dead'")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                if done.rows_affected() == 1 {
-                    return Ok(());
-                }
+        );
+        let row: Option<JobRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .bind(to_ms(now))
+            .bind(requester)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => row.try_into(),
+            None => {
                 let found: Option<(Option<i64>,)> =
                     sqlx::query_as("SELECT owner_id FROM jobs WHERE id = $1")
                         .bind(id)
                         .fetch_optional(&self.pool)
                         .await?;
-                Err(missing_or_conflict(found, None))
+                Err(missing_or_conflict(found, requester))
             }
+        }
+    }
 
-            async fn release_jobs(
-                &self,
-                worker_id: &str,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<u64> {
-                let done = sqlx::query(
-                    "UPDATE jobs SET \
+    async fn discard_job(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'dead'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let found: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT owner_id FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Err(missing_or_conflict(found, None))
+    }
+
+    async fn release_jobs(&self, worker_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET \
                      state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, \
                      attempts = CASE WHEN cancel_requested THEN attempts ELSE attempts - 1 END, \
                      finished_at = CASE WHEN cancel_requested THEN $2 ELSE NULL END, \
                      lease_owner = NULL, lease_expires_at = NULL, updated_at = $2 \
                      WHERE state = 'running' AND lease_owner = $1",
-                )
-                .bind(worker_id)
-                .bind($crate::store::to_ms(now))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected())
-            }
+        )
+        .bind(worker_id)
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
 
-            async fn requeue_expired_jobs(
-                &self,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<u64> {
-                let next = "CASE WHEN cancel_requested THEN 'cancelled' \
+    async fn requeue_expired_jobs(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let next = "CASE WHEN cancel_requested THEN 'cancelled' \
                             WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END";
-                let sql = format!(
-                    "UPDATE jobs SET state = {next}, \
+        let sql = format!(
+            "UPDATE jobs SET state = {next}, \
                      finished_at = CASE WHEN {next} = 'queued' THEN NULL ELSE $1 END, \
                      last_error = CASE WHEN cancel_requested THEN last_error \
                         ELSE 'lease expired: the worker stopped sending heartbeats' END, \
                      lease_owner = NULL, lease_expires_at = NULL, updated_at = $1 \
                      WHERE state = 'running' AND lease_expires_at < $1"
-                );
-                let done = sqlx::query(&sql)
-                    .bind($crate::store::to_ms(now))
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected())
-            }
+        );
+        let done = sqlx::query(&sql).bind(to_ms(now)).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
 
-            async fn get_job(
-                &self,
-                id: i64,
-            ) -> $crate::store::StoreResult<::model::Job> {
-                use $crate::store::jobs::{JobRow, JOB_COLUMNS};
-                let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
-                let row: JobRow = sqlx::query_as(&sql).bind(id).fetch_one(&self.pool).await?;
-                row.try_into()
-            }
+    async fn get_job(&self, id: i64) -> StoreResult<Job> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let row: JobRow = sqlx::query_as(&sql).bind(id).fetch_one(&self.pool).await?;
+        row.try_into()
+    }
 
-            async fn list_jobs(
-                &self,
-                filter: &$crate::store::JobFilter,
-                limit: i64,
-                offset: i64,
-            ) -> $crate::store::StoreResult<(Vec<::model::Job>, i64)> {
-                use $crate::store::jobs::{JobRow, JOB_COLUMNS};
-                let filter_sql = "($1 IS NULL OR owner_id = $1) AND ($2 IS NULL OR state = $2) \
+    async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<Job>, i64)> {
+        let filter_sql = "($1 IS NULL OR owner_id = $1) AND ($2 IS NULL OR state = $2) \
                                   AND ($3 IS NULL OR kind = $3)";
-                let state = filter.state.map(|s| s.as_str());
-                let sql = format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE {filter_sql} \
+        let state = filter.state.map(|s| s.as_str());
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE {filter_sql} \
                      ORDER BY id DESC LIMIT $4 OFFSET $5"
-                );
-                let rows: Vec<JobRow> = sqlx::query_as(&sql)
-                    .bind(filter.owner_id)
-                    .bind(state)
-                    .bind(filter.kind.as_deref())
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let (total,): (i64,) =
-                    sqlx::query_as(&format!("SELECT COUNT(*) FROM jobs WHERE {filter_sql}"))
-                        .bind(filter.owner_id)
-                        .bind(state)
-                        .bind(filter.kind.as_deref())
-                        .fetch_one(&self.pool)
-                        .await?;
-                let jobs = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
-                Ok((jobs, total))
-            }
-
-            async fn queue_stats(
-                &self,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<Vec<::model::QueueStats>> {
-                use $crate::store::jobs::StatsRow;
-                let rows: Vec<StatsRow> = sqlx::query_as(
-                    "SELECT kind, state, COUNT(*) AS count, \
-                     MIN(CASE WHEN state = 'queued' AND run_after <= $1 THEN run_after \
-                              WHEN state = 'running' THEN started_at END) AS oldest_at \
-                     FROM jobs GROUP BY kind, state ORDER BY kind, state",
-                )
-                .bind($crate::store::to_ms(now))
-                .fetch_all(&self.pool)
+        );
+        let rows: Vec<JobRow> = sqlx::query_as(&sql)
+            .bind(filter.owner_id)
+            .bind(state)
+            .bind(filter.kind.as_deref())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let (total,): (i64,) =
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM jobs WHERE {filter_sql}"))
+                .bind(filter.owner_id)
+                .bind(state)
+                .bind(filter.kind.as_deref())
+                .fetch_one(&self.pool)
                 .await?;
-                rows.into_iter().map(|r| r.into_stats(now)).collect()
-            }
-
-            async fn finished_stats(
-                &self,
-                since: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<Vec<$crate::store::FinishedStats>> {
-                Ok(sqlx::query_as(
-                    "SELECT kind, state, COUNT(*) AS count, \
-                     CAST(AVG(finished_at - started_at) AS BIGINT) AS avg_run_ms \
-                     FROM jobs WHERE finished_at IS NOT NULL AND finished_at >= $1 \
-                     GROUP BY kind, state ORDER BY kind, state",
-                )
-                .bind($crate::store::to_ms(since))
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn purge_finished_jobs(
-                &self,
-                before: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<u64> {
-                let done = sqlx::query(
-                    "DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1 \
-                     AND state IN ('succeeded', 'cancelled')",
-                )
-                .bind($crate::store::to_ms(before))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected())
-            }
-
-            async fn claim_cron_firing(
-                &self,
-                name: &str,
-                fire_at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<bool> {
-                use $crate::store::sql::DialectSql;
-                let fire_at = $crate::store::to_ms(fire_at);
-                let mut tx = match <$store as DialectSql>::BEGIN_WRITE {
-                    Some(begin) => self.pool.begin_with(begin).await?,
-                    None => self.pool.begin().await?,
-                };
-                // The primary key makes one caller win each (name, fire_at); the NOT EXISTS
-                // refuses a period older than one already fired (an instance whose clock lags).
-                let won = sqlx::query(
-                    "INSERT INTO cron_runs (name, fire_at) SELECT $1, $2 \
-                     WHERE NOT EXISTS (SELECT 1 FROM cron_runs WHERE name = $1 AND fire_at >= $2) \
-                     ON CONFLICT (name, fire_at) DO NOTHING",
-                )
-                .bind(name)
-                .bind(fire_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if won {
-                    // Older firings can never win again, so one row per schedule is enough.
-                    sqlx::query("DELETE FROM cron_runs WHERE name = $1 AND fire_at < $2")
-                        .bind(name)
-                        .bind(fire_at)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(won)
-            }
-        }
-    };
+        let jobs = rows.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?;
+        Ok((jobs, total))
+    }
 }

@@ -1,13 +1,9 @@
-//! Persistence of in-app notifications: insert, a user's page newest first with the unread
-//! count, read marks scoped to their owner, retention, and who the active admins are (the
-//! recipients of deployment-wide alerts). One macro (`impl_notification_store!`) that both
-//! backends expand, like `jobs.rs` and `llm.rs`. Who gets notified of what is the service's
-//! business, not this module's.
+//! Notifications.
 
-use super::{StoreResult, from_ms};
+use super::{SqlStore, StoreError, StoreResult, from_ms, to_ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use model::{Notification, User};
+use model::Notification;
 
 /// A notification to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +35,7 @@ pub struct NotificationList {
 
 pub(crate) const NOTIFICATION_COLUMNS: &str = "id, kind, title, body, link, created_at, read_at";
 
-/// A notification row as stored; callers get `model::Notification`.
+/// A notification row as stored; callers get `Notification`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct NotificationRow {
     pub id: i64,
@@ -65,7 +61,7 @@ impl From<NotificationRow> for Notification {
     }
 }
 
-/// Notification persistence. Each method is atomic.
+/// Notifications.
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
     /// Stores a notification (unread) and returns it.
@@ -95,138 +91,107 @@ pub trait NotificationStore: Send + Sync {
     ) -> StoreResult<u64>;
     /// Deletes notifications raised before `before` (read or not); returns how many.
     async fn purge_notifications(&self, before: DateTime<Utc>) -> StoreResult<u64>;
-    /// Active users holding the `admin` scope, oldest account first.
-    async fn list_active_admins(&self) -> StoreResult<Vec<User>>;
 }
 
-/// Writes `impl NotificationStore for $store` over a `pool: sqlx::Pool<_>` field.
-macro_rules! impl_notification_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::NotificationStore for $store {
-            async fn insert_notification(
-                &self,
-                n: &$crate::store::NewNotification,
-            ) -> $crate::store::StoreResult<::model::Notification> {
-                use $crate::store::notifications::{NOTIFICATION_COLUMNS, NotificationRow};
-                let row: NotificationRow = sqlx::query_as(&format!(
-                    "INSERT INTO notifications (user_id, kind, title, body, link, created_at) \
+#[async_trait]
+impl NotificationStore for SqlStore {
+    async fn insert_notification(&self, n: &NewNotification) -> StoreResult<Notification> {
+        let row: NotificationRow = sqlx::query_as(&format!(
+            "INSERT INTO notifications (user_id, kind, title, body, link, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING {NOTIFICATION_COLUMNS}"
-                ))
-                .bind(n.user_id)
-                .bind(&n.kind)
-                .bind(&n.title)
-                .bind(&n.body)
-                .bind(n.link.as_deref())
-                .bind($crate::store::to_ms(n.created_at))
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(row.into())
-            }
+        ))
+        .bind(n.user_id)
+        .bind(&n.kind)
+        .bind(&n.title)
+        .bind(&n.body)
+        .bind(n.link.as_deref())
+        .bind(to_ms(n.created_at))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
 
-            async fn list_notifications(
-                &self,
-                user_id: i64,
-                limit: i64,
-                offset: i64,
-            ) -> $crate::store::StoreResult<$crate::store::NotificationList> {
-                use $crate::store::notifications::{NOTIFICATION_COLUMNS, NotificationRow};
-                let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
-                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 \
+    async fn list_notifications(
+        &self,
+        user_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<NotificationList> {
+        let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = $1 \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-                ))
-                .bind(user_id)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?;
-                // One statement, so the two counts agree with each other.
-                let (total, unread): (i64, Option<i64>) = sqlx::query_as(
-                    "SELECT COUNT(*), SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END) \
+        ))
+        .bind(user_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        // One statement, so the two counts agree with each other.
+        let (total, unread): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END) \
                      FROM notifications WHERE user_id = $1",
-                )
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok($crate::store::NotificationList {
-                    items: rows.into_iter().map(Into::into).collect(),
-                    total,
-                    unread: unread.unwrap_or(0),
-                })
-            }
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(NotificationList {
+            items: rows.into_iter().map(Into::into).collect(),
+            total,
+            unread: unread.unwrap_or(0),
+        })
+    }
 
-            async fn count_unread_notifications(
-                &self,
-                user_id: i64,
-            ) -> $crate::store::StoreResult<i64> {
-                let (n,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
-                )
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?;
-                Ok(n)
-            }
+    async fn count_unread_notifications(&self, user_id: i64) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
 
-            async fn mark_notification_read(
-                &self,
-                user_id: i64,
-                id: i64,
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<()> {
-                let done = sqlx::query(
-                    "UPDATE notifications SET read_at = COALESCE(read_at, $3) \
+    async fn mark_notification_read(
+        &self,
+        user_id: i64,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE notifications SET read_at = COALESCE(read_at, $3) \
                      WHERE id = $1 AND user_id = $2",
-                )
-                .bind(id)
-                .bind(user_id)
-                .bind($crate::store::to_ms(at))
-                .execute(&self.pool)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err($crate::store::StoreError::NotFound);
-                }
-                Ok(())
-            }
-
-            async fn mark_all_notifications_read(
-                &self,
-                user_id: i64,
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<u64> {
-                let done = sqlx::query(
-                    "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL",
-                )
-                .bind(user_id)
-                .bind($crate::store::to_ms(at))
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected())
-            }
-
-            async fn purge_notifications(
-                &self,
-                before: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<u64> {
-                let done = sqlx::query("DELETE FROM notifications WHERE created_at < $1")
-                    .bind($crate::store::to_ms(before))
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected())
-            }
-
-            async fn list_active_admins(&self) -> $crate::store::StoreResult<Vec<::model::User>> {
-                use $crate::store::sql::{USER_COLUMNS, UserRow};
-                // Scopes are stored as a comma-separated list (`basic,admin`); match the whole
-                // name so a future scope such as `admin_read` would not count.
-                let rows: Vec<UserRow> = sqlx::query_as(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE active = TRUE \
-                     AND (',' || scopes || ',') LIKE '%,admin,%' ORDER BY id"
-                ))
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|r| $crate::store::UserRecord::from(r).user).collect())
-            }
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(to_ms(at))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
         }
-    };
+        Ok(())
+    }
+
+    async fn mark_all_notifications_read(
+        &self,
+        user_id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE notifications SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(to_ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_notifications(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM notifications WHERE created_at < $1")
+            .bind(to_ms(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

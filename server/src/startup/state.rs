@@ -258,7 +258,7 @@ pub(crate) fn load_secret_key(settings: &Settings) -> anyhow::Result<SecretBox> 
             .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"));
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        domain::store::sqlite::private_dir(dir)
+        domain::store::private_dir(dir)
             .map_err(|e| anyhow::anyhow!("invalid setting secrets.key_file ({shown}): {e}"))?;
     }
     let key = SecretBox::generate_key();

@@ -11,39 +11,18 @@ fn no_grace(s: &mut Settings) {
     s.auth.refresh_reuse_grace_secs = 0;
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = crate::helpers::spawn_app_with(super::no_grace).await;
-                    super::$name(&app).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let app = crate::helpers::spawn_app_pg_with(super::no_grace).await;
-                    super::$name(&app).await;
-                }
-            )*
-        }
-    };
+/// The application with no grace period for reusing a rotated refresh token.
+pub(crate) struct NoGrace(TestApp);
+
+impl crate::common::Fixture for NoGrace {
+    async fn set_up(db: crate::common::TestDb) -> (Self, Option<crate::common::TestDb>) {
+        (NoGrace(crate::helpers::spawn_on(db, no_grace).await), None)
+    }
 }
 
-on_both_backends!(
-    register_gives_201_token_pair_and_first_user_is_admin,
-    duplicate_registration_is_409,
-    login_gives_token_pair_and_wrong_password_is_401,
-    me_returns_caller_for_bearer_token,
-    refresh_rotates_and_reuse_revokes_whole_family,
-    logout_revokes_the_session,
-);
-
-async fn register_gives_201_token_pair_and_first_user_is_admin(app: &TestApp) {
+pub(crate) async fn register_gives_201_token_pair_and_first_user_is_admin(
+    NoGrace(ref app): NoGrace,
+) {
     let first = email("first");
     let admin = app.register(&first).await;
     let me = expect_status(app.me(&admin.access).await, StatusCode::OK).await;
@@ -61,7 +40,7 @@ async fn register_gives_201_token_pair_and_first_user_is_admin(app: &TestApp) {
     assert_eq!(app.user_count().await, 2);
 }
 
-async fn duplicate_registration_is_409(app: &TestApp) {
+pub(crate) async fn duplicate_registration_is_409(NoGrace(ref app): NoGrace) {
     let address = email("dup");
     app.register(&address).await;
     // Same address in other case and with spaces: still the same account.
@@ -70,7 +49,7 @@ async fn duplicate_registration_is_409(app: &TestApp) {
     assert_eq!(app.user_count().await, 1);
 }
 
-async fn login_gives_token_pair_and_wrong_password_is_401(app: &TestApp) {
+pub(crate) async fn login_gives_token_pair_and_wrong_password_is_401(NoGrace(ref app): NoGrace) {
     let address = email("login");
     app.register(&address).await;
     let tokens = app.login(&address).await;
@@ -88,7 +67,7 @@ async fn login_gives_token_pair_and_wrong_password_is_401(app: &TestApp) {
     expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
-async fn me_returns_caller_for_bearer_token(app: &TestApp) {
+pub(crate) async fn me_returns_caller_for_bearer_token(NoGrace(ref app): NoGrace) {
     let address = email("me");
     let tokens = app.register(&address).await;
     let me = expect_status(app.me(&tokens.access).await, StatusCode::OK).await;
@@ -101,7 +80,7 @@ async fn me_returns_caller_for_bearer_token(app: &TestApp) {
     expect_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
-async fn refresh_rotates_and_reuse_revokes_whole_family(app: &TestApp) {
+pub(crate) async fn refresh_rotates_and_reuse_revokes_whole_family(NoGrace(ref app): NoGrace) {
     let address = email("refresh");
     let first = app.register(&address).await;
     let other_sign_in = app.login(&address).await;
@@ -130,7 +109,7 @@ async fn refresh_rotates_and_reuse_revokes_whole_family(app: &TestApp) {
     expect_error(garbage, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
-async fn logout_revokes_the_session(app: &TestApp) {
+pub(crate) async fn logout_revokes_the_session(NoGrace(ref app): NoGrace) {
     let address = email("logout");
     let tokens = app.register(&address).await;
     let other_session = app.login(&address).await;

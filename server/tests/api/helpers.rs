@@ -46,6 +46,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The application with default settings on the test's database.
+impl crate::common::Fixture for TestApp {
+    async fn set_up(db: TestDb) -> (Self, Option<TestDb>) {
+        (spawn_on(db, |_| {}).await, None)
+    }
+}
+
 /// The application on a fresh SQLite file, with settings adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_on(TestDb::sqlite(), configure).await
@@ -80,7 +87,7 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings
 }
 
-async fn spawn_on(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
+pub(crate) async fn spawn_on(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(db.url());
     configure(&mut settings);
     settings.validate().expect("test settings are valid");

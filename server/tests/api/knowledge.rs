@@ -27,37 +27,6 @@ const PNG_AS_PDF: &[u8] = include_bytes!("../../../extract/testdata/screenshot-r
 const NOTES_MD: &str = "# Lab notes\n\n## Calibration\n\nThe zebrafish protocol requires \
                         calibrated pipettes before every run.\n\n```sh\nmake calibrate\n```\n";
 
-/// Each flow as `knowledge::sqlite::<name>` and `knowledge::postgres::<name>`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::helpers::spawn_app_with(|_| {}).await;
-                    super::$name(&app).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let app = crate::helpers::spawn_app_pg_with(|_| {}).await;
-                    super::$name(&app).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
-    uploaded_files_are_synced_found_with_highlights_and_downloaded,
-    owner_only_sources_stay_invisible_until_shared_with_members,
-    confluence_source_syncs_two_result_pages_prunes_and_never_shows_its_secret,
-    confluence_sync_failing_on_page_two_resumes_from_the_checkpoint,
-);
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -256,7 +225,8 @@ async fn admin_and_two_users(app: &TestApp) -> (String, (String, String), (Strin
 // ---------------------------------------------------------------------------------------------
 // File sources
 
-async fn uploaded_files_are_synced_found_with_highlights_and_downloaded(app: &TestApp) {
+pub(crate) async fn uploaded_files_are_synced_found_with_highlights_and_downloaded(app: TestApp) {
+    let app = &app;
     let (_admin, _, (_, user)) = admin_and_two_users(app).await;
     let searches = Cell::new(0);
     let source = create_files_source(app, &user, "Lab notebook").await;
@@ -406,7 +376,8 @@ async fn refused_uploads_name_the_file_and_store_nothing() {
 // ---------------------------------------------------------------------------------------------
 // Visibility and analytics
 
-async fn owner_only_sources_stay_invisible_until_shared_with_members(app: &TestApp) {
+pub(crate) async fn owner_only_sources_stay_invisible_until_shared_with_members(app: TestApp) {
+    let app = &app;
     let (admin, (_, ann), (bob_email, bob)) = admin_and_two_users(app).await;
     let searches = Cell::new(0);
     let source = create_files_source(app, &ann, "Ann's private notes").await;
@@ -718,7 +689,10 @@ async fn first_page_requests(server: &MockServer) -> Vec<String> {
         .collect()
 }
 
-async fn confluence_source_syncs_two_result_pages_prunes_and_never_shows_its_secret(app: &TestApp) {
+pub(crate) async fn confluence_source_syncs_two_result_pages_prunes_and_never_shows_its_secret(
+    app: TestApp,
+) {
+    let app = &app;
     let (server, wiki) = confluence(false).await;
     let admin = app.register(&email("admin")).await.access;
     let admin = admin.as_str();
@@ -797,7 +771,8 @@ async fn confluence_source_syncs_two_result_pages_prunes_and_never_shows_its_sec
     assert_eq!(sources[0]["documents"], 2);
 }
 
-async fn confluence_sync_failing_on_page_two_resumes_from_the_checkpoint(app: &TestApp) {
+pub(crate) async fn confluence_sync_failing_on_page_two_resumes_from_the_checkpoint(app: TestApp) {
+    let app = &app;
     let (server, wiki) = confluence(true).await;
     let admin = app.register(&email("admin")).await.access;
     let admin = admin.as_str();

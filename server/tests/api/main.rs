@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]
+#[macro_use]
 mod common;
 
 mod admin;
@@ -29,3 +30,20 @@ mod shutdown;
 mod smtp_sink;
 mod tokens;
 mod ws;
+
+on_both_backends!(
+    auth: [
+        register_gives_201_token_pair_and_first_user_is_admin,
+        duplicate_registration_is_409,
+        login_gives_token_pair_and_wrong_password_is_401,
+        me_returns_caller_for_bearer_token,
+        refresh_rotates_and_reuse_revokes_whole_family,
+        logout_revokes_the_session,
+    ],
+    knowledge: [
+        uploaded_files_are_synced_found_with_highlights_and_downloaded,
+        owner_only_sources_stay_invisible_until_shared_with_members,
+        confluence_source_syncs_two_result_pages_prunes_and_never_shows_its_secret,
+        confluence_sync_failing_on_page_two_resumes_from_the_checkpoint,
+    ],
+);

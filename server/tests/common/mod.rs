@@ -102,3 +102,96 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// What a test gets to work with, set up on its fresh database: the database itself (`TestDb`),
+/// or a store opened on it (`DynStore`).
+#[allow(dead_code, async_fn_in_trait)]
+pub trait Fixture: Sized {
+    /// Sets up on `db`; what comes back second must outlive the test (the database's guard).
+    async fn set_up(db: TestDb) -> (Self, Option<TestDb>);
+}
+
+impl Fixture for TestDb {
+    async fn set_up(db: TestDb) -> (Self, Option<TestDb>) {
+        (db, None)
+    }
+}
+
+impl Fixture for domain::store::DynStore {
+    async fn set_up(db: TestDb) -> (Self, Option<TestDb>) {
+        let store = domain::store::connect(db.url(), &domain::store::PoolOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("could not open the store at {}: {e:#}", db.url()));
+        let expected = match db {
+            TestDb::Sqlite { .. } => domain::store::Backend::Sqlite,
+            TestDb::Postgres { .. } => domain::store::Backend::Postgres,
+        };
+        assert_eq!(store.backend(), expected, "the store opened the wrong backend");
+        (store, Some(db))
+    }
+}
+
+/// Runs one test on `db` with the fixture it asks for; the database goes when the test ends.
+#[allow(dead_code)]
+pub async fn run<T: Fixture, F: std::future::Future<Output = ()>>(
+    db: TestDb,
+    test: impl FnOnce(T) -> F,
+) {
+    let (fixture, _guard) = T::set_up(db).await;
+    test(fixture).await;
+}
+
+/// The one way a suite covers both backends: each listed test runs on a fresh SQLite file and
+/// on a fresh PostgreSQL database, as `sqlite::<module>::<name>` and `postgres::<module>::<name>`
+/// (`crate: [...]` for tests at the binary's root: `sqlite::<name>`). A test is an
+/// `async fn(F)` for any `Fixture` F. PostgreSQL tests fail, never skip, when the server is down.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    (crate: [$($name:ident),* $(,)?]) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    $crate::common::run($crate::common::TestDb::sqlite(), $crate::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = $crate::common::TestDb::postgres().await;
+                    $crate::common::run(db, $crate::$name).await;
+                }
+            )*
+        }
+    };
+    ($($module:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
+        mod sqlite {
+            $(
+                mod $module {
+                    $(
+                        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                        async fn $name() {
+                            let db = $crate::common::TestDb::sqlite();
+                            $crate::common::run(db, $crate::$module::$name).await;
+                        }
+                    )*
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                mod $module {
+                    $(
+                        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                        async fn $name() {
+                            let db = $crate::common::TestDb::postgres().await;
+                            $crate::common::run(db, $crate::$module::$name).await;
+                        }
+                    )*
+                }
+            )*
+        }
+    };
+}

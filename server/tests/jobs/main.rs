@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]
+#[macro_use]
 mod common;
 
 use chrono::Utc;
@@ -22,30 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
-/// Runs each test on a fresh SQLite file and on a fresh PostgreSQL database.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    crate::$name(crate::common::TestDb::sqlite()).await;
-                }
-            )*
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    crate::$name(crate::common::TestDb::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-backend_tests!(
+on_both_backends!(crate: [
     runs_jobs_in_priority_order_with_concurrency_one,
     failing_handler_retries_with_backoff_then_dies_with_its_error,
     panicking_and_timed_out_handlers_count_as_failures,
@@ -55,7 +33,7 @@ backend_tests!(
     two_runners_on_one_database_run_each_job_exactly_once,
     graceful_shutdown_releases_unfinished_job_to_another_runner,
     cron_fires_once_per_period_across_two_schedulers,
-);
+]);
 
 /// A store (its own pool) on the test database.
 async fn open(db: &TestDb) -> DynStore {

@@ -10,7 +10,7 @@ use domain::auth::{Credential, Principal};
 use domain::knowledge::{DocBody, chunk, extract, lang};
 use domain::service::search;
 use domain::state::AppState;
-use domain::store::knowledge::embed_text;
+use domain::store::embed_text;
 use domain::store::{NewAuditEntry, NewChunk, NewDocument, NewSource, NewUserRow};
 use model::{Scope, Scopes, SearchMode, SearchRequest};
 use serde::Deserialize;

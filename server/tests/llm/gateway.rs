@@ -140,7 +140,7 @@ pub(crate) async fn openai_server(prompt: u64, completion: u64) -> MockServer {
     server
 }
 
-async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
+pub(crate) async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
     let store = open(&db).await;
     let uid = user(&store).await;
     // `m-1` has no public tokenizer: its prompt is bounded at one token per byte, 19 + 4 per
@@ -202,16 +202,6 @@ async fn fifty_concurrent_calls_at_the_edge(db: TestDb) {
         .unwrap();
     assert_eq!(calls, 7, "refused calls never reached the provider");
     assert_eq!(server.received_requests().await.unwrap().len(), 7);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_calls_never_overshoot_on_sqlite() {
-    fifty_concurrent_calls_at_the_edge(TestDb::sqlite()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_calls_never_overshoot_on_postgres() {
-    fifty_concurrent_calls_at_the_edge(TestDb::postgres().await).await;
 }
 
 #[tokio::test]

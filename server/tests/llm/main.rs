@@ -7,9 +7,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]
+#[macro_use]
 mod common;
 mod gateway;
 mod money;
 mod providers;
 mod routing;
 mod support;
+
+on_both_backends!(
+    gateway: [fifty_concurrent_calls_at_the_edge],
+    money: [a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back],
+    routing: [strategies_switch_at_run_time, cache_hits_cost_nothing],
+);

@@ -244,7 +244,7 @@ async fn fifty_hostile_streams_stay_within_the_budget_on_two_instances_sharing_p
 /// A stream whose instance stops renewing its reservation: another instance's reaper settles
 /// it as `orphaned` (the prompt billed, the hold released); when the call then finishes after
 /// all, it takes that ledger row over and only the difference moves.
-async fn a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back(db: TestDb) {
+pub(crate) async fn a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back(db: TestDb) {
     let store = open(&db).await;
     let uid = user(&store).await;
     let server = counting_server().await;
@@ -308,16 +308,6 @@ async fn a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back(db: TestDb) 
     assert_eq!((row.id, row.cost_nanos, row.usage_estimated), (orphan.id, cost, false));
     let end = store.budget_spend(&scope, start.timestamp_millis()).await.unwrap();
     assert_eq!((end.spent_nanos, end.reserved_nanos), (cost, 0));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_call_is_reaped_on_sqlite() {
-    a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back(TestDb::sqlite()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_call_is_reaped_on_postgres() {
-    a_lost_call_is_reaped_and_a_late_finish_takes_its_row_back(TestDb::postgres().await).await;
 }
 
 /// A live instance keeps its calls: its housekeeping renews them, so no reaper takes them even

@@ -53,7 +53,7 @@ async fn answered_by(gateway: &Gateway, who: &Caller) -> String {
     gateway.chat(who, messages(), 50).await.unwrap().1.provider
 }
 
-async fn strategies_switch_at_run_time(db: TestDb) {
+pub(crate) async fn strategies_switch_at_run_time(db: TestDb) {
     let store = open(&db).await;
     let uid = user(&store).await;
     price(&store, "dear-1", 10_000_000_000, 90).await;
@@ -127,16 +127,6 @@ async fn strategies_switch_at_run_time(db: TestDb) {
         (console.source.as_str(), console.targets.clone()),
         ("admin", vec!["b:cheap-1".to_string()])
     );
-}
-
-#[tokio::test]
-async fn strategies_switch_at_run_time_on_sqlite() {
-    strategies_switch_at_run_time(TestDb::sqlite()).await;
-}
-
-#[tokio::test]
-async fn strategies_switch_at_run_time_on_postgres() {
-    strategies_switch_at_run_time(TestDb::postgres().await).await;
 }
 
 #[tokio::test]
@@ -216,7 +206,7 @@ fn with_cache(mut s: GatewaySettings, shared: &[&str]) -> GatewaySettings {
     s
 }
 
-async fn cache_hits_cost_nothing(db: TestDb) {
+pub(crate) async fn cache_hits_cost_nothing(db: TestDb) {
     let store = open(&db).await;
     let (u1, u2) = (user(&store).await, user(&store).await);
     let server = openai_server(14, 3).await;
@@ -261,16 +251,6 @@ async fn cache_hits_cost_nothing(db: TestDb) {
     let (start, _) = domain::llm::Period::Daily.bounds("Asia/Tokyo".parse().unwrap(), Utc::now());
     let budget = store.budget_spend(&format!("user:{u1}"), start.timestamp_millis()).await.unwrap();
     assert_eq!(budget.spent_nanos, spent, "hits add nothing to the budget");
-}
-
-#[tokio::test]
-async fn cache_hits_cost_nothing_on_sqlite() {
-    cache_hits_cost_nothing(TestDb::sqlite()).await;
-}
-
-#[tokio::test]
-async fn cache_hits_cost_nothing_on_postgres() {
-    cache_hits_cost_nothing(TestDb::postgres().await).await;
 }
 
 #[tokio::test]

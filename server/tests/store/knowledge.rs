@@ -9,47 +9,6 @@ use domain::store::{
 };
 use model::{Scope, Scopes, SyncCounts};
 
-/// Each test as `knowledge::sqlite::<name>` and `knowledge::postgres::<name>`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let (store, _db) = crate::open(crate::common::TestDb::sqlite()).await;
-                    assert_eq!(store.backend(), domain::store::Backend::Sqlite);
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let (store, _db) = crate::open(crate::common::TestDb::postgres().await).await;
-                    assert_eq!(store.backend(), domain::store::Backend::Postgres);
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
-    sources_are_created_updated_and_deleted_with_members_and_audit,
-    taken_source_name_is_conflict,
-    visible_source_ids_follow_visibility_members_and_owner,
-    upsert_document_inserts_then_replaces_chunks_and_logs_each_write,
-    delete_documents_removes_by_external_id_and_logs_them,
-    load_index_documents_joins_vectors_of_the_asked_model_only,
-    chunks_missing_embeddings_lists_each_unembedded_hash_once,
-    sync_runs_start_resume_for_the_same_job_update_finish_and_list,
-    checkpoint_is_cleared_only_when_a_sync_succeeds,
-    search_queries_clicks_and_recent_distinct_searches,
-    source_files_are_kept_listed_and_deleted_within_their_source,
-    deleting_a_source_logs_its_documents_and_cascades,
-);
-
 /// Now, truncated to the millisecond precision the store keeps.
 fn now() -> DateTime<Utc> {
     Utc.timestamp_millis_opt(Utc::now().timestamp_millis()).single().expect("valid time")

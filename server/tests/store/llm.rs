@@ -122,7 +122,7 @@ pub async fn concurrent_reservations_never_overshoot_and_refusals_name_the_budge
     let far = Utc::now() + chrono::Duration::days(1);
     let open = store.expired_reservations(far, 100).await.unwrap();
     assert_eq!(open.len(), 5, "refused reservations leave no hold behind");
-    assert!(open.iter().all(|r| r.owner == "instance-a" && r.amount_nanos == 100));
+    assert!(open.iter().all(|r| r.hold.owner == "instance-a" && r.amount_nanos == 100));
     assert_eq!(open[0].keys().len(), 2);
     let user = store.budget_spend("user:7", period).await.unwrap();
     let global = store.budget_spend("global", period).await.unwrap();

@@ -1,12 +1,14 @@
-//! Contract suite for the `Store` trait. Every test in `contract.rs` (accounts), `jobs.rs`
-//! (the job queue), `llm.rs` (the gateway) and `notifications.rs` runs twice, once on a fresh SQLite file and once on a fresh PostgreSQL
-//! database, as `sqlite::<name>` and `postgres::<name>`. PostgreSQL tests fail (they are not
+//! Contract suite for the store. Every test in `contract.rs` (accounts), `jobs.rs` (the job
+//! queue), `llm.rs` (the gateway), `notifications.rs` and `knowledge.rs` runs twice, on a fresh
+//! SQLite file and on a fresh PostgreSQL database, as `sqlite::<module>::<name>` and
+//! `postgres::<module>::<name>` (`on_both_backends!`). PostgreSQL tests fail (they are not
 //! skipped) when the server is down.
 
 // A test fails by panicking; clippy.toml's allow-*-in-tests only covers #[test] fns themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]
+#[macro_use]
 mod common;
 mod contract;
 mod jobs;
@@ -14,45 +16,7 @@ mod knowledge;
 mod llm;
 mod notifications;
 
-use common::TestDb;
-use domain::store::{DynStore, PoolOptions, connect};
-
-/// Opens a store on a fresh database of the given kind; keep the guard alive for the test.
-pub async fn open(db: TestDb) -> (DynStore, TestDb) {
-    let store = connect(db.url(), &PoolOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("could not open the store at {}: {e:#}", db.url()));
-    (store, db)
-}
-
-/// Expands each contract test (`module: [names]`) into a SQLite and a PostgreSQL variant.
-macro_rules! contract_tests {
-    ($($module:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
-        mod sqlite {
-            $($(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let (store, _db) = crate::open(crate::common::TestDb::sqlite()).await;
-                    assert_eq!(store.backend(), domain::store::Backend::Sqlite);
-                    crate::$module::$name(store).await;
-                }
-            )*)*
-        }
-
-        mod postgres {
-            $($(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let (store, _db) = crate::open(crate::common::TestDb::postgres().await).await;
-                    assert_eq!(store.backend(), domain::store::Backend::Postgres);
-                    crate::$module::$name(store).await;
-                }
-            )*)*
-        }
-    };
-}
-
-contract_tests!(
+on_both_backends!(
     contract: [
         ping_answers,
         creates_user_and_reads_it_back,
@@ -114,5 +78,19 @@ contract_tests!(
         queue_stats_count_by_kind_and_state,
         concurrent_claims_never_share_a_job,
         claim_cron_firing_wins_once_per_fire_time,
+    ],
+    knowledge: [
+        sources_are_created_updated_and_deleted_with_members_and_audit,
+        taken_source_name_is_conflict,
+        visible_source_ids_follow_visibility_members_and_owner,
+        upsert_document_inserts_then_replaces_chunks_and_logs_each_write,
+        delete_documents_removes_by_external_id_and_logs_them,
+        load_index_documents_joins_vectors_of_the_asked_model_only,
+        chunks_missing_embeddings_lists_each_unembedded_hash_once,
+        sync_runs_start_resume_for_the_same_job_update_finish_and_list,
+        checkpoint_is_cleared_only_when_a_sync_succeeds,
+        search_queries_clicks_and_recent_distinct_searches,
+        source_files_are_kept_listed_and_deleted_within_their_source,
+        deleting_a_source_logs_its_documents_and_cascades,
     ],
 );

@@ -52,7 +52,7 @@ impl Gateway {
                 if self.inner.store.reap_reservation(&row, &call, now).await?.is_some() {
                     reaped += 1;
                     metrics::counter!("llm_calls_total", "provider" => call.provider.clone(), "outcome" => "orphaned").increment(1);
-                    tracing::warn!(reservation = row.id, owner = %row.owner, user_id = ?row.user_id,
+                    tracing::warn!(reservation = row.id, owner = %row.hold.owner, user_id = ?row.hold.user_id,
                         cost_nanos = call.cost_nanos, released_nanos = row.amount_nanos,
                         "settled an LLM call whose instance stopped serving it");
                     let keys = row.keys();
@@ -68,30 +68,31 @@ impl Gateway {
 
 /// The ledger row of a call whose instance stopped serving it.
 pub(super) fn orphaned_call(row: &ReservationRow, now: DateTime<Utc>) -> NewLlmCall {
-    let price = Price { input_per_mtok: row.input_per_mtok, ..Price::default() };
-    let prompt = u64::try_from(row.prompt_tokens).unwrap_or(0);
+    let hold = &row.hold;
+    let price = Price { input_per_mtok: hold.input_per_mtok, ..Price::default() };
+    let prompt = u64::try_from(hold.prompt_tokens).unwrap_or(0);
     let cost = price.cost(&Usage { input_tokens: prompt, ..Usage::default() });
-    let at = crate::store::from_ms(row.at);
+    let at = hold.at;
     NewLlmCall {
         at,
-        user_id: row.user_id,
-        feature: row.feature.clone(),
-        provider: row.provider.clone(),
-        model: row.model.clone(),
-        input_tokens: row.prompt_tokens,
+        user_id: hold.user_id,
+        feature: hold.feature.clone(),
+        provider: hold.provider.clone(),
+        model: hold.model.clone(),
+        input_tokens: hold.prompt_tokens,
         output_tokens: 0,
         cached_input_tokens: 0,
         cost_nanos: cost,
         latency_ms: (now - at).num_milliseconds().max(0),
         outcome: "orphaned".into(),
-        streamed: row.streamed,
-        price_known: row.price_known,
+        streamed: hold.streamed,
+        price_known: hold.price_known,
         error: Some(format!(
             "the instance serving this call ({}) stopped before settling it; the prompt is billed, \
              the output is unknown",
-            row.owner
+            hold.owner
         )),
-        request_id: row.request_id.clone(),
+        request_id: hold.request_id.clone(),
         usage_estimated: true,
     }
 }

@@ -22,6 +22,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod analytics;
+mod suggest;
+
+pub use analytics::analytics;
+use suggest::suggestions;
+
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
 /// Results a query can page through.
@@ -154,75 +160,6 @@ pub async fn history(
     limit: i64,
 ) -> Result<Vec<SearchHistoryEntry>, AppError> {
     Ok(state.store.recent_searches(user.user_id, limit.clamp(1, 100)).await?)
-}
-
-/// Analytics over the last `days` days, for admins.
-pub async fn analytics(state: &AppState, days: i64) -> Result<SearchAnalytics, AppError> {
-    if !(1..=365).contains(&days) {
-        return Err(AppError::invalid("days", "range", "days must be between 1 and 365"));
-    }
-    let since = Utc::now() - ChronoDuration::days(days);
-    let queries = state.store.search_queries_since(since).await?;
-    let clicks = state.store.search_clicks_since(since).await?;
-    let mut volume: BTreeMap<String, i64> = BTreeMap::new();
-    let mut latencies: Vec<i64> = Vec::with_capacity(queries.len());
-    let mut zero: HashMap<String, i64> = HashMap::new();
-    for q in &queries {
-        let day = crate::store::from_ms(q.at).format("%Y-%m-%d").to_string();
-        *volume.entry(day).or_default() += 1;
-        latencies.push(q.latency_us);
-        if q.results == 0 {
-            *zero.entry(q.query.to_lowercase()).or_default() += 1;
-        }
-    }
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies[i.min(latencies.len() - 1)] as f64 / 1000.0
-    };
-    let n = queries.len() as f64;
-    let zero_count: i64 = zero.values().sum();
-    let mut top_zero: Vec<(String, i64)> = zero.into_iter().collect();
-    top_zero.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    top_zero.truncate(20);
-    let mut by_pos: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut clicked: HashSet<i64> = HashSet::new();
-    for (q, p) in &clicks {
-        *by_pos.entry(*p).or_default() += 1;
-        clicked.insert(*q);
-    }
-    let sources = state
-        .store
-        .list_sources()
-        .await?
-        .into_iter()
-        .map(|s| SourceFreshness {
-            source_id: s.id,
-            kind: SourceKind::parse(&s.kind).unwrap_or(SourceKind::Files),
-            name: s.name,
-            documents: s.documents,
-            chunks: s.chunks,
-            last_sync_at: s.last_sync_at,
-            last_status: s.last_status,
-            newest_document_at: s.newest_document_at,
-        })
-        .collect();
-    Ok(SearchAnalytics {
-        days,
-        volume: volume.into_iter().collect(),
-        queries: queries.len() as i64,
-        latency_p50_ms: pct(0.50),
-        latency_p95_ms: pct(0.95),
-        zero_result_rate: if n > 0.0 { zero_count as f64 / n } else { 0.0 },
-        top_zero_result: top_zero,
-        clicks_by_position: by_pos.into_iter().collect(),
-        click_through_rate: if n > 0.0 { clicked.len() as f64 / n } else { 0.0 },
-        sources,
-        index: state.knowledge.status(),
-    })
 }
 
 /// Rebuilds this instance's index from the database (admins); returns documents indexed.
@@ -577,83 +514,9 @@ fn facets(
     }
 }
 
-/// "Did you mean": each unknown word replaced by the closest word of a chunk holding a word
-/// one or two edits away; and, with filters set, the same words without them.
-async fn suggestions(
-    state: &AppState,
-    allowed: &HashSet<i64>,
-    req: &SearchRequest,
-) -> Result<Vec<String>, AppError> {
-    let index = state.knowledge.index();
-    let words: Vec<&str> = req.q.split_whitespace().collect();
-    let mut corrected = Vec::with_capacity(words.len());
-    let mut changed = false;
-    for w in &words {
-        let lower = w.to_lowercase();
-        if lower.chars().count() < 4 {
-            corrected.push(lower);
-            continue;
-        }
-        let chunks = index.fuzzy_chunks(&lower, allowed, 5);
-        let texts = state.store.chunk_texts(&chunks).await?;
-        let mut best: Option<(usize, String)> = None;
-        for (_, heading, text) in &texts {
-            for cand in heading
-                .split(|c: char| !c.is_alphanumeric())
-                .chain(text.split(|c: char| !c.is_alphanumeric()))
-            {
-                let cand = cand.to_lowercase();
-                if cand.is_empty() || cand == lower {
-                    continue;
-                }
-                let d = levenshtein(&lower, &cand);
-                if d <= 2 && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
-                    best = Some((d, cand));
-                }
-            }
-        }
-        match best {
-            Some((_, cand)) => {
-                corrected.push(cand);
-                changed = true;
-            }
-            None => corrected.push(lower),
-        }
-    }
-    let mut out = Vec::new();
-    if changed {
-        out.push(corrected.join(" "));
-    }
-    if !req.filters.is_empty() {
-        out.push(format!("{} (without filters)", req.q));
-    }
-    Ok(out)
-}
-
-/// Edit distance between two words (characters, not bytes).
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn levenshtein_counts_characters() {
-        assert_eq!(levenshtein("kubernets", "kubernetes"), 1);
-        assert_eq!(levenshtein("сервис", "сервиc"), 1);
-        assert_eq!(levenshtein("", "abc"), 3);
-    }
 
     #[test]
     fn rejects_long_queries_and_bad_pages_naming_the_field() {
