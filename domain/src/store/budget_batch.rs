@@ -10,7 +10,7 @@ use super::{
 };
 use async_trait::async_trait;
 
-/// One budget operation of a batch (`LlmStore::budget_batch`).
+/// One budget operation of a batch (`BudgetBatchStore::budget_batch`).
 #[derive(Debug, Clone)]
 pub enum BudgetOp {
     /// `reserve_budget`.

@@ -1,4 +1,11 @@
-//! The job queue: enqueue, claim with a lease, heartbeat, finish, and the admin's controls.
+//! The job queue: enqueue, claim with a lease, heartbeat, finish, and the admin's controls. Every
+//! change is one atomic statement or one transaction (a follow-up read only explains a refusal),
+//! so several runners on one database never both win a job or a lease. Retry policy, backoff
+//! and timeouts belong to `crate::jobs`, not here.
+//!
+//! A claim is fenced by its `JobLease` (job id, worker id and attempt number): heartbeats,
+//! completion and failure only take effect while the job is still running under that exact
+//! lease, so a worker whose lease expired and was re-claimed can no longer write.
 
 use super::{Flag, SqlStore, StoreError, StoreResult, from_ms, to_ms};
 use async_trait::async_trait;

@@ -1,4 +1,6 @@
-//! Notifications.
+//! In-app notifications: insert, a user's page newest first with the unread count, read marks
+//! scoped to their owner, and retention. Who gets notified of what is the service's business,
+//! not this module's.
 
 use super::{SqlStore, StoreError, StoreResult, from_ms, to_ms};
 use async_trait::async_trait;
