@@ -119,15 +119,22 @@ pub async fn send_email(mailer: Mailer, payload: serde_json::Value) -> HandlerRe
     }
 }
 
-async fn purge_notifications(
-    store: DynStore,
-    payload: serde_json::Value,
-) -> Result<serde_json::Value, JobError> {
+/// A purge job's `older_than_days` and the moment it names: rows older than that go.
+fn retention_cutoff(
+    payload: &serde_json::Value,
+) -> Result<(i64, chrono::DateTime<chrono::Utc>), JobError> {
     let days = payload["older_than_days"]
         .as_i64()
         .filter(|d| *d > 0)
         .ok_or_else(|| JobError::permanent("older_than_days must be a positive number"))?;
-    let before = chrono::Utc::now() - chrono::Duration::days(days);
+    Ok((days, chrono::Utc::now() - chrono::Duration::days(days)))
+}
+
+async fn purge_notifications(
+    store: DynStore,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, JobError> {
+    let (days, before) = retention_cutoff(&payload)?;
     let deleted = store.purge_notifications(before).await.map_err(JobError::msg)?;
     if deleted > 0 {
         tracing::info!(deleted, days, "purged old notifications");
@@ -139,11 +146,7 @@ async fn purge_jobs(
     store: DynStore,
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, JobError> {
-    let days = payload["older_than_days"]
-        .as_i64()
-        .filter(|d| *d > 0)
-        .ok_or_else(|| JobError::permanent("older_than_days must be a positive number"))?;
-    let before = chrono::Utc::now() - chrono::Duration::days(days);
+    let (days, before) = retention_cutoff(&payload)?;
     let deleted = store.purge_finished_jobs(before).await.map_err(JobError::msg)?;
     if deleted > 0 {
         tracing::info!(deleted, days, "purged finished jobs");
