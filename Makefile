@@ -52,10 +52,11 @@ e2e: browser
 
 ## size: what the browser downloads (brotli) against budgets; prints the sizes of the base, of
 ## every route (its module plus the shared chunks it loads) and of the heaviest first page, and
-## fails when a budget is crossed. Both are ratchets at today's sizes (first page 412 KiB on
-## /register, admin_llm 262 KiB); the goals are 150 KiB and 60 KiB.
-FIRST_ROUTE_KB ?= 420
-ROUTE_KB ?= 270
+## fails when a budget is crossed. Both are ratchets at today's sizes (first page 335 KiB on
+## /register; admin_llm 285 KiB, most of it shared chunks that left the main module); the goals
+## are 150 KiB and 60 KiB.
+FIRST_ROUTE_KB ?= 340
+ROUTE_KB ?= 290
 size:
 	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) ROUTE_KB=$(ROUTE_KB) python3 tools/size-check.py target/site/pkg
 

@@ -2,7 +2,7 @@
 //! separate WASM chunk fetched on first navigation.
 
 use crate::components::session::provide_session;
-use crate::components::shell::Protected;
+use crate::components::shell::{Protected, provide_unread};
 use crate::routes::{
     admin::AdminRoute,
     admin_jobs::AdminJobsRoute,
@@ -101,6 +101,7 @@ pub fn mark_hydrated() {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_session();
+    provide_unread();
 
     view! {
         <Title formatter=title_format />

@@ -20,6 +20,11 @@ impl Session {
         self.version.update(|v| *v += 1);
     }
 
+    /// How many times the user was re-read (tracked), for resources that follow the session.
+    pub fn version(&self) -> u32 {
+        self.version.get()
+    }
+
     /// The user if already loaded (for event handlers).
     pub fn current(&self) -> Option<CurrentUser> {
         self.user.get_untracked().and_then(Result::ok).flatten()

@@ -9,6 +9,7 @@ use crate::components::theme::ThemeToggle;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::{use_location, use_navigate};
+use model::error::AppError;
 use model::{CurrentUser, LiveTopic, Scope};
 
 /// Renders the frame for signed-in users, or redirects visitors to `/signin?next=…`.
@@ -85,13 +86,47 @@ fn LiveStatus() -> impl IntoView {
     }
 }
 
+/// The unread count behind the bell.
+#[derive(Clone, Copy)]
+pub struct Unread {
+    count: Resource<Result<i64, AppError>>,
+    /// Bumped to read the count again.
+    changed: RwSignal<u32>,
+}
+
+/// Creates the unread count; called once by `App`, right after the session and before the
+/// router. Resources are matched between server and browser by the order they are created, and
+/// a page creates its own inside its lazy view (after its chunk has loaded in the browser):
+/// creating this one up front keeps the order the same on both sides. Visitors read 0 without
+/// a request.
+pub fn provide_unread() {
+    let session = use_session();
+    let changed = RwSignal::new(0u32);
+    let count = Resource::new(
+        move || (changed.get(), session.version()),
+        move |_| async move {
+            match session.user.await {
+                Ok(Some(_)) => unread_notifications().await,
+                _ => Ok(0),
+            }
+        },
+    );
+    provide_context(Unread { count, changed });
+}
+
+fn use_unread() -> Unread {
+    use_context::<Unread>().unwrap_or_else(|| {
+        let changed = RwSignal::new(0u32);
+        Unread { count: Resource::new(move || changed.get(), |_| unread_notifications()), changed }
+    })
+}
+
 /// The bell: how many notifications are unread, refreshed whenever the `notification` live
 /// topic says something changed; it leads to `/notifications`.
 #[component]
 fn NotificationBell() -> impl IntoView {
     let live = use_live_events();
-    let changed = RwSignal::new(0u32);
-    let unread = Resource::new(move || changed.get(), |_| unread_notifications());
+    let Unread { count: unread, changed } = use_unread();
     Effect::new(move |_| {
         if live.latest.get().is_some_and(|e| e.topic == LiveTopic::Notification.as_str()) {
             changed.update(|c| *c += 1);

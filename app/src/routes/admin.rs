@@ -17,7 +17,11 @@ use std::time::Duration;
 const PAGE: i64 = 20;
 
 /// The admin page.
-pub struct AdminRoute {
+pub struct AdminRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct AdminData {
     query: RwSignal<String>,
     offset: RwSignal<i64>,
     audit_offset: RwSignal<i64>,
@@ -28,9 +32,8 @@ pub struct AdminRoute {
     set_budget: ServerAction<SetBudget>,
 }
 
-#[lazy_route]
-impl LazyRoute for AdminRoute {
-    fn data() -> Self {
+impl AdminData {
+    fn load() -> Self {
         let query = RwSignal::new(String::new());
         let offset = RwSignal::new(0i64);
         let audit_offset = RwSignal::new(0i64);
@@ -54,11 +57,19 @@ impl LazyRoute for AdminRoute {
             },
             |(o, _, _, _)| list_audit(PAGE, o),
         );
-        AdminRoute { query, offset, audit_offset, users, audit, set_scopes, set_active, set_budget }
+        AdminData { query, offset, audit_offset, users, audit, set_scopes, set_active, set_budget }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for AdminRoute {
+    fn data() -> Self {
+        AdminRoute
     }
 
-    fn view(this: Self) -> AnyView {
-        let AdminRoute {
+    fn view(_this: Self) -> AnyView {
+        let this = AdminData::load();
+        let AdminData {
             query,
             offset,
             audit_offset,

@@ -18,7 +18,11 @@ const PAGE: i64 = 20;
 const REFRESH: Duration = Duration::from_secs(5);
 
 /// The admin queue page.
-pub struct AdminJobsRoute {
+pub struct AdminJobsRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct AdminJobsData {
     state_filter: RwSignal<String>,
     kind_filter: RwSignal<String>,
     offset: RwSignal<i64>,
@@ -30,9 +34,8 @@ pub struct AdminJobsRoute {
     cancel: ServerAction<CancelJob>,
 }
 
-#[lazy_route]
-impl LazyRoute for AdminJobsRoute {
-    fn data() -> Self {
+impl AdminJobsData {
+    fn load() -> Self {
         let state_filter = RwSignal::new(String::from("dead"));
         let kind_filter = RwSignal::new(String::new());
         let offset = RwSignal::new(0i64);
@@ -52,7 +55,7 @@ impl LazyRoute for AdminJobsRoute {
                 admin_list_jobs(state, kind, PAGE, offset)
             },
         );
-        AdminJobsRoute {
+        AdminJobsData {
             state_filter,
             kind_filter,
             offset,
@@ -64,9 +67,17 @@ impl LazyRoute for AdminJobsRoute {
             cancel,
         }
     }
+}
 
-    fn view(this: Self) -> AnyView {
-        let AdminJobsRoute {
+#[lazy_route]
+impl LazyRoute for AdminJobsRoute {
+    fn data() -> Self {
+        AdminJobsRoute
+    }
+
+    fn view(_this: Self) -> AnyView {
+        let this = AdminJobsData::load();
+        let AdminJobsData {
             state_filter,
             kind_filter,
             offset,

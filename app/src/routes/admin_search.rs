@@ -13,30 +13,41 @@ use model::error::AppError;
 use model::{Scope, SearchAnalytics};
 
 /// The admin search page.
-pub struct AdminSearchRoute {
+pub struct AdminSearchRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct AdminSearchData {
     days: RwSignal<i64>,
     analytics: Resource<Result<SearchAnalytics, AppError>>,
     rebuild: ServerAction<RebuildSearchIndex>,
 }
 
-#[lazy_route]
-impl LazyRoute for AdminSearchRoute {
-    fn data() -> Self {
+impl AdminSearchData {
+    fn load() -> Self {
         let days = RwSignal::new(7_i64);
         let rebuild = ServerAction::<RebuildSearchIndex>::new();
         let analytics = Resource::new(
             move || (days.get(), rebuild.version().get()),
             |(d, _)| get_search_analytics(d),
         );
-        AdminSearchRoute { days, analytics, rebuild }
+        AdminSearchData { days, analytics, rebuild }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for AdminSearchRoute {
+    fn data() -> Self {
+        AdminSearchRoute
     }
 
-    fn view(this: Self) -> AnyView {
+    fn view(_this: Self) -> AnyView {
+        let this = AdminSearchData::load();
         let session = use_session();
         if !session.has(Scope::Admin) {
             return scope_refused("Search analytics", Scope::Admin);
         }
-        let AdminSearchRoute { days, analytics, rebuild } = this;
+        let AdminSearchData { days, analytics, rebuild } = this;
         let error = Signal::derive(move || rebuild.value().get().and_then(Result::err));
         view! {
             <Title text="Search analytics" />

@@ -11,7 +11,11 @@ use model::{Job, JobEvent, JobEventKind, JobState, Page};
 use std::collections::HashMap;
 
 /// The jobs page.
-pub struct JobsRoute {
+pub struct JobsRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct JobsData {
     jobs: Resource<Result<Page<Job>, AppError>>,
     start: ServerAction<StartDemoJob>,
     cancel: ServerAction<CancelJob>,
@@ -20,9 +24,8 @@ pub struct JobsRoute {
     reload: RwSignal<u32>,
 }
 
-#[lazy_route]
-impl LazyRoute for JobsRoute {
-    fn data() -> Self {
+impl JobsData {
+    fn load() -> Self {
         let start = ServerAction::<StartDemoJob>::new();
         let cancel = ServerAction::<CancelJob>::new();
         let retry = ServerAction::<RetryJob>::new();
@@ -33,11 +36,19 @@ impl LazyRoute for JobsRoute {
             },
             |_| list_my_jobs(50, 0),
         );
-        JobsRoute { jobs, start, cancel, retry, reload }
+        JobsData { jobs, start, cancel, retry, reload }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for JobsRoute {
+    fn data() -> Self {
+        JobsRoute
     }
 
-    fn view(this: Self) -> AnyView {
-        let JobsRoute { jobs, start, cancel, retry, reload } = this;
+    fn view(_this: Self) -> AnyView {
+        let this = JobsData::load();
+        let JobsData { jobs, start, cancel, retry, reload } = this;
         let live = use_live_events();
         // Latest live view of each job: progress moves without reloading the list.
         let latest: RwSignal<HashMap<i64, JobEvent>> = RwSignal::new(HashMap::new());

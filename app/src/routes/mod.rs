@@ -1,5 +1,7 @@
-//! Pages, one module per URL area. Each page is a `LazyRoute`: `data()` starts its resources
-//! and `view()` renders; the view's code ships as its own WASM chunk.
+//! Pages, one module per URL area. Each page is a `LazyRoute` whose `view()` creates the page's
+//! resources and actions (a private `…Data::load()`) and renders, so all of the page's code,
+//! including the server-function calls and the types they decode, ships as its own WASM chunk.
+//! `data()` stays empty: code it runs would land in the main module that every page downloads.
 
 /// `/admin`: users and the audit log.
 pub mod admin;

@@ -16,7 +16,11 @@ use model::{LiveTopic, Notification, NotificationPage};
 const PAGE: i64 = 20;
 
 /// The notifications page.
-pub struct NotificationsRoute {
+pub struct NotificationsRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct NotificationsData {
     page: Resource<Result<NotificationPage, AppError>>,
     offset: RwSignal<i64>,
     reload: RwSignal<u32>,
@@ -24,9 +28,8 @@ pub struct NotificationsRoute {
     mark_all: ServerAction<MarkAllNotificationsRead>,
 }
 
-#[lazy_route]
-impl LazyRoute for NotificationsRoute {
-    fn data() -> Self {
+impl NotificationsData {
+    fn load() -> Self {
         let offset = RwSignal::new(0i64);
         let reload = RwSignal::new(0u32);
         let mark = ServerAction::<MarkNotificationRead>::new();
@@ -35,11 +38,19 @@ impl LazyRoute for NotificationsRoute {
             move || (offset.get(), reload.get(), mark.version().get(), mark_all.version().get()),
             |(offset, _, _, _)| list_notifications(PAGE, offset),
         );
-        NotificationsRoute { page, offset, reload, mark, mark_all }
+        NotificationsData { page, offset, reload, mark, mark_all }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for NotificationsRoute {
+    fn data() -> Self {
+        NotificationsRoute
     }
 
-    fn view(this: Self) -> AnyView {
-        let NotificationsRoute { page, offset, reload, mark, mark_all } = this;
+    fn view(_this: Self) -> AnyView {
+        let this = NotificationsData::load();
+        let NotificationsData { page, offset, reload, mark, mark_all } = this;
         let live = use_live_events();
         Effect::new(move |_| {
             if live.latest.get().is_some_and(|e| e.topic == LiveTopic::Notification.as_str()) {

@@ -15,7 +15,11 @@ use model::{
 const PAGE: i64 = 10;
 
 /// The search page.
-pub struct SearchRoute {
+pub struct SearchRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct SearchData {
     q: RwSignal<String>,
     debounced: RwSignal<String>,
     mode: RwSignal<SearchMode>,
@@ -25,9 +29,8 @@ pub struct SearchRoute {
     history: Resource<Result<Vec<SearchHistoryEntry>, AppError>>,
 }
 
-#[lazy_route]
-impl LazyRoute for SearchRoute {
-    fn data() -> Self {
+impl SearchData {
+    fn load() -> Self {
         let initial = use_query_map().with_untracked(|m| m.get("q")).unwrap_or_default();
         let q = RwSignal::new(initial.clone());
         let debounced = RwSignal::new(initial);
@@ -46,11 +49,19 @@ impl LazyRoute for SearchRoute {
             },
         );
         let history = Resource::new(move || debounced.get().is_empty(), |_| search_history(8));
-        SearchRoute { q, debounced, mode, filters, offset, results, history }
+        SearchData { q, debounced, mode, filters, offset, results, history }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for SearchRoute {
+    fn data() -> Self {
+        SearchRoute
     }
 
-    fn view(this: Self) -> AnyView {
-        let SearchRoute { q, debounced, mode, filters, offset, results, history } = this;
+    fn view(_this: Self) -> AnyView {
+        let this = SearchData::load();
+        let SearchData { q, debounced, mode, filters, offset, results, history } = this;
         let pending: StoredValue<Option<leptos::prelude::TimeoutHandle>> = StoredValue::new(None);
         let on_input = move |ev: leptos::ev::Event| {
             let value = event_target_value(&ev);

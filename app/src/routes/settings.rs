@@ -9,26 +9,37 @@ use leptos_router::{LazyRoute, lazy_route};
 use model::{ApiTokenInfo, NewApiTokenForm};
 
 /// The settings page.
-pub struct SettingsRoute {
+pub struct SettingsRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct SettingsData {
     tokens: Resource<Result<Vec<ApiTokenInfo>, model::error::AppError>>,
     create: ServerAction<CreateApiToken>,
     revoke: ServerAction<RevokeApiToken>,
 }
 
-#[lazy_route]
-impl LazyRoute for SettingsRoute {
-    fn data() -> Self {
+impl SettingsData {
+    fn load() -> Self {
         let create = ServerAction::<CreateApiToken>::new();
         let revoke = ServerAction::<RevokeApiToken>::new();
         let tokens = Resource::new(
             move || (create.version().get(), revoke.version().get()),
             |_| list_api_tokens(),
         );
-        SettingsRoute { tokens, create, revoke }
+        SettingsData { tokens, create, revoke }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for SettingsRoute {
+    fn data() -> Self {
+        SettingsRoute
     }
 
-    fn view(this: Self) -> AnyView {
-        let SettingsRoute { tokens, create, revoke } = this;
+    fn view(_this: Self) -> AnyView {
+        let this = SettingsData::load();
+        let SettingsData { tokens, create, revoke } = this;
         let session = use_session();
         let name = RwSignal::new(String::new());
         let days = RwSignal::new(String::from("30"));

@@ -15,7 +15,11 @@ use model::{LivePayload, Source, SourceForm, SourceKind, SyncProgress, SyncRun};
 use std::collections::HashMap;
 
 /// The sources page.
-pub struct SourcesRoute {
+pub struct SourcesRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct SourcesData {
     sources: Resource<Result<Vec<Source>, AppError>>,
     create: ServerAction<CreateSource>,
     test: ServerAction<TestSource>,
@@ -24,9 +28,8 @@ pub struct SourcesRoute {
     reload: RwSignal<u32>,
 }
 
-#[lazy_route]
-impl LazyRoute for SourcesRoute {
-    fn data() -> Self {
+impl SourcesData {
+    fn load() -> Self {
         let create = ServerAction::<CreateSource>::new();
         let test = ServerAction::<TestSource>::new();
         let sync = ServerAction::<SyncSource>::new();
@@ -38,11 +41,19 @@ impl LazyRoute for SourcesRoute {
             },
             |_| list_sources(),
         );
-        SourcesRoute { sources, create, test, sync, delete, reload }
+        SourcesData { sources, create, test, sync, delete, reload }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for SourcesRoute {
+    fn data() -> Self {
+        SourcesRoute
     }
 
-    fn view(this: Self) -> AnyView {
-        let SourcesRoute { sources, create, test, sync, delete, reload } = this;
+    fn view(_this: Self) -> AnyView {
+        let this = SourcesData::load();
+        let SourcesData { sources, create, test, sync, delete, reload } = this;
         let live = use_live_events();
         let progress: RwSignal<HashMap<i64, SyncProgress>> = RwSignal::new(HashMap::new());
         // Upload results per source outlive the cards, which re-render when the list reloads.

@@ -17,7 +17,11 @@ const PAGE: i64 = 20;
 const DAYS: i64 = 30;
 
 /// The usage page.
-pub struct UsageRoute {
+pub struct UsageRoute;
+
+/// What the page reads and changes. It is made inside `view()`, not `data()`, so that its
+/// resources and actions ship in the page's own WASM chunk, not in the main module.
+struct UsageData {
     budgets: Resource<Result<Vec<BudgetStatus>, AppError>>,
     calls: Resource<Result<Page<LlmCall>, AppError>>,
     summary: Resource<Result<UsageSummary, AppError>>,
@@ -26,9 +30,8 @@ pub struct UsageRoute {
     ask: ServerAction<TryPrompt>,
 }
 
-#[lazy_route]
-impl LazyRoute for UsageRoute {
-    fn data() -> Self {
+impl UsageData {
+    fn load() -> Self {
         let offset = RwSignal::new(0i64);
         let reload = RwSignal::new(0u32);
         let ask = ServerAction::<TryPrompt>::new();
@@ -39,11 +42,19 @@ impl LazyRoute for UsageRoute {
         );
         let summary =
             Resource::new(move || (reload.get(), ask.version().get()), |_| my_usage_summary(DAYS));
-        UsageRoute { budgets, calls, summary, offset, reload, ask }
+        UsageData { budgets, calls, summary, offset, reload, ask }
+    }
+}
+
+#[lazy_route]
+impl LazyRoute for UsageRoute {
+    fn data() -> Self {
+        UsageRoute
     }
 
-    fn view(this: Self) -> AnyView {
-        let UsageRoute { budgets, calls, summary, offset, reload, ask } = this;
+    fn view(_this: Self) -> AnyView {
+        let this = UsageData::load();
+        let UsageData { budgets, calls, summary, offset, reload, ask } = this;
         let prompt = RwSignal::new(String::new());
         let error = Signal::derive(move || ask.value().get().and_then(Result::err));
         let answer = move || ask.value().get().and_then(Result::ok);
