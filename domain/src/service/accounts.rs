@@ -87,6 +87,7 @@ fn chrono_dur(d: Duration) -> chrono::Duration {
 }
 
 /// The user, from cache or store (without the password hash).
+#[tracing::instrument(skip_all, fields(user.id = user_id))]
 pub async fn load_user(state: &AppState, user_id: i64) -> Result<User, AppError> {
     let store = state.store.clone();
     state
@@ -104,6 +105,7 @@ pub async fn load_user(state: &AppState, user_id: i64) -> Result<User, AppError>
 }
 
 /// Drops the cached user everywhere (after a change to scopes, status, password).
+#[tracing::instrument(skip_all, fields(user.id = user_id))]
 pub async fn forget_user(state: &AppState, user_id: i64) {
     state.cache.invalidate(&CacheKey::user("user", user_id, "profile")).await;
 }
@@ -141,6 +143,7 @@ async fn start_session(state: &AppState, user: &User) -> Result<Session, AppErro
 }
 
 /// Creates an account and signs it in. The first account ever becomes admin.
+#[tracing::instrument(skip_all)]
 pub async fn register(
     state: &AppState,
     new: NewAccount,
@@ -177,6 +180,7 @@ pub async fn register(
 }
 
 /// Creates an admin, or makes an existing account admin (command line; audited).
+#[tracing::instrument(skip_all)]
 pub async fn create_admin(state: &AppState, new: NewAccount) -> Result<User, AppError> {
     let now = Utc::now();
     let audit = |action: &str, target: String| NewAuditEntry {
@@ -240,6 +244,7 @@ pub fn sign_in_delay(failures: u32, allowed: u32) -> Duration {
 /// (account, client): that client is locked out for the window. Failures at an account from all
 /// clients only slow every attempt at it down (`sign_in_delay`), so nobody can lock the owner out
 /// by failing on purpose. Unknown, wrong and deactivated all answer the same.
+#[tracing::instrument(skip_all)]
 pub async fn sign_in(
     state: &AppState,
     form: SignInForm,
@@ -283,6 +288,7 @@ pub async fn sign_in(
 }
 
 /// Exchanges a refresh token for a new access token and (normally) a new refresh token.
+#[tracing::instrument(skip_all)]
 pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, AppError> {
     let now = Utc::now();
     let hash = auth::sha256_hex(refresh_token);
@@ -358,6 +364,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
 }
 
 /// Ends the session: revokes the refresh family of the given token or credential.
+#[tracing::instrument(skip_all)]
 pub async fn sign_out(
     state: &AppState,
     refresh_token: Option<&str>,
@@ -424,6 +431,7 @@ fn parse_user_id(sub: &str) -> Result<i64, AppError> {
 /// Resolves `Authorization` or the session cookies into a principal. A bearer credential that
 /// fails is a rejection (401 on protected routes); a stale cookie session is refreshed silently
 /// or cleared.
+#[tracing::instrument(skip_all)]
 pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Resolved {
     if let Some(value) = headers.get(http::header::AUTHORIZATION) {
         let outcome = match resolve_bearer(state, value).await {

@@ -77,6 +77,7 @@ fn caller(user: &Principal, input: &ChatInput, request_id: Option<String>) -> Ca
 }
 
 /// A whole answer and its receipt (scope `generate`).
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn answer(
     state: &AppState,
     user: &Principal,
@@ -91,6 +92,7 @@ pub async fn answer(
 
 /// A streamed answer (scope `generate`). Budget refusals and failures before the first token
 /// are errors here; later ones arrive in the stream.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn stream(
     state: &AppState,
     user: &Principal,

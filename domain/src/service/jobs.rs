@@ -32,6 +32,7 @@ fn retry_refused(e: StoreError) -> AppError {
 }
 
 /// Starts a demo job for the caller: `steps` steps of `step_ms` each.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn start_demo(
     state: &AppState,
     user: &Principal,
@@ -57,6 +58,7 @@ pub async fn start_demo(
 }
 
 /// The caller's jobs, newest first.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn list_mine(
     state: &AppState,
     user: &Principal,
@@ -70,12 +72,14 @@ pub async fn list_mine(
 }
 
 /// Cancels one of the caller's jobs (admins: any job).
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn cancel(state: &AppState, user: &Principal, id: i64) -> Result<Job, AppError> {
     let requester = (!user.scopes.contains(Scope::Admin)).then_some(user.user_id);
     state.store.cancel_job(id, requester, Utc::now()).await.map_err(not_found)
 }
 
 /// Runs a dead or cancelled job of the caller again (admins: any job).
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn retry(state: &AppState, user: &Principal, id: i64) -> Result<Job, AppError> {
     let requester = (!user.scopes.contains(Scope::Admin)).then_some(user.user_id);
     let job = state.store.retry_job(id, requester, Utc::now()).await.map_err(retry_refused)?;
@@ -85,6 +89,7 @@ pub async fn retry(state: &AppState, user: &Principal, id: i64) -> Result<Job, A
 
 /// The queue per kind: depth by state, the oldest waiting and longest running job, and what
 /// finished in the last `THROUGHPUT_WINDOW_SECS` (admins).
+#[tracing::instrument(skip_all)]
 pub async fn overview(state: &AppState) -> Result<QueueOverview, AppError> {
     let now = Utc::now();
     let since = now - chrono::Duration::seconds(THROUGHPUT_WINDOW_SECS);
@@ -130,6 +135,7 @@ pub async fn overview(state: &AppState) -> Result<QueueOverview, AppError> {
 }
 
 /// Any user's jobs, optionally of one state (by name) and kind, newest first (admins).
+#[tracing::instrument(skip_all)]
 pub async fn list_all(
     state: &AppState,
     job_state: Option<&str>,
@@ -168,6 +174,7 @@ fn audit(admin: &Principal, action: &str, job: &Job) -> NewAuditEntry {
 }
 
 /// Runs a dead letter (or a cancelled job) of any user again, audited (admins).
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn admin_retry(state: &AppState, admin: &Principal, id: i64) -> Result<Job, AppError> {
     let before = state.store.get_job(id).await.map_err(not_found)?;
     let job = state.store.retry_job(id, None, Utc::now()).await.map_err(retry_refused)?;
@@ -179,6 +186,7 @@ pub async fn admin_retry(state: &AppState, admin: &Principal, id: i64) -> Result
 }
 
 /// Deletes a dead letter for good, audited (admins).
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn discard(state: &AppState, admin: &Principal, id: i64) -> Result<(), AppError> {
     let before = state.store.get_job(id).await.map_err(not_found)?;
     state.store.discard_job(id).await.map_err(|e| match e {

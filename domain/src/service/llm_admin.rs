@@ -36,6 +36,7 @@ fn breaker_name(state: crate::llm::breaker::BreakerState) -> &'static str {
 }
 
 /// Every provider: configured ones (read-only here) and those admins added.
+#[tracing::instrument(skip_all)]
 pub async fn list_providers(state: &AppState) -> Result<Vec<ProviderInfo>, AppError> {
     let snapshot = state.llm.routing().await?;
     let live: HashMap<String, _> =
@@ -112,6 +113,7 @@ fn check_name(name: &str) -> Result<String, AppError> {
 
 /// Adds or changes a provider (admins; audited). The key is sealed with the deployment key;
 /// leaving it out keeps the stored one, an empty one removes it.
+#[tracing::instrument(skip_all)]
 pub async fn save_provider(
     state: &AppState,
     admin: &Principal,
@@ -205,6 +207,7 @@ pub async fn save_provider(
 }
 
 /// Removes a provider admins added (admins; audited).
+#[tracing::instrument(skip_all)]
 pub async fn delete_provider(
     state: &AppState,
     admin: &Principal,
@@ -221,6 +224,7 @@ pub async fn delete_provider(
 }
 
 /// Probes one provider (a cheap authenticated request).
+#[tracing::instrument(skip_all)]
 pub async fn probe_provider(state: &AppState, name: &str) -> Result<ProviderHealth, AppError> {
     let provider = state
         .llm
@@ -246,6 +250,7 @@ pub async fn probe_provider(state: &AppState, name: &str) -> Result<ProviderHeal
 }
 
 /// Routing in force, with pinned users by e-mail.
+#[tracing::instrument(skip_all)]
 pub async fn routing_view(state: &AppState) -> Result<RoutingView, AppError> {
     let snapshot = state.llm.routing().await?;
     let mut private_users = Vec::new();
@@ -292,6 +297,7 @@ fn check_feature(feature: &str, field: &str) -> Result<String, AppError> {
 }
 
 /// Replaces the admin routing (admins; audited). Every target must name a known provider.
+#[tracing::instrument(skip_all)]
 pub async fn save_routing(
     state: &AppState,
     admin: &Principal,
@@ -370,6 +376,7 @@ pub async fn save_routing(
 
 /// Spend per day (in the gateway's time zone), feature and model over the last `days` days;
 /// one user's, or everyone's when `user_id` is `None`.
+#[tracing::instrument(skip_all)]
 pub async fn usage_summary(
     state: &AppState,
     user_id: Option<i64>,
@@ -433,6 +440,7 @@ pub async fn usage_summary(
 
 /// Every user's spend in their current period (admins): filtered by e-mail or name and a
 /// minimum percentage, highest percentage first, with the top five spenders.
+#[tracing::instrument(skip_all)]
 pub async fn spend_overview(
     state: &AppState,
     query: &str,
@@ -514,6 +522,7 @@ pub async fn spend_overview(
 }
 
 /// Models billed at the default price in the last 30 days (admins).
+#[tracing::instrument(skip_all)]
 pub async fn unpriced_models(state: &AppState) -> Result<Vec<UnpricedModelInfo>, AppError> {
     Ok(state
         .store

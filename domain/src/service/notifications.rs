@@ -19,6 +19,7 @@ use model::{NOTIFICATION_BUDGET_ALERT, Notification, NotificationPage, User, usd
 const BUDGET_LINK: &str = "/usage";
 
 /// The caller's notifications, newest first, with the unread count.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn list_mine(
     state: &AppState,
     user: &Principal,
@@ -37,11 +38,13 @@ pub async fn list_mine(
 }
 
 /// How many of the caller's notifications are unread.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn unread_count(state: &AppState, user: &Principal) -> Result<i64, AppError> {
     Ok(state.store.count_unread_notifications(user.user_id).await?)
 }
 
 /// Marks one of the caller's notifications read; 404 if it is not theirs.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn mark_read(state: &AppState, user: &Principal, id: i64) -> Result<(), AppError> {
     state.store.mark_notification_read(user.user_id, id, Utc::now()).await.map_err(
         |e| match e {
@@ -56,6 +59,7 @@ pub async fn mark_read(state: &AppState, user: &Principal, id: i64) -> Result<()
 }
 
 /// Marks all the caller's notifications read; returns how many were unread.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn mark_all_read(state: &AppState, user: &Principal) -> Result<i64, AppError> {
     let marked = state.store.mark_all_notifications_read(user.user_id, Utc::now()).await?;
     let read = model::NotificationChange {

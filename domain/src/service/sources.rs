@@ -62,6 +62,7 @@ fn not_found(e: StoreError) -> AppError {
 }
 
 /// Sources the user can see (admins: all), by name.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn list(state: &AppState, user: &Principal) -> Result<Vec<Source>, AppError> {
     let visible = state.store.visible_source_ids(user.user_id).await?;
     Ok(state
@@ -75,6 +76,7 @@ pub async fn list(state: &AppState, user: &Principal) -> Result<Vec<Source>, App
 }
 
 /// One source the user can see.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn get(state: &AppState, user: &Principal, id: i64) -> Result<Source, AppError> {
     let s = visible(state, user, id).await?;
     Ok(to_model(user, s))
@@ -269,6 +271,7 @@ fn open(state: &AppState, sealed: &str) -> Result<SecretString, AppError> {
 }
 
 /// Creates a source; connector sources get their first sync at once.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn create(
     state: &AppState,
     user: &Principal,
@@ -311,6 +314,7 @@ pub async fn create(
 }
 
 /// Replaces a source's settings (an empty secret keeps the stored one).
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn update(
     state: &AppState,
     user: &Principal,
@@ -366,6 +370,7 @@ pub async fn update(
 }
 
 /// Deletes a source with all its documents.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn delete(state: &AppState, user: &Principal, id: i64) -> Result<(), AppError> {
     let s = managed(state, user, id).await?;
     let audit = audit_by(
@@ -381,6 +386,7 @@ pub async fn delete(state: &AppState, user: &Principal, id: i64) -> Result<(), A
 
 /// Checks a form's URL and credentials with one call (an empty secret uses the stored one of
 /// source `id`).
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn test_connection(
     state: &AppState,
     user: &Principal,
@@ -428,18 +434,21 @@ async fn enqueue_sync(
 }
 
 /// Starts a sync of the source now.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn sync_now(state: &AppState, user: &Principal, id: i64) -> Result<Job, AppError> {
     managed(state, user, id).await?;
     enqueue_sync(state, user.user_id, id, "manual").await
 }
 
 /// A source's sync runs, newest first.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn runs(state: &AppState, user: &Principal, id: i64) -> Result<Vec<SyncRun>, AppError> {
     visible(state, user, id).await?;
     Ok(state.store.list_sync_runs(id, 50).await?)
 }
 
 /// A file source's files.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn files(
     state: &AppState,
     user: &Principal,
@@ -451,6 +460,7 @@ pub async fn files(
 
 /// Keeps an uploaded file and indexes it. The content is checked first (type sniffed from the
 /// bytes, size, text extractable), so a bad upload is refused with nothing stored.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id))]
 pub async fn upload(
     state: &AppState,
     user: &Principal,
@@ -521,6 +531,7 @@ pub async fn upload(
 }
 
 /// An uploaded file's bytes, for whoever may see the source.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id, file.id = file_id))]
 pub async fn download(
     state: &AppState,
     user: &Principal,
@@ -539,6 +550,7 @@ pub async fn download(
 }
 
 /// Deletes a file; the next sync (enqueued now) removes its document.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, id = id, file.id = file_id))]
 pub async fn delete_file(
     state: &AppState,
     user: &Principal,
@@ -556,6 +568,7 @@ pub async fn delete_file(
 
 /// Enqueues the syncs whose schedule fired since their last sync (once per firing across
 /// instances: the idempotency key names the source and the fire time).
+#[tracing::instrument(skip_all)]
 pub async fn enqueue_scheduled(state: &AppState) -> anyhow::Result<usize> {
     let now = Utc::now();
     let mut n = 0;

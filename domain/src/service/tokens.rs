@@ -12,6 +12,7 @@ use model::{ApiTokenInfo, CreatedApiToken, NewApiTokenForm, Scopes};
 pub const MAX_DAYS: i64 = 365;
 
 /// Creates a token for the caller.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     state: &AppState,
     principal: &Principal,
@@ -75,11 +76,13 @@ pub async fn create(
 }
 
 /// The caller's tokens.
+#[tracing::instrument(skip_all)]
 pub async fn list(state: &AppState, principal: &Principal) -> Result<Vec<ApiTokenInfo>, AppError> {
     Ok(state.store.list_api_tokens(principal.user_id).await?)
 }
 
 /// Revokes one of the caller's tokens.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn revoke(state: &AppState, principal: &Principal, id: i64) -> Result<(), AppError> {
     match state.store.revoke_api_token(principal.user_id, id, Utc::now()).await {
         Ok(()) => Ok(()),

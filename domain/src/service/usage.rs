@@ -16,12 +16,14 @@ use model::{BudgetStatus, LlmCall, ModelPrice, Page, PromptAnswer, Scope};
 const MAX_USD: f64 = 1_000_000.0;
 
 /// The caller's budgets.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn my_budgets(state: &AppState, user: &Principal) -> Result<Vec<BudgetStatus>, AppError> {
     budget_status(&state.llm, user.user_id).await
 }
 
 /// A user's budgets as they see them: spend, band, reset time and the projection at the current
 /// pace — the view of the gateway's budget lines that the usage page and `/api/v1/budget` show.
+#[tracing::instrument(skip_all, fields(user.id = user_id))]
 pub async fn budget_status(llm: &Gateway, user_id: i64) -> Result<Vec<BudgetStatus>, AppError> {
     let now = Utc::now();
     let mut out = Vec::new();
@@ -59,6 +61,7 @@ pub async fn budget_status(llm: &Gateway, user_id: i64) -> Result<Vec<BudgetStat
 }
 
 /// The caller's calls in the last `days` days, newest first.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn my_calls(
     state: &AppState,
     user: &Principal,
@@ -77,6 +80,7 @@ pub async fn my_calls(
 }
 
 /// Every call of the caller in the last `days` days (at most 100,000), for export.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn export_calls(
     state: &AppState,
     user: &Principal,
@@ -146,6 +150,7 @@ fn check_usd(field: &str, value: f64) -> Result<i64, AppError> {
 }
 
 /// Sets the global budget (`user_id` None) or a user's, with a reason (admins; audited).
+#[tracing::instrument(skip_all)]
 pub async fn set_budget(
     state: &AppState,
     admin: &Principal,
@@ -197,6 +202,7 @@ pub async fn set_budget(
 }
 
 /// The price table (admins).
+#[tracing::instrument(skip_all)]
 pub async fn prices(state: &AppState) -> Result<Vec<ModelPrice>, AppError> {
     let usd = |n: i64| n as f64 / 1e9;
     Ok(state
@@ -215,6 +221,7 @@ pub async fn prices(state: &AppState) -> Result<Vec<ModelPrice>, AppError> {
 }
 
 /// Sets a model's price, with a reason (admins; audited).
+#[tracing::instrument(skip_all)]
 pub async fn set_price(
     state: &AppState,
     admin: &Principal,
@@ -268,6 +275,7 @@ pub const CONSOLE_MAX_TOKENS: u32 = 300;
 
 /// Asks the `console` feature's model one question (scope `generate`): budgeted and recorded
 /// like every call.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn try_prompt(
     state: &AppState,
     user: &Principal,
@@ -298,6 +306,7 @@ pub async fn try_prompt(
 }
 
 /// The id of the user with this e-mail (admins, for budget edits by e-mail).
+#[tracing::instrument(skip_all)]
 pub async fn user_id_by_email(state: &AppState, email: &str) -> Result<i64, AppError> {
     let email = model::Email::parse(email)
         .map_err(|e| AppError::invalid("user_email", "format", e.message))?;

@@ -28,6 +28,7 @@ pub(crate) fn page_bounds(limit: i64, offset: i64) -> Result<(i64, i64), AppErro
 }
 
 /// Users matching `query` in e-mail or name.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     state: &AppState,
     query: &str,
@@ -63,6 +64,7 @@ fn not_found(e: StoreError) -> AppError {
 }
 
 /// Replaces a user's scopes. Admins cannot remove their own admin scope.
+#[tracing::instrument(skip_all, fields(user.id = user_id))]
 pub async fn set_scopes(
     state: &AppState,
     actor: &Principal,
@@ -89,6 +91,7 @@ pub async fn set_scopes(
 }
 
 /// Activates or deactivates a user; deactivation revokes their sessions at once.
+#[tracing::instrument(skip_all, fields(user.id = user_id))]
 pub async fn set_active(
     state: &AppState,
     actor: &Principal,
@@ -113,6 +116,7 @@ pub async fn set_active(
 }
 
 /// The audit log, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn audit_log(
     state: &AppState,
     limit: i64,

@@ -47,20 +47,10 @@ pub struct LlmSettings {
     /// Tokens (input + output) per minute per user and feature; 0 means unlimited.
     pub tokens_per_minute: u32,
     /// Per-feature overrides of the two limits.
-    pub feature_limits: std::collections::BTreeMap<String, FeatureLimitSettings>,
+    pub feature_limits: std::collections::BTreeMap<String, FeatureLimit>,
     /// How long an admitted call's reservation outlives its instance's last renewal (every
     /// quarter of this) before any instance settles it as `orphaned` and releases the hold.
     pub reservation_lease_secs: u64,
-}
-
-/// One feature's rate limits.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureLimitSettings {
-    /// Calls per minute per user; 0 means unlimited.
-    pub requests_per_minute: u32,
-    /// Tokens per minute per user; 0 means unlimited.
-    pub tokens_per_minute: u32,
 }
 
 /// Where the key that seals secrets at rest (provider keys, connector credentials) comes from.

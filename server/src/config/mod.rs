@@ -20,7 +20,7 @@ pub use platform::*;
 pub use smtp::*;
 
 use chrono_tz::Tz;
-use domain::llm::{Period, ProviderKind, Target};
+use domain::llm::{FeatureLimit, Period, ProviderKind, Target};
 use domain::mail::Security;
 use figment::providers::{Env, Format, Serialized, Toml};
 use model::Strategy;

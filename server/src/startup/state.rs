@@ -211,19 +211,7 @@ pub(crate) fn build_gateway(
                 requests_per_minute: l.requests_per_minute,
                 tokens_per_minute: l.tokens_per_minute,
             },
-            features: l
-                .feature_limits
-                .iter()
-                .map(|(f, v)| {
-                    (
-                        f.clone(),
-                        FeatureLimit {
-                            requests_per_minute: v.requests_per_minute,
-                            tokens_per_minute: v.tokens_per_minute,
-                        },
-                    )
-                })
-                .collect(),
+            features: l.feature_limits.iter().map(|(f, v)| (f.clone(), *v)).collect(),
         },
         secrets: Some(secrets),
         urls: domain::outbound::UrlPolicy { allow_private: settings.security.allow_private_urls },

@@ -91,8 +91,10 @@ pub struct AnswerCacheSettings {
     pub disabled_features: Vec<String>,
 }
 
-/// Requests and tokens per minute, per user and feature; 0 means unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Requests and tokens per minute, per user and feature; 0 means unlimited. Also the shape of
+/// `llm.feature_limits.<feature>` in the settings file, read directly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FeatureLimit {
     /// Calls per minute.
     pub requests_per_minute: u32,

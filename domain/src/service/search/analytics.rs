@@ -4,6 +4,7 @@
 use super::*;
 
 /// Analytics over the last `days` days, for admins.
+#[tracing::instrument(skip_all)]
 pub async fn analytics(state: &AppState, days: i64) -> Result<SearchAnalytics, AppError> {
     if !(1..=365).contains(&days) {
         return Err(AppError::invalid("days", "range", "days must be between 1 and 365"));

@@ -35,6 +35,7 @@ pub const MAX_RESULTS: i64 = 200;
 const SNIPPET_CHARS: usize = 240;
 
 /// Runs a search for `user`.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn search(
     state: &AppState,
     user: &Principal,
@@ -78,6 +79,7 @@ pub async fn search(
 
 /// Documents like one the user can see: its meaning (mean of its chunk vectors) and its title's
 /// words, fused; the document itself is left out.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, document.id = document_id))]
 pub async fn more_like_this(
     state: &AppState,
     user: &Principal,
@@ -133,6 +135,7 @@ pub async fn more_like_this(
 }
 
 /// Records that the user opened result `position` (1-based) of search `query_id`.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id, query.id = query_id, document.id = document_id))]
 pub async fn record_click(
     state: &AppState,
     user: &Principal,
@@ -154,6 +157,7 @@ pub async fn record_click(
 }
 
 /// The user's recent distinct searches.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn history(
     state: &AppState,
     user: &Principal,
@@ -163,6 +167,7 @@ pub async fn history(
 }
 
 /// Rebuilds this instance's index from the database (admins); returns documents indexed.
+#[tracing::instrument(skip_all)]
 pub async fn rebuild_index(state: &AppState) -> Result<i64, AppError> {
     let n = state.knowledge.rebuild(&state.store).await.map_err(internal)?;
     Ok(n as i64)
@@ -210,6 +215,7 @@ fn normalise(mut req: SearchRequest) -> Result<SearchRequest, AppError> {
 }
 
 /// Sources the user may see, narrowed to `wanted` when given.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn allowed_sources(
     state: &AppState,
     user: &Principal,
