@@ -29,10 +29,29 @@ test('register, keep the session over a reload, sign out, and come back through 
   await expect(page.getByRole('heading', { name: 'Search', level: 1 })).toBeVisible();
   await expect(page.getByRole('searchbox', { name: 'Search' })).toBeVisible();
 
-  // Sign out from the account menu.
+  // Sign out from the account menu: plain /signin, never "come back to /signin".
   await page.locator('#account-menu').click();
   await page.getByRole('menuitem', { name: 'Sign out' }).click();
-  await expect(page).toHaveURL(/\/signin/);
+  await expect(page).toHaveURL(/\/signin$/);
+
+  // Signing in again there lands on the dashboard, not on the sign-in form.
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole('heading', { name: 'Welcome, Ann Example' })).toBeVisible();
+
+  // A signed-in user is not offered the forms again (server-rendered redirect).
+  await page.goto('/register');
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto('/signin?next=%2Fsettings');
+  await expect(page).toHaveURL(/\/settings$/);
+  await hydrated(page);
+
+  await page.locator('#account-menu').click();
+  await page.getByRole('menuitem', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin$/);
 
   // A protected page sends the visitor to sign-in, and back after signing in.
   await page.goto('/settings');

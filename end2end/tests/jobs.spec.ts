@@ -25,6 +25,11 @@ test('a demo job shows live progress to done without a reload, and another is ca
   expect(midway).toBeLessThan(100);
   await expect(row.locator('.job-state')).toHaveText('succeeded', { timeout: 15_000 });
   await expect(bar).toHaveAttribute('value', '100');
+  // The last step the job reported is what a finished job says, live and after a reload.
+  await expect(row).toContainText('step 8 of 8');
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator('#jobs-table tbody tr').first()).toContainText('step 8 of 8');
 
   // A long job is cancelled while it runs.
   await page.getByLabel('Steps').fill('1000');

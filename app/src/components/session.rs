@@ -86,7 +86,8 @@ pub fn safe_next(next: Option<String>) -> String {
                     .unwrap_or_default()
                     .split('/')
                     .any(|seg| seg == "." || seg == ".." || seg.eq_ignore_ascii_case("%2e")
-                        || seg.to_ascii_lowercase().contains("%2e")) =>
+                        || seg.to_ascii_lowercase().contains("%2e"))
+                && !is_auth_page(&n) =>
         {
             n
         }
@@ -94,9 +95,24 @@ pub fn safe_next(next: Option<String>) -> String {
     }
 }
 
+/// Sign-in and registration: never a page to come back to after signing in (that would show
+/// the form again to someone who is signed in).
+pub fn is_auth_page(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default().trim_end_matches('/');
+    path.eq_ignore_ascii_case("/signin") || path.eq_ignore_ascii_case("/register")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_is_never_an_auth_page() {
+        for auth in ["/signin", "/signin?next=/signin", "/register", "/SignIn/", "/register#x"] {
+            assert_eq!(safe_next(Some(auth.into())), "/", "{auth}");
+        }
+        assert_eq!(safe_next(Some("/signin-help".into())), "/signin-help");
+    }
 
     #[test]
     fn next_must_be_a_local_path() {

@@ -4,11 +4,11 @@
 use crate::api::auth::sign_out;
 use crate::api::notifications::unread_notifications;
 use crate::components::live::use_live_events;
-use crate::components::session::{encode_next, use_session};
+use crate::components::session::{encode_next, is_auth_page, use_session};
 use crate::components::theme::ThemeToggle;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::hooks::use_location;
 use model::error::AppError;
 use model::{CurrentUser, LiveTopic, Scope};
 
@@ -28,7 +28,13 @@ pub fn Protected() -> impl IntoView {
                             location.pathname.get_untracked(),
                             location.search.get_untracked().trim().strip_prefix('?').map(|s| format!("?{s}")).unwrap_or_default(),
                         );
-                        view! { <Redirect path=format!("/signin?next={}", encode_next(&here)) /> }.into_any()
+                        // "Come back to /signin" is no place to come back to.
+                        let path = if is_auth_page(&here) {
+                            "/signin".to_string()
+                        } else {
+                            format!("/signin?next={}", encode_next(&here))
+                        };
+                        view! { <Redirect path /> }.into_any()
                     }
                 }
             })}
@@ -158,18 +164,20 @@ fn NotificationBell() -> impl IntoView {
 
 #[component]
 fn AccountMenu(user: CurrentUser) -> impl IntoView {
-    let session = use_session();
     let open = RwSignal::new(false);
     let signing_out = RwSignal::new(false);
-    let navigate = use_navigate();
+    // A full page load, not a client-side navigation: it drops everything this tab holds about
+    // the user (resources, live events), and no frame still up can redirect with the old page as
+    // `next` while the session is re-read.
     let do_sign_out = move |_| {
         signing_out.set(true);
-        let navigate = navigate.clone();
         leptos::task::spawn_local(async move {
-            let _ = sign_out().await;
-            session.reload();
-            signing_out.set(false);
-            navigate("/signin", Default::default());
+            if let Err(e) = sign_out().await {
+                leptos::logging::warn!("sign-out failed: {e}");
+            }
+            if window().location().set_href("/signin").is_err() {
+                signing_out.set(false);
+            }
         });
     };
     let initial = user.display_name.chars().next().unwrap_or('?').to_uppercase().to_string();
@@ -193,7 +201,7 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
                         <span class="muted">{user.email.clone()}</span>
                     </div>
                     <A href="/settings" attr:role="menuitem" on:click=move |_| open.set(false)>"Settings"</A>
-                    <button type="button" role="menuitem" id="sign-out" on:click=do_sign_out.clone() disabled=move || signing_out.get()>
+                    <button type="button" role="menuitem" id="sign-out" on:click=do_sign_out disabled=move || signing_out.get()>
                         "Sign out"
                     </button>
                 </div>

@@ -6,6 +6,7 @@ use crate::components::form::{ErrorBanner, FieldError};
 use crate::components::session::{safe_next, use_session};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::{LazyRoute, lazy_route};
@@ -28,19 +29,31 @@ fn hydrated() -> ReadSignal<bool> {
     ready
 }
 
-fn go_next_on_success<T, V>(value: V)
+fn reload_session_on_success<T, V>(value: V)
 where
     T: Clone + Send + Sync + 'static,
     V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
     let session = use_session();
-    let navigate = use_navigate();
-    let query = use_query_map();
     Effect::new(move |_| {
         if matches!(value.get(), Some(Ok(_))) {
             session.reload();
+        }
+    });
+}
+
+/// Sends a signed-in visitor of sign-in or registration where they were headed (the dashboard by
+/// default) instead of showing them the form again. This is also how a successful sign-in moves
+/// on: the action reloads the session, and the user appearing in it navigates. An effect, not a
+/// `<Suspense>` with a `<Redirect>`, which would add ~8 KiB to both pages' chunks.
+fn leave_if_signed_in() {
+    let session = use_session();
+    let navigate = use_navigate();
+    let query = use_query_map();
+    Effect::new(move |_| {
+        if matches!(session.user.get(), Some(Ok(Some(_)))) {
             let next = safe_next(query.get_untracked().get("next"));
-            navigate(&next, Default::default());
+            navigate(&next, NavigateOptions { replace: true, ..Default::default() });
         }
     });
 }
@@ -60,7 +73,8 @@ impl LazyRoute for SignInRoute {
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
         let ready = hydrated();
-        go_next_on_success(action.value());
+        reload_session_on_success(action.value());
+        leave_if_signed_in();
         let query = use_query_map();
         let register_href = move || match query.get().get("next") {
             Some(n) => format!("/register?next={}", crate::components::session::encode_next(&n)),
@@ -114,7 +128,8 @@ impl LazyRoute for RegisterRoute {
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
         let ready = hydrated();
-        go_next_on_success(action.value());
+        reload_session_on_success(action.value());
+        leave_if_signed_in();
         let submit = move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             action.dispatch(Register {

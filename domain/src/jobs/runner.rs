@@ -285,7 +285,8 @@ async fn kind_loop(
 
 /// How an attempt ended, as far as the supervisor is concerned.
 enum Outcome {
-    Succeeded(serde_json::Value),
+    /// The result, and progress reported after the last heartbeat.
+    Succeeded(serde_json::Value, Option<JobProgress>),
     Failed(JobError),
     /// Another worker may own the job now: record nothing.
     LeaseLost,
@@ -353,7 +354,7 @@ async fn supervise(
     let outcome = loop {
         tokio::select! {
             joined = &mut handler.0 => break match joined {
-                Ok(Ok(value)) => Outcome::Succeeded(value),
+                Ok(Ok(value)) => Outcome::Succeeded(value, ctx.take_progress()),
                 Ok(Err(e)) => Outcome::Failed(e),
                 Err(e) => Outcome::Failed(JobError::msg(panic_message(e))),
             },
@@ -425,32 +426,30 @@ async fn record(
     let store = &shared.store;
     let now = Utc::now();
     match outcome {
-        Outcome::Succeeded(value) => match store.complete_job(lease, now, &value).await {
-            Ok(true) => {
-                shared.publish(
-                    job,
-                    JobEventKind::Completed,
-                    JobState::Succeeded,
-                    EventDetail::default(),
-                );
-                "succeeded"
+        Outcome::Succeeded(value, progress) => {
+            match store.complete_job(lease, now, &value, progress.as_ref()).await {
+                Ok(true) => {
+                    let detail = EventDetail { progress, ..EventDetail::default() };
+                    shared.publish(job, JobEventKind::Completed, JobState::Succeeded, detail);
+                    "succeeded"
+                }
+                Ok(false) => {
+                    tracing::warn!(
+                        job.id = job.id,
+                        "job finished after its lease was lost; result dropped"
+                    );
+                    "lease_lost"
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        job.id = job.id,
+                        error = %e,
+                        "could not record job success; it will run again"
+                    );
+                    "unrecorded"
+                }
             }
-            Ok(false) => {
-                tracing::warn!(
-                    job.id = job.id,
-                    "job finished after its lease was lost; result dropped"
-                );
-                "lease_lost"
-            }
-            Err(e) => {
-                tracing::warn!(
-                    job.id = job.id,
-                    error = %e,
-                    "could not record job success; it will run again"
-                );
-                "unrecorded"
-            }
-        },
+        }
         Outcome::Failed(error) => {
             let message = error.message();
             let allowed = job.max_attempts.min(registered.config.max_attempts);

@@ -251,13 +251,15 @@ pub trait JobStore: Send + Sync {
         extend: Duration,
         progress: Option<&JobProgress>,
     ) -> StoreResult<Option<HeartbeatAnswer>>;
-    /// Records success and the handler's result. False (and nothing written) unless the job is
-    /// still running under `lease`, so exactly one completion is ever recorded.
+    /// Records success, the handler's result and the last progress it reported that no heartbeat
+    /// wrote yet (so a finished job never shows "step 9 of 10"). False (and nothing written)
+    /// unless the job is still running under `lease`, so exactly one completion is recorded.
     async fn complete_job(
         &self,
         lease: &JobLease,
         now: DateTime<Utc>,
         result: &serde_json::Value,
+        progress: Option<&JobProgress>,
     ) -> StoreResult<bool>;
     /// Records a failed attempt. The job is queued again with `run_after = retry_at`, or dead
     /// when `retry_at` is None or no attempts are left, or cancelled if cancellation was asked
@@ -409,22 +411,34 @@ impl JobStore for SqlStore {
         lease: &JobLease,
         now: DateTime<Utc>,
         result: &serde_json::Value,
+        progress: Option<&JobProgress>,
     ) -> StoreResult<bool> {
         let result = serde_json::to_string(result).map_err(|e| StoreError::Other(e.into()))?;
+        // The final progress first (as a heartbeat would write it), then done means 100 %.
         let done = sqlx::query(
-                    "UPDATE jobs SET state = 'succeeded', result = $4, finished_at = $5, \
-                     updated_at = $5, lease_owner = NULL, lease_expires_at = NULL, \
-                     progress_percent = CASE WHEN progress_percent IS NULL AND progress_total IS NULL \
-                     THEN NULL ELSE 100 END, progress_done = COALESCE(progress_total, progress_done) \
-                     WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3",
-                )
-                .bind(lease.job_id)
-                .bind(&lease.worker_id)
-                .bind(lease.attempt)
-                .bind(&result)
-                .bind(to_ms(now))
-                .execute(&self.pool)
-                .await?;
+            "UPDATE jobs SET state = 'succeeded', result = $4, finished_at = $5, \
+             updated_at = $5, lease_owner = NULL, lease_expires_at = NULL, \
+             progress_message = CASE WHEN $6 THEN $7 ELSE progress_message END, \
+             progress_total = CASE WHEN $6 THEN $8 ELSE progress_total END, \
+             progress_percent = CASE WHEN $6 THEN \
+               CASE WHEN $9 IS NULL AND $8 IS NULL THEN NULL ELSE 100 END \
+             WHEN progress_percent IS NULL AND progress_total IS NULL THEN NULL ELSE 100 END, \
+             progress_done = CASE WHEN $6 THEN COALESCE($8, $10) \
+             ELSE COALESCE(progress_total, progress_done) END \
+             WHERE id = $1 AND state = 'running' AND lease_owner = $2 AND attempts = $3",
+        )
+        .bind(lease.job_id)
+        .bind(&lease.worker_id)
+        .bind(lease.attempt)
+        .bind(&result)
+        .bind(to_ms(now))
+        .bind(progress.is_some())
+        .bind(progress.and_then(|p| p.message.as_deref()))
+        .bind(progress.and_then(|p| p.total))
+        .bind(progress.and_then(|p| p.percent))
+        .bind(progress.and_then(|p| p.done))
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -146,7 +146,7 @@ pub async fn enqueue_with_taken_idempotency_key_returns_existing_job(store: DynS
     assert_eq!(again, first, "the existing job, unchanged");
     // Still the same job after it ran.
     let (_, lease) = claim(&store, "k", now).await.expect("claim");
-    assert!(store.complete_job(&lease, now, &json!("done")).await.expect("complete"));
+    assert!(store.complete_job(&lease, now, &json!("done"), None).await.expect("complete"));
     let after = store
         .enqueue_job(NewJob::new("k", json!({}), now).idempotency_key("once"))
         .await
@@ -275,18 +275,51 @@ pub async fn cancel_by_another_user_is_not_found(store: DynStore) {
     );
 }
 
+pub async fn completing_writes_the_progress_no_heartbeat_carried(store: DynStore) {
+    let now = t0();
+    // A heartbeat wrote "step 9 of 10"; the handler then reported 10 of 10 and returned.
+    let id = enqueue(&store, NewJob::new("k", json!({}), now)).await;
+    let (_, lease) = claim(&store, "k", now).await.expect("claim");
+    let nine = JobProgress::of(9, 10, "step 9 of 10");
+    store.heartbeat_job(&lease, now, LEASE, Some(&nine)).await.expect("beat");
+    let ten = JobProgress::of(10, 10, "step 10 of 10");
+    assert!(store.complete_job(&lease, now, &json!(1), Some(&ten)).await.expect("complete"));
+    let job = store.get_job(id).await.expect("get");
+    assert_eq!(job.progress.message.as_deref(), Some("step 10 of 10"));
+    assert_eq!(
+        (job.progress.done, job.progress.total, job.progress.percent),
+        (Some(10), Some(10), Some(100))
+    );
+    // Nothing new since the heartbeat: its message stays, and done means 100 %.
+    let id = enqueue(&store, NewJob::new("k", json!({}), now)).await;
+    let (_, lease) = claim(&store, "k", now).await.expect("claim");
+    store.heartbeat_job(&lease, now, LEASE, Some(&nine)).await.expect("beat");
+    assert!(store.complete_job(&lease, now, &json!(1), None).await.expect("complete"));
+    let job = store.get_job(id).await.expect("get");
+    assert_eq!(job.progress.message.as_deref(), Some("step 9 of 10"));
+    assert_eq!((job.progress.done, job.progress.percent), (Some(10), Some(100)));
+    // A job that never reported progress shows none.
+    let id = enqueue(&store, NewJob::new("k", json!({}), now)).await;
+    let (_, lease) = claim(&store, "k", now).await.expect("claim");
+    assert!(store.complete_job(&lease, now, &json!(1), None).await.expect("complete"));
+    let job = store.get_job(id).await.expect("get");
+    assert_eq!((job.progress.percent, job.progress.message), (None, None));
+}
+
 pub async fn complete_needs_the_current_lease(store: DynStore) {
     let now = t0();
     let id = enqueue(&store, NewJob::new("k", json!({}), now)).await;
     let (_, lease) = claim(&store, "k", now).await.expect("claim");
     let other_worker = JobLease { worker_id: "worker-b".into(), ..lease.clone() };
     let stale_attempt = JobLease { attempt: lease.attempt - 1, ..lease.clone() };
-    assert!(!store.complete_job(&other_worker, now, &json!(1)).await.expect("other"));
-    assert!(!store.complete_job(&stale_attempt, now, &json!(1)).await.expect("stale"));
+    assert!(!store.complete_job(&other_worker, now, &json!(1), None).await.expect("other"));
+    assert!(!store.complete_job(&stale_attempt, now, &json!(1), None).await.expect("stale"));
     assert_eq!(store.get_job(id).await.expect("get").state, JobState::Running);
 
-    assert!(store.complete_job(&lease, now + secs(1), &json!({"pages": 3})).await.expect("ours"));
-    assert!(!store.complete_job(&lease, now + secs(2), &json!(2)).await.expect("second"));
+    assert!(
+        store.complete_job(&lease, now + secs(1), &json!({"pages": 3}), None).await.expect("ours")
+    );
+    assert!(!store.complete_job(&lease, now + secs(2), &json!(2), None).await.expect("second"));
     let job = store.get_job(id).await.expect("get");
     assert_eq!(job.state, JobState::Succeeded);
     assert_eq!(job.result, Some(json!({"pages": 3})), "the first completion's result stays");
@@ -331,13 +364,13 @@ pub async fn requeue_expired_puts_running_job_back_or_dead(store: DynStore) {
     let second = store.claim_job("k", "worker-b", now + secs(32), LEASE).await.expect("claim");
     let second = second.expect("claimable again").lease;
     assert_eq!(second.attempt, 2);
-    assert!(!store.complete_job(&first, now + secs(33), &json!(1)).await.expect("stale"));
+    assert!(!store.complete_job(&first, now + secs(33), &json!(1), None).await.expect("stale"));
 
     // Its worker dies too, on the last attempt: dead.
     assert_eq!(store.requeue_expired_jobs(now + secs(63)).await.expect("reap"), 1);
     let job = store.get_job(id).await.expect("get");
     assert_eq!((job.state, job.finished_at), (JobState::Dead, Some(now + secs(63))));
-    assert!(!store.complete_job(&second, now + secs(64), &json!(1)).await.expect("too late"));
+    assert!(!store.complete_job(&second, now + secs(64), &json!(1), None).await.expect("too late"));
 }
 
 pub async fn release_returns_a_workers_jobs_without_counting_the_attempt(store: DynStore) {
@@ -400,7 +433,7 @@ pub async fn finished_stats_count_a_window_and_purge_keeps_dead_jobs(store: DynS
     // Three "k" jobs finish: one succeeds after 4 s, one dies, one is cancelled while queued.
     let ok = enqueue(&store, NewJob::new("k", json!({}), now)).await;
     let (_, lease) = claim(&store, "k", now).await.expect("claim ok");
-    assert!(store.complete_job(&lease, now + secs(4), &json!({})).await.expect("complete"));
+    assert!(store.complete_job(&lease, now + secs(4), &json!({}), None).await.expect("complete"));
     let dead = enqueue(&store, NewJob::new("k", json!({}), now).max_attempts(1)).await;
     let (_, lease) = claim(&store, "k", now).await.expect("claim dead");
     store.fail_job(&lease, now + secs(2), "boom", None).await.expect("fail");

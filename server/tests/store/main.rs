@@ -69,6 +69,7 @@ on_both_backends!(
         cancel_running_job_sets_flag_that_heartbeat_reports,
         cancel_by_another_user_is_not_found,
         complete_needs_the_current_lease,
+        completing_writes_the_progress_no_heartbeat_carried,
         heartbeat_extends_lease_and_stores_progress,
         requeue_expired_puts_running_job_back_or_dead,
         release_returns_a_workers_jobs_without_counting_the_attempt,
