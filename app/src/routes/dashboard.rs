@@ -18,26 +18,29 @@ impl LazyRoute for DashboardRoute {
     fn view(_this: Self) -> AnyView {
         let session = use_session();
         let name = move || session.current().map(|u| u.display_name).unwrap_or_default();
+        // `true`: the area works today; `false`: it is on its way (an honest placeholder page).
         let areas = [
-            ("/search", "Search", "Find what the team already wrote."),
-            ("/rfcs", "RFCs", "Draft RFCs grounded in your knowledge."),
-            ("/code-docs", "Code Docs", "Generate docs from code."),
-            ("/usage", "Usage & Budget", "See model spend against budgets."),
+            ("/search", "Search", "Find what the team already wrote.", true),
+            ("/sources", "Sources", "Connect Confluence, Jira or GitLab, or upload files.", true),
+            ("/usage", "Usage & Budget", "See model spend against your budget.", true),
+            ("/jobs", "Jobs", "Follow syncs and other background work.", true),
+            ("/rfcs", "RFCs", "Draft RFCs grounded in your knowledge.", false),
+            ("/code-docs", "Code Docs", "Generate docs from code.", false),
         ];
         view! {
             <Title text="Dashboard" />
             <section class="page">
                 <h1 id="dashboard-title">"Welcome, " {name}</h1>
-                <p class="muted">"Your engineering workbench. These areas arrive one by one:"</p>
+                <p class="muted">"Your engineering workbench."</p>
                 <div class="grid">
                     {areas
                         .into_iter()
-                        .map(|(href, title, text)| {
+                        .map(|(href, title, text, built)| {
                             view! {
                                 <A href=href attr:class="card tile">
                                     <h2>{title}</h2>
                                     <p class="muted">{text}</p>
-                                    <span class="badge">"Not built yet"</span>
+                                    {(!built).then(|| view! { <span class="badge">"Not built yet"</span> })}
                                 </A>
                             }
                         })

@@ -354,3 +354,30 @@ async fn an_admin_provider_key_is_sealed_and_opened_on_sqlite() {
 async fn an_admin_provider_key_is_sealed_and_opened_on_postgres() {
     an_admin_provider_key_is_sealed_and_opened(TestDb::postgres().await).await;
 }
+
+#[tokio::test]
+async fn with_no_provider_the_caller_is_told_who_can_fix_it_and_where() {
+    let db = TestDb::sqlite();
+    let store = open(&db).await;
+    let uid = user(&store).await;
+    // No route at all, and a route whose provider does not exist: the same plain answer,
+    // naming who can fix it and where, never the feature's internal name.
+    let mut s = settings(1_000_000_000, vec![]);
+    s.routes.clear();
+    let gateway = Gateway::new(store.clone(), None, None, None, vec![], s);
+    let mut dangling = settings(1_000_000_000, vec![target("gone")]);
+    dangling.routes.insert("console".into(), vec![target("gone")]);
+    let dangling = Gateway::new(store.clone(), None, None, None, vec![], dangling);
+    for gateway in [&gateway, &dangling] {
+        let who = Caller { user_id: uid, feature: "console".into(), request_id: None };
+        match gateway.chat(&who, messages(), 50).await {
+            Err(AppError::Unavailable { message }) => {
+                assert!(message.contains("An admin can add a provider"), "{message}");
+                assert!(message.contains("/admin/llm"), "{message}");
+                assert!(!message.contains("console"), "{message}");
+            }
+            Err(e) => panic!("expected Unavailable, got {e:?}"),
+            Ok(_) => panic!("answered without a provider"),
+        }
+    }
+}

@@ -85,10 +85,17 @@ impl Gateway {
         let rt = self.runtime().await?;
         let feature = caller.feature.as_str();
         let unavailable = |message: String| AppError::Unavailable { message };
+        // Said to whoever made the call, who may not be an admin: what is missing and who can
+        // fix it where, not the feature's internal name.
+        let no_provider = || {
+            unavailable(
+                "No AI model is set up for this yet. An admin can add a provider and a route \
+                 under Admin → AI gateway (/admin/llm)."
+                    .to_string(),
+            )
+        };
         let (targets, _) =
-            rt.routes.get(feature).or_else(|| rt.routes.get("default")).ok_or_else(|| {
-                unavailable(format!("no LLM provider is configured for {feature}"))
-            })?;
+            rt.routes.get(feature).or_else(|| rt.routes.get("default")).ok_or_else(no_provider)?;
         let resolve = |targets: &[Target]| -> Vec<Hop> {
             targets
                 .iter()
@@ -114,7 +121,7 @@ impl Gateway {
             }
         }
         if hops.is_empty() {
-            return Err(unavailable(format!("no LLM provider is configured for {feature}")));
+            return Err(no_provider());
         }
         let facts: Vec<CandidateFacts> = hops
             .iter()
