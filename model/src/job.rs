@@ -160,6 +160,18 @@ impl JobProgress {
             message: (!message.is_empty()).then_some(message),
         }
     }
+
+    /// The same progress once the job succeeded, as the store records it: every unit done when
+    /// the total is known, and 100 % when any measure is; the message stays.
+    pub fn finished(mut self) -> Self {
+        if self.total.is_some() {
+            self.done = self.total;
+        }
+        if self.percent.is_some() || self.total.is_some() {
+            self.percent = Some(100);
+        }
+        self
+    }
 }
 
 /// A background job.
@@ -299,6 +311,15 @@ pub struct JobEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finished_progress_is_complete_and_keeps_its_message() {
+        let p = JobProgress::of(7, 10, "step 7 of 10").finished();
+        assert_eq!((p.done, p.total, p.percent), (Some(10), Some(10), Some(100)));
+        assert_eq!(p.message.as_deref(), Some("step 7 of 10"));
+        let bare = JobProgress { message: Some("working".into()), ..JobProgress::default() };
+        assert_eq!(bare.clone().finished(), bare, "nothing measured: nothing made up");
+    }
 
     #[test]
     fn priority_parses_names_in_any_case() {

@@ -28,7 +28,8 @@ pub fn Protected() -> impl IntoView {
                             location.pathname.get_untracked(),
                             location.search.get_untracked().trim().strip_prefix('?').map(|s| format!("?{s}")).unwrap_or_default(),
                         );
-                        // "Come back to /signin" is no place to come back to.
+                        // While navigating away to /signin this frame may still be up, with the
+                        // location already there: "come back to /signin" is no place to go.
                         let path = if is_auth_page(&here) {
                             "/signin".to_string()
                         } else {
@@ -166,16 +167,23 @@ fn NotificationBell() -> impl IntoView {
 fn AccountMenu(user: CurrentUser) -> impl IntoView {
     let open = RwSignal::new(false);
     let signing_out = RwSignal::new(false);
-    // A full page load, not a client-side navigation: it drops everything this tab holds about
-    // the user (resources, live events), and no frame still up can redirect with the old page as
-    // `next` while the session is re-read.
+    let failed = RwSignal::new(None::<String>);
+    // Only once the server ended the session, a full page load, not a client-side navigation:
+    // it drops everything this tab holds about the user (resources, live events), and no frame
+    // still up can redirect with the old page as `next`. If the server did not answer, the user
+    // is still signed in and is told so, on a shared machine above all.
     let do_sign_out = move |_| {
         signing_out.set(true);
+        failed.set(None);
         leptos::task::spawn_local(async move {
-            if let Err(e) = sign_out().await {
-                leptos::logging::warn!("sign-out failed: {e}");
-            }
-            if window().location().set_href("/signin").is_err() {
+            let gone = match sign_out().await {
+                Ok(()) => window().location().set_href("/signin").is_ok(),
+                Err(e) => {
+                    failed.set(Some(format!("You are still signed in ({e}). Try again.")));
+                    false
+                }
+            };
+            if !gone {
                 signing_out.set(false);
             }
         });
@@ -204,6 +212,7 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
                     <button type="button" role="menuitem" id="sign-out" on:click=do_sign_out disabled=move || signing_out.get()>
                         "Sign out"
                     </button>
+                    {move || failed.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
                 </div>
             </Show>
         </div>

@@ -68,6 +68,11 @@ impl LazyRoute for AdminRoute {
     }
 
     fn view(_this: Self) -> AnyView {
+        // Checked first: a member gets the refusal without firing requests they may not make.
+        let session = use_session();
+        if !session.has(Scope::Admin) {
+            return scope_refused("Admin", Scope::Admin);
+        }
         let this = AdminData::load();
         let AdminData {
             query,
@@ -79,10 +84,6 @@ impl LazyRoute for AdminRoute {
             set_active,
             set_budget,
         } = this;
-        let session = use_session();
-        if !session.has(Scope::Admin) {
-            return scope_refused("Admin", Scope::Admin);
-        }
         let me = session.current().map(|u| u.id).unwrap_or_default();
         let ticket = StoredValue::new(0u32);
         let on_search = move |ev: leptos::ev::Event| {

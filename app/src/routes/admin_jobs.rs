@@ -76,6 +76,11 @@ impl LazyRoute for AdminJobsRoute {
     }
 
     fn view(_this: Self) -> AnyView {
+        // Checked first: a member gets the refusal without firing requests they may not make.
+        let session = use_session();
+        if !session.has(Scope::Admin) {
+            return scope_refused("Job queue", Scope::Admin);
+        }
         let this = AdminJobsData::load();
         let AdminJobsData {
             state_filter,
@@ -88,10 +93,6 @@ impl LazyRoute for AdminJobsRoute {
             discard,
             cancel,
         } = this;
-        let session = use_session();
-        if !session.has(Scope::Admin) {
-            return scope_refused("Job queue", Scope::Admin);
-        }
         // Effects only run in the browser: refresh the numbers while the page is open.
         Effect::new(move |_| {
             if let Ok(handle) =

@@ -42,11 +42,12 @@ impl LazyRoute for AdminSearchRoute {
     }
 
     fn view(_this: Self) -> AnyView {
-        let this = AdminSearchData::load();
+        // Checked first: a member gets the refusal without firing requests they may not make.
         let session = use_session();
         if !session.has(Scope::Admin) {
             return scope_refused("Search analytics", Scope::Admin);
         }
+        let this = AdminSearchData::load();
         let AdminSearchData { days, analytics, rebuild } = this;
         let error = Signal::derive(move || rebuild.value().get().and_then(Result::err));
         view! {

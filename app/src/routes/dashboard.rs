@@ -21,7 +21,12 @@ impl LazyRoute for DashboardRoute {
         // `true`: the area works today; `false`: it is on its way (an honest placeholder page).
         let areas = [
             ("/search", "Search", "Find what the team already wrote.", true),
-            ("/sources", "Sources", "Connect Confluence, Jira or GitLab, or upload files.", true),
+            (
+                "/sources",
+                "Sources",
+                "Upload files; admins connect Confluence, Jira and GitLab.",
+                true,
+            ),
             ("/usage", "Usage & Budget", "See model spend against your budget.", true),
             ("/jobs", "Jobs", "Follow syncs and other background work.", true),
             ("/rfcs", "RFCs", "Draft RFCs grounded in your knowledge.", false),

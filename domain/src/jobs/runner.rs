@@ -429,6 +429,8 @@ async fn record(
         Outcome::Succeeded(value, progress) => {
             match store.complete_job(lease, now, &value, progress.as_ref()).await {
                 Ok(true) => {
+                    // What the row now says: all done, 100 %, the handler's last message.
+                    let progress = progress.map(JobProgress::finished);
                     let detail = EventDetail { progress, ..EventDetail::default() };
                     shared.publish(job, JobEventKind::Completed, JobState::Succeeded, detail);
                     "succeeded"

@@ -114,10 +114,11 @@ impl Gateway {
                 hops.retain(|(p, _)| p.is_private());
             }
             if hops.is_empty() {
-                return Err(unavailable(format!(
-                    "{feature} calls may only go to private providers, and none is configured for it \
-                     (add a private provider to its route or to the `private` route)"
-                )));
+                return Err(unavailable(
+                    "This may only use private (self-hosted) models, and none is set up for it. \
+                     An admin can add one under Admin → AI gateway (/admin/llm)."
+                        .to_string(),
+                ));
             }
         }
         if hops.is_empty() {
