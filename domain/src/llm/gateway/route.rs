@@ -115,8 +115,8 @@ impl Gateway {
             }
             if hops.is_empty() {
                 return Err(unavailable(
-                    "This may only use private (self-hosted) models, and none is set up for it. \
-                     An admin can add one under Admin → AI gateway (/admin/llm)."
+                    "This may only use private providers (self-hosted models), and none is set up \
+                     for it. An admin can add one under Admin → AI gateway (/admin/llm)."
                         .to_string(),
                 ));
             }
