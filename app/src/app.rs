@@ -3,6 +3,7 @@
 
 use crate::components::session::provide_session;
 use crate::components::shell::{Protected, provide_unread};
+use crate::i18n::{I18nContextProvider, Locale};
 use crate::routes::{
     admin::AdminRoute,
     admin_jobs::AdminJobsRoute,
@@ -27,6 +28,10 @@ use leptos_router::{
     path,
 };
 
+/// Language cookie: `en` or `ru`, written by the language switch, by sign-in (the account's
+/// preference) and, on a first visit, from `Accept-Language`.
+pub const LANG_COOKIE: &str = "bp_lang";
+
 /// Theme cookie: `light`, `dark` or absent (follow the system).
 pub const THEME_COOKIE: &str = "bp_theme";
 
@@ -36,7 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     set_page_csp();
     view! {
         <!DOCTYPE html>
-        <html lang="en" data-theme=theme>
+        <html data-theme=theme>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -103,7 +108,11 @@ pub fn App() -> impl IntoView {
     provide_session();
     provide_unread();
 
+    // The language cookie is ours, not leptos_i18n's (whose cookie support brings the `cookie`
+    // and `time` crates, ~45 KB of WASM): see `LanguageCookie`.
     view! {
+        <I18nContextProvider enable_cookie=false set_dir_attr_on_html=false>
+        <LanguageCookie />
         <Title formatter=title_format />
         <Router>
             <Routes fallback=NotFound>
@@ -126,8 +135,40 @@ pub fn App() -> impl IntoView {
                 </ParentRoute>
             </Routes>
         </Router>
+        </I18nContextProvider>
     }
 }
+
+/// The language cookie, both ways. On the server it overrides the `Accept-Language` choice
+/// leptos_i18n made (the provider renders `<html lang>` after its children, so the page and its
+/// `lang` agree). In the browser the context starts from `<html lang>`, and every change,
+/// the first render included, is written back to the cookie for a year.
+#[component]
+fn LanguageCookie() -> impl IntoView {
+    let i18n = crate::i18n::use_i18n();
+    #[cfg(feature = "ssr")]
+    if let Some(lang) = use_context::<http::request::Parts>()
+        .and_then(|p| domain::auth::read_cookie(&p.headers, LANG_COOKIE).map(str::to_string))
+        .and_then(|v| <Locale as std::str::FromStr>::from_str(&v).ok())
+    {
+        i18n.set_locale_untracked(lang);
+    }
+    Effect::new(move |_| write_lang_cookie(i18n.get_locale()));
+}
+
+#[cfg(feature = "hydrate")]
+fn write_lang_cookie(lang: Locale) {
+    use leptos_i18n::Locale as _;
+    use wasm_bindgen::JsCast;
+    if let Ok(html) = document().dyn_into::<web_sys::HtmlDocument>() {
+        let cookie =
+            format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.as_str());
+        let _ = html.set_cookie(&cookie);
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn write_lang_cookie(_lang: Locale) {}
 
 fn title_format(t: String) -> String {
     if t.is_empty() { "Blueprint".to_string() } else { format!("{t} · Blueprint") }

@@ -10,6 +10,8 @@ pub mod embed;
 pub mod errors;
 /// Live events to users: bounded history for resume, fan-out through Redis pub/sub.
 pub mod events;
+/// The language a request is answered in (cookie, `Accept-Language`).
+pub mod i18n;
 /// Durable background jobs: handlers, the runner, cron.
 pub mod jobs;
 /// Team knowledge: extraction, chunking, connectors, the search index.

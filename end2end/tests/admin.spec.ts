@@ -46,9 +46,9 @@ test('an admin watches the job queue and cancels and retries any job from it', a
   await signIn(page, adminEmail, adminPassword);
   // A long-running job of the admin's own, started from the Jobs page.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
-  await expect(page.getByRole('heading', { name: 'Jobs', exact: true })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Jobs', exact: true, level: 1 })).toBeVisible();
   await hydrated(page);
-  await page.getByLabel('Steps').fill('1000');
+  await page.getByLabel('Steps', { exact: true }).fill('1000');
   await page.getByRole('button', { name: 'Start' }).click();
   const mine = page.locator('#jobs-table tbody tr').first();
   await expect(mine.locator('.job-state')).toHaveText('running', { timeout: 10_000 });

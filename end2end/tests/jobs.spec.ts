@@ -11,11 +11,11 @@ test('a demo job shows live progress to done without a reload, and another is ca
   await expect(page.getByRole('heading', { name: 'Welcome, Jo Jobs' })).toBeVisible();
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
-  await expect(page.getByRole('heading', { name: 'Jobs', exact: true })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Jobs', exact: true, level: 1 })).toBeVisible();
   await expect(page.locator('#live-status')).toHaveAttribute('data-connected', 'true');
 
   // 8 steps of 0.3 s: the bar moves through intermediate values, then the job is done.
-  await page.getByLabel('Steps').fill('8');
+  await page.getByLabel('Steps', { exact: true }).fill('8');
   await page.getByRole('button', { name: 'Start' }).click();
   const row = page.locator('#jobs-table tbody tr').first();
   const bar = row.getByRole('progressbar');
@@ -32,7 +32,7 @@ test('a demo job shows live progress to done without a reload, and another is ca
   await expect(page.locator('#jobs-table tbody tr').first()).toContainText('step 8 of 8');
 
   // A long job is cancelled while it runs.
-  await page.getByLabel('Steps').fill('1000');
+  await page.getByLabel('Steps', { exact: true }).fill('1000');
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('#jobs-table tbody tr')).toHaveCount(2);
   const longRow = page.locator('#jobs-table tbody tr').first();

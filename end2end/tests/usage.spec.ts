@@ -9,7 +9,7 @@ test('a tiny budget warns, then refuses naming the budget and its reset; an admi
   const email = uniqueEmail('budget');
   await register(user, 'Bea Budget', email, 'budget password 123');
   await user.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
-  await expect(user.getByRole('heading', { name: 'Usage & Budget' })).toBeVisible();
+  await expect(user.getByRole('heading', { name: 'Usage & Budget', level: 1 })).toBeVisible();
   await hydrated(user);
   const card = user.locator('.budget[data-budget^="user:"]');
   await expect(card).toHaveAttribute('data-band', 'active');

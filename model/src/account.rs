@@ -269,6 +269,38 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last successful sign-in.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// The language they chose (or registered in); `None`: the browser's.
+    #[serde(default)]
+    pub locale: Option<Lang>,
+}
+
+/// A language Blueprint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// English, the default.
+    En,
+    /// Russian.
+    Ru,
+}
+
+impl Lang {
+    /// Every language, the default first.
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ru];
+
+    /// The BCP 47 tag: `en`, `ru`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ru => "ru",
+        }
+    }
+
+    /// `en` or `ru` (any case, region ignored: `ru-RU` is Russian).
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        Lang::ALL.into_iter().find(|l| l.as_str() == primary)
+    }
 }
 
 /// Tokens returned to API clients that sign in or refresh.

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod chat;
+mod dashboard;
 mod job;
 mod knowledge;
 mod live;
@@ -15,6 +16,7 @@ mod usage;
 pub use account::*;
 pub use admin::*;
 pub use chat::*;
+pub use dashboard::*;
 pub use job::*;
 pub use knowledge::*;
 pub use live::*;

@@ -29,7 +29,9 @@ fn client_ip() -> String {
 #[server(prefix = "/api", endpoint = "register", input = Json)]
 pub async fn register(form: RegisterForm) -> Result<CurrentUser, AppError> {
     let state = app_state()?;
-    let session = accounts::register(&state, form.try_into()?, &client_ip()).await?;
+    let lang = use_context::<http::request::Parts>()
+        .and_then(|p| domain::i18n::requested_lang(&p.headers));
+    let session = accounts::register(&state, form.try_into()?, lang, &client_ip()).await?;
     set_cookies(session.cookies(state.auth.secure_cookies));
     Ok(session.user)
 }
@@ -54,6 +56,15 @@ pub async fn sign_out() -> Result<(), AppError> {
     accounts::sign_out(&state, refresh, auth_outcome().principal.as_ref()).await?;
     set_cookies(server_auth::clear_session_cookies(state.auth.secure_cookies));
     Ok(())
+}
+
+/// Keeps the caller's language (`en`, `ru`) on their account; the browser holds it in the
+/// language cookie already, and sign-in elsewhere brings it along.
+#[server(prefix = "/api", endpoint = "set_language", input = Json)]
+pub async fn set_language(lang: String) -> Result<(), AppError> {
+    let state = app_state()?;
+    let user = crate::api::context::require_scope(model::Scope::Basic)?;
+    accounts::set_language(&state, &user, &lang).await.map(|_| ())
 }
 
 /// The signed-in user, or None for visitors.

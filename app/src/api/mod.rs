@@ -8,6 +8,8 @@ pub mod auth;
 /// The application state and the caller, from the request context (server side only).
 #[cfg(feature = "ssr")]
 pub mod context;
+/// The dashboard's one read.
+pub mod dashboard;
 /// Background jobs of the caller.
 pub mod jobs;
 /// The LLM gateway's admin side and usage summaries.

@@ -6,7 +6,9 @@ use crate::api::notifications::unread_notifications;
 use crate::components::live::use_live_events;
 use crate::components::session::{encode_next, is_auth_page, use_session};
 use crate::components::theme::ThemeToggle;
+use crate::i18n::{Locale, t, t_string, use_i18n};
 use leptos::prelude::*;
+use leptos_i18n::Locale as _;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 use model::error::AppError;
@@ -17,8 +19,9 @@ use model::{CurrentUser, LiveTopic, Scope};
 pub fn Protected() -> impl IntoView {
     let session = use_session();
     let location = use_location();
+    let i18n = use_i18n();
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{t!(i18n, loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.user.await {
                     Ok(Some(user)) => view! { <AppFrame user /> }.into_any(),
@@ -46,34 +49,175 @@ pub fn Protected() -> impl IntoView {
 #[component]
 fn AppFrame(user: CurrentUser) -> impl IntoView {
     let is_admin = user.scopes.contains(Scope::Admin);
+    let i18n = use_i18n();
+    // Below 720 px the navigation folds behind a Menu button; following a link folds it again.
+    let nav_open = RwSignal::new(false);
+    let fold = move |_| nav_open.set(false);
+    focus_heading_on_navigation();
     view! {
+        <a class="skip-link" href="#main" on:click=skip_to_main>{t!(i18n, skip_to_content)}</a>
         <div class="frame">
             <header class="topbar">
                 <A href="/" attr:class="brand">"Blueprint"</A>
-                <nav class="nav" aria-label="Main">
-                    <A href="/" exact=true>"Dashboard"</A>
-                    <A href="/search">"Search"</A>
-                    <A href="/sources">"Sources"</A>
-                    <A href="/rfcs">"RFCs"</A>
-                    <A href="/code-docs">"Code Docs"</A>
-                    <A href="/usage">"Usage & Budget"</A>
-                    <A href="/jobs">"Jobs"</A>
+                <button
+                    type="button"
+                    class="btn btn-ghost nav-toggle"
+                    id="nav-toggle"
+                    aria-controls="main-nav"
+                    aria-expanded=move || nav_open.get().to_string()
+                    on:click=move |_| nav_open.update(|o| *o = !*o)
+                >
+                    {t!(i18n, nav.open_menu)}
+                </button>
+                <nav
+                    class="nav"
+                    id="main-nav"
+                    aria-label=move || t_string!(i18n, nav.main)
+                    data-open=move || nav_open.get().to_string()
+                    on:click=fold
+                >
+                    <A href="/" exact=true>{t!(i18n, nav.dashboard)}</A>
+                    <A href="/search">{t!(i18n, nav.search)}</A>
+                    <A href="/sources">{t!(i18n, nav.sources)}</A>
+                    <A href="/rfcs">{t!(i18n, nav.rfcs)}</A>
+                    <A href="/code-docs">{t!(i18n, nav.code_docs)}</A>
+                    <A href="/usage">{t!(i18n, nav.usage)}</A>
+                    <A href="/jobs">{t!(i18n, nav.jobs)}</A>
                     <Show when=move || is_admin>
-                        <A href="/admin">"Admin"</A>
+                        <A href="/admin">{t!(i18n, nav.admin)}</A>
                     </Show>
-                    <A href="/settings">"Settings"</A>
+                    <A href="/settings">{t!(i18n, nav.settings)}</A>
                 </nav>
                 <div class="topbar-end">
                     <LiveStatus />
                     <NotificationBell />
+                    <LanguageSwitch signed_in=true />
                     <ThemeToggle />
                     <AccountMenu user />
                 </div>
             </header>
-            <main class="content">
+            <main class="content" id="main" tabindex="-1">
                 <Outlet />
             </main>
         </div>
+    }
+}
+
+/// After a client-side navigation, focus goes to the new page's heading, so a keyboard or
+/// screen-reader user starts on the new page instead of on `<body>`. The URL changes before the
+/// new page replaces the old one (its chunk loads in between): the old heading is remembered and
+/// only a different one is focused; `<main>` if none comes. The first render keeps the browser's
+/// own focus.
+fn focus_heading_on_navigation() {
+    let location = use_location();
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.as_ref().is_some_and(|p| *p != path) {
+            focus_heading(current_heading(), 60);
+        }
+        path
+    });
+}
+
+#[cfg(feature = "hydrate")]
+fn current_heading() -> Option<web_sys::Element> {
+    document().query_selector("#main h1").ok().flatten()
+}
+
+#[cfg(feature = "hydrate")]
+fn focus_heading(old: Option<web_sys::Element>, tries: u32) {
+    use wasm_bindgen::JsCast;
+    let heading = current_heading().filter(|h| old.as_ref() != Some(h));
+    match heading.and_then(|h| h.dyn_into::<web_sys::HtmlElement>().ok()) {
+        Some(h) => {
+            let _ = h.set_attribute("tabindex", "-1");
+            let _ = h.focus();
+        }
+        None if tries > 0 => {
+            set_timeout(
+                move || focus_heading(old, tries - 1),
+                std::time::Duration::from_millis(50),
+            );
+        }
+        None => focus_main(),
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn focus_main() {
+    use wasm_bindgen::JsCast;
+    if let Some(main) =
+        document().get_element_by_id("main").and_then(|m| m.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = main.focus();
+    }
+}
+
+/// The skip link moves focus, not only the scroll position (the router would otherwise take the
+/// `#main` click for a navigation). Without WASM the plain link does the same.
+fn skip_to_main(ev: leptos::ev::MouseEvent) {
+    ev.prevent_default();
+    #[cfg(feature = "hydrate")]
+    focus_main();
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn current_heading() -> Option<()> {
+    None
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn focus_heading(_old: Option<()>, _tries: u32) {}
+
+/// Keeps the language on the account: one request at a time, the latest choice last (two quick
+/// switches cannot leave the account on the first one). The cookie already holds the choice, so
+/// a failure here only matters in another browser.
+pub fn save_language(lang: Locale) {
+    use std::cell::Cell;
+    thread_local! {
+        static WANTED: Cell<Option<Locale>> = const { Cell::new(None) };
+        static BUSY: Cell<bool> = const { Cell::new(false) };
+    }
+    WANTED.with(|w| w.set(Some(lang)));
+    if BUSY.with(|b| b.replace(true)) {
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        while let Some(next) = WANTED.with(Cell::take) {
+            if let Err(e) = crate::api::auth::set_language(next.as_str().to_string()).await {
+                leptos::logging::warn!("the language was not saved on the account: {e}");
+            }
+        }
+        BUSY.with(|b| b.set(false));
+    });
+}
+
+/// Switches between English and Russian. The choice is kept in the language cookie and, for a
+/// signed-in user, on the account (so another browser signs in to the same language).
+#[component]
+pub fn LanguageSwitch(signed_in: bool) -> impl IntoView {
+    let i18n = use_i18n();
+    let switch = move |_| {
+        let next = match i18n.get_locale_untracked() {
+            Locale::en => Locale::ru,
+            Locale::ru => Locale::en,
+        };
+        i18n.set_locale(next);
+        if signed_in {
+            save_language(next);
+        }
+    };
+    view! {
+        <button
+            type="button"
+            class="btn btn-ghost lang-switch"
+            id="lang-switch"
+            on:click=switch
+            lang=move || match i18n.get_locale() { Locale::en => "ru", Locale::ru => "en" }
+            title=move || t_string!(i18n, lang.switch_to_title)
+        >
+            {t!(i18n, lang.switch_to)}
+        </button>
     }
 }
 
@@ -81,14 +225,15 @@ fn AppFrame(user: CurrentUser) -> impl IntoView {
 #[component]
 fn LiveStatus() -> impl IntoView {
     let live = use_live_events();
+    let i18n = use_i18n();
     view! {
         <span
             id="live-status"
             class="live-dot"
             data-connected=move || live.connected.get().to_string()
-            title=move || if live.connected.get() { "Live updates connected" } else { "Live updates reconnecting…" }
+            title=move || if live.connected.get() { t_string!(i18n, shell.live_connected) } else { t_string!(i18n, shell.live_reconnecting) }
             role="status"
-            aria-label=move || if live.connected.get() { "Live updates connected" } else { "Live updates offline" }
+            aria-label=move || if live.connected.get() { t_string!(i18n, shell.live_connected) } else { t_string!(i18n, shell.live_offline) }
         ></span>
     }
 }
@@ -134,6 +279,7 @@ fn use_unread() -> Unread {
 fn NotificationBell() -> impl IntoView {
     let live = use_live_events();
     let Unread { count: unread, changed } = use_unread();
+    let i18n = use_i18n();
     Effect::new(move |_| {
         if live.latest.get().is_some_and(|e| e.topic == LiveTopic::Notification.as_str()) {
             changed.update(|c| *c += 1);
@@ -141,9 +287,8 @@ fn NotificationBell() -> impl IntoView {
     });
     let bell = move |count: i64| {
         let label = match count {
-            0 => "Notifications".to_string(),
-            1 => "Notifications: 1 unread".to_string(),
-            n => format!("Notifications: {n} unread"),
+            0 => t_string!(i18n, shell.notifications).to_string(),
+            n => t_string!(i18n, shell.notifications_unread, count = n),
         };
         view! {
             <A href="/notifications" attr:id="notification-bell" attr:class="bell" attr:aria-label=label.clone() attr:title=label>
@@ -165,9 +310,15 @@ fn NotificationBell() -> impl IntoView {
 
 #[component]
 fn AccountMenu(user: CurrentUser) -> impl IntoView {
+    let i18n = use_i18n();
     let open = RwSignal::new(false);
     let signing_out = RwSignal::new(false);
+    // The server's error, worded in the language shown when it is displayed.
     let failed = RwSignal::new(None::<String>);
+    let button = NodeRef::<leptos::html::Button>::new();
+    let menu = NodeRef::<leptos::html::Div>::new();
+    // Which item opening the menu focuses: the first, or the last after ArrowUp on the button.
+    let start = RwSignal::new(Move::First);
     // Only once the server ended the session, a full page load, not a client-side navigation:
     // it drops everything this tab holds about the user (resources, live events), and no frame
     // still up can redirect with the old page as `next`. If the server did not answer, the user
@@ -179,7 +330,7 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
             let gone = match sign_out().await {
                 Ok(()) => window().location().set_href("/signin").is_ok(),
                 Err(e) => {
-                    failed.set(Some(format!("You are still signed in ({e}). Try again.")));
+                    failed.set(Some(e.to_string()));
                     false
                 }
             };
@@ -188,6 +339,49 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
             }
         });
     };
+    // A menu as WAI-ARIA describes it: opening moves focus to its first item, arrows move
+    // between items, Home/End jump, Escape and Tab close it and Escape returns to the button.
+    let close = move |refocus: bool| {
+        open.set(false);
+        if refocus && let Some(b) = button.get_untracked() {
+            let _ = b.focus();
+        }
+    };
+    Effect::new(move |_| {
+        if open.get() && menu.get().is_some() {
+            focus_menu_item(menu, start.get_untracked());
+        }
+    });
+    let on_menu_key = move |ev: leptos::ev::KeyboardEvent| {
+        let step = match ev.key().as_str() {
+            "Escape" => {
+                ev.prevent_default();
+                close(true);
+                return;
+            }
+            "Tab" => {
+                open.set(false);
+                return;
+            }
+            "ArrowDown" => Move::Next,
+            "ArrowUp" => Move::Previous,
+            "Home" => Move::First,
+            "End" => Move::Last,
+            _ => return,
+        };
+        ev.prevent_default();
+        focus_menu_item(menu, step);
+    };
+    let on_button_key = move |ev: leptos::ev::KeyboardEvent| {
+        let from = match ev.key().as_str() {
+            "ArrowDown" => Move::First,
+            "ArrowUp" => Move::Last,
+            _ => return,
+        };
+        ev.prevent_default();
+        start.set(from);
+        open.set(true);
+    };
     let initial = user.display_name.chars().next().unwrap_or('?').to_uppercase().to_string();
     view! {
         <div class="account">
@@ -195,38 +389,101 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
                 type="button"
                 class="avatar"
                 id="account-menu"
+                node_ref=button
                 aria-haspopup="menu"
+                aria-controls="account-menu-items"
                 aria-expanded=move || open.get().to_string()
-                on:click=move |_| open.update(|o| *o = !*o)
+                on:click=move |_| {
+                    start.set(Move::First);
+                    open.update(|o| *o = !*o);
+                }
+                on:keydown=on_button_key
                 title=user.email.clone()
             >
                 {initial}
             </button>
             <Show when=move || open.get()>
-                <div class="menu" role="menu">
-                    <div class="menu-head">
+                <div class="menu" role="menu" id="account-menu-items" node_ref=menu on:keydown=on_menu_key aria-labelledby="account-menu">
+                    <div class="menu-head" role="none">
                         <strong>{user.display_name.clone()}</strong>
                         <span class="muted">{user.email.clone()}</span>
                     </div>
-                    <A href="/settings" attr:role="menuitem" on:click=move |_| open.set(false)>"Settings"</A>
-                    <button type="button" role="menuitem" id="sign-out" on:click=do_sign_out disabled=move || signing_out.get()>
-                        "Sign out"
+                    <A href="/settings" attr:role="menuitem" attr:tabindex="-1" on:click=move |_| open.set(false)>{t!(i18n, nav.settings)}</A>
+                    <button type="button" role="menuitem" tabindex="-1" id="sign-out" on:click=do_sign_out disabled=move || signing_out.get()>
+                        {t!(i18n, shell.sign_out)}
                     </button>
-                    {move || failed.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
                 </div>
             </Show>
+            {move || failed.get().map(|error| view! {
+                <p class="field-error menu-error" role="alert">{move || t_string!(i18n, shell.still_signed_in, error = error.clone())}</p>
+            })}
         </div>
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Move {
+    First,
+    Last,
+    Next,
+    Previous,
+}
+
+#[cfg(feature = "hydrate")]
+fn focus_menu_item(menu: NodeRef<leptos::html::Div>, step: Move) {
+    use wasm_bindgen::JsCast;
+    let Some(menu) = menu.get_untracked() else {
+        return;
+    };
+    let Ok(list) = menu.query_selector_all("[role=menuitem]") else {
+        return;
+    };
+    let items: Vec<web_sys::HtmlElement> = (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        .collect();
+    if items.is_empty() {
+        return;
+    }
+    let active = document().active_element();
+    let current = items
+        .iter()
+        .position(|i| active.as_ref().is_some_and(|a| a == i.as_ref() as &web_sys::Element));
+    let last = items.len() - 1;
+    let target = match (step, current) {
+        (Move::First, _) | (Move::Next, None) => 0,
+        (Move::Last, _) | (Move::Previous, None) => last,
+        (Move::Next, Some(i)) => {
+            if i == last {
+                0
+            } else {
+                i + 1
+            }
+        }
+        (Move::Previous, Some(i)) => {
+            if i == 0 {
+                last
+            } else {
+                i - 1
+            }
+        }
+    };
+    let _ = items[target].focus();
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn focus_menu_item(_menu: NodeRef<leptos::html::Div>, _step: Move) {}
+
 /// The page a signed-in user without `scope` sees instead of `title`'s content.
-pub fn scope_refused(title: &'static str, scope: Scope) -> AnyView {
+pub fn scope_refused(title: fn(Locale) -> &'static str, scope: Scope) -> AnyView {
+    let i18n = use_i18n();
+    let scope = scope.as_str();
     view! {
-        <leptos_meta::Title text=title />
+        <leptos_meta::Title text=move || title(i18n.get_locale()) />
         <section class="page">
-            <h1>{title}</h1>
+            <h1>{move || title(i18n.get_locale())}</h1>
             <div class="banner banner-error" role="alert">
-                {format!("This page needs the '{}' scope.", scope.as_str())}
+                {move || t_string!(i18n, shell.needs_scope, scope)}
             </div>
         </section>
     }
@@ -236,15 +493,20 @@ pub fn scope_refused(title: &'static str, scope: Scope) -> AnyView {
 /// The tabs between the admin pages; `current` is the path of the page showing them.
 #[component]
 pub fn AdminTabs(current: &'static str) -> impl IntoView {
-    let tab = move |href: &'static str, label: &'static str| {
-        view! { <a href=href aria-current=(href == current).then_some("page")>{label}</a> }
+    let i18n = use_i18n();
+    let tab = move |href: &'static str, label: fn(Locale) -> &'static str| {
+        view! {
+            <a href=href aria-current=(href == current).then_some("page")>
+                {move || label(i18n.get_locale())}
+            </a>
+        }
     };
     view! {
-        <nav class="tabs" aria-label="Admin sections">
-            {tab("/admin", "Users & audit")}
-            {tab("/admin/jobs", "Job queue")}
-            {tab("/admin/llm", "AI gateway")}
-            {tab("/admin/search", "Search")}
+        <nav class="tabs" aria-label=move || t_string!(i18n, shell.admin_sections)>
+            {tab("/admin", |l| crate::i18n::td_string!(l, shell.admin_users))}
+            {tab("/admin/jobs", |l| crate::i18n::td_string!(l, shell.admin_jobs))}
+            {tab("/admin/llm", |l| crate::i18n::td_string!(l, shell.admin_llm))}
+            {tab("/admin/search", |l| crate::i18n::td_string!(l, shell.admin_search))}
         </nav>
     }
 }

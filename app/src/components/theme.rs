@@ -1,6 +1,7 @@
 //! Theme: follows the system until the user picks light or dark; the choice is kept in a
 //! cookie so the server renders the right theme without a flash.
 
+use crate::i18n::{t_string, use_i18n};
 use leptos::prelude::*;
 
 /// Cycles system → light → dark.
@@ -21,10 +22,11 @@ pub fn ThemeToggle() -> impl IntoView {
         apply_theme(next);
         theme.set(next.to_string());
     };
+    let i18n = use_i18n();
     let label = move || match theme.get().as_str() {
-        "light" => "Theme: light",
-        "dark" => "Theme: dark",
-        _ => "Theme: system",
+        "light" => t_string!(i18n, theme.light),
+        "dark" => t_string!(i18n, theme.dark),
+        _ => t_string!(i18n, theme.system),
     };
     view! {
         <button type="button" class="btn btn-ghost" id="theme-toggle" on:click=cycle data-theme-choice=move || theme.get()>

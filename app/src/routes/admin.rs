@@ -7,6 +7,8 @@ use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::Pager;
+use crate::i18n::{t, t_string, td_string, use_i18n};
+use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
@@ -71,7 +73,7 @@ impl LazyRoute for AdminRoute {
         // Checked first: a member gets the refusal without firing requests they may not make.
         let session = use_session();
         if !session.has(Scope::Admin) {
-            return scope_refused("Admin", Scope::Admin);
+            return scope_refused(|l| td_string!(l, admin.title), Scope::Admin);
         }
         let this = AdminData::load();
         let AdminData {
@@ -107,16 +109,17 @@ impl LazyRoute for AdminRoute {
                 .and_then(Result::err)
                 .or_else(|| set_active.value().get().and_then(Result::err))
         });
+        let i18n = use_i18n();
         view! {
-            <Title text="Admin" />
+            <Title text=move || t_string!(i18n, admin.title) />
             <section class="page">
-                <h1>"Admin"</h1>
+                <h1>{t!(i18n, admin.title)}</h1>
                 <AdminTabs current="/admin" />
                 <div class="card">
-                    <h2>"Users"</h2>
-                    <input id="user-search" type="search" placeholder="Search by e-mail or name" on:input=on_search aria-label="Search users" />
+                    <h2>{t!(i18n, admin.users)}</h2>
+                    <input id="user-search" type="search" placeholder=move || t_string!(i18n, admin.search_placeholder) on:input=on_search aria-label=move || t_string!(i18n, admin.search_users) />
                     <ErrorBanner error=action_error />
-                    <Transition fallback=|| view! { <p class="loading">"Loading users…"</p> }>
+                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, admin.loading_users)}</p> }>
                         {move || Suspend::new(async move {
                             match users.await {
                                 Ok(page) => {
@@ -124,7 +127,12 @@ impl LazyRoute for AdminRoute {
                                     let rows = page.items.into_iter().map(|u| view! { <UserRow user=u me set_scopes set_active /> }).collect_view();
                                     view! {
                                         <table class="table" id="users-table">
-                                            <thead><tr><th>"User"</th><th>"Scopes"</th><th>"Status"</th><th>"Last sign-in"</th></tr></thead>
+                                            <thead><tr>
+                                                <th>{t!(i18n, admin.user)}</th>
+                                                <th>{t!(i18n, admin.scopes)}</th>
+                                                <th>{t!(i18n, admin.status)}</th>
+                                                <th>{t!(i18n, admin.last_sign_in)}</th>
+                                            </tr></thead>
                                             <tbody>{rows}</tbody>
                                         </table>
                                         <Pager offset total page=PAGE />
@@ -137,27 +145,38 @@ impl LazyRoute for AdminRoute {
                 </div>
                 <BudgetForm set_budget />
                 <div class="card">
-                    <h2>"Audit log"</h2>
-                    <Transition fallback=|| view! { <p class="loading">"Loading audit log…"</p> }>
+                    <h2>{t!(i18n, admin.audit)}</h2>
+                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, admin.loading_audit)}</p> }>
                         {move || Suspend::new(async move {
                             match audit.await {
                                 Ok(page) => {
                                     let total = page.total;
                                     view! {
+                                        <div class="table-scroll">
                                         <table class="table" id="audit-table">
-                                            <thead><tr><th>"When"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Details"</th></tr></thead>
+                                            <thead><tr>
+                                                <th>{t!(i18n, admin.when)}</th>
+                                                <th>{t!(i18n, admin.who)}</th>
+                                                <th>{t!(i18n, admin.action)}</th>
+                                                <th>{t!(i18n, admin.target)}</th>
+                                                <th>{t!(i18n, admin.details)}</th>
+                                            </tr></thead>
                                             <tbody>
-                                                {page.items.into_iter().map(|a| view! {
-                                                    <tr>
-                                                        <td>{a.at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
-                                                        <td>{a.actor_email.unwrap_or_default()}</td>
-                                                        <td><code>{a.action}</code></td>
-                                                        <td>{a.target}</td>
-                                                        <td><code>{a.detail}</code></td>
-                                                    </tr>
+                                                {page.items.into_iter().map(|a| {
+                                                    let at = a.at;
+                                                    view! {
+                                                        <tr>
+                                                            <td class="nowrap">{move || l10n::date_time(i18n.get_locale(), at)}</td>
+                                                            <td>{a.actor_email.unwrap_or_default()}</td>
+                                                            <td><code>{a.action}</code></td>
+                                                            <td>{a.target}</td>
+                                                            <td class="detail-cell"><code>{a.detail}</code></td>
+                                                        </tr>
+                                                    }
                                                 }).collect_view()}
                                             </tbody>
                                         </table>
+                                        </div>
                                         <Pager offset=audit_offset total page=PAGE />
                                     }.into_any()
                                 }
@@ -180,7 +199,9 @@ fn UserRow(
     set_active: ServerAction<SetUserActive>,
 ) -> impl IntoView {
     let id = user.id;
+    let i18n = use_i18n();
     let active = user.active;
+    let last_login = user.last_login_at;
     let scopes = user.scopes.clone();
     let boxes = Scope::ALL
         .into_iter()
@@ -210,7 +231,7 @@ fn UserRow(
             </td>
             <td>{boxes}</td>
             <td>
-                {if active { "active" } else { "deactivated" }}
+                {move || if active { t_string!(i18n, admin.active) } else { t_string!(i18n, admin.deactivated) }}
                 " "
                 <button
                     type="button"
@@ -218,10 +239,10 @@ fn UserRow(
                     disabled=id == me
                     on:click=move |_| { set_active.dispatch(SetUserActive { user_id: id, active: !active }); }
                 >
-                    {if active { "Deactivate" } else { "Activate" }}
+                    {move || if active { t_string!(i18n, admin.deactivate) } else { t_string!(i18n, admin.activate) }}
                 </button>
             </td>
-            <td>{user.last_login_at.map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into())}</td>
+            <td>{move || last_login.map(|d| l10n::date_time(i18n.get_locale(), d)).unwrap_or_else(|| t_string!(i18n, admin.never).to_string())}</td>
         </tr>
     }
 }
@@ -245,33 +266,41 @@ fn BudgetForm(set_budget: ServerAction<SetBudget>) -> impl IntoView {
             reason: reason.get_untracked(),
         });
     };
+    let i18n = use_i18n();
     view! {
         <div class="card" id="budget-form">
-            <h2>"Budgets"</h2>
-            <p class="muted">"Set one user's budget, or leave the e-mail empty for the team's. Every change needs a reason and is audited."</p>
+            <h2>{t!(i18n, admin.budgets)}</h2>
+            <p class="muted">{t!(i18n, admin.budgets_text)}</p>
             <form class="inline-form" on:submit=submit>
-                <label for="budget-email">"User e-mail"</label>
-                <input id="budget-email" type="email" placeholder="everyone (team budget)" bind:value=email />
-                <label for="budget-limit">"Limit (USD)"</label>
+                <label for="budget-email">{t!(i18n, admin.user_email)}</label>
+                <input id="budget-email" type="email" placeholder=move || t_string!(i18n, admin.everyone_placeholder) bind:value=email />
+                <label for="budget-limit">{t!(i18n, admin.limit)}</label>
                 <input id="budget-limit" type="number" min="0" step="0.01" bind:value=limit />
-                <label for="budget-period">"Period"</label>
+                <label for="budget-period">{t!(i18n, admin.period)}</label>
                 <select id="budget-period" on:change=move |ev| period.set(event_target_value(&ev)) prop:value=move || period.get()>
-                    <option value="daily">"daily"</option>
-                    <option value="weekly">"weekly"</option>
-                    <option value="monthly">"monthly"</option>
+                    <option value="daily">{t!(i18n, usage.daily)}</option>
+                    <option value="weekly">{t!(i18n, usage.weekly)}</option>
+                    <option value="monthly">{t!(i18n, usage.monthly)}</option>
                 </select>
-                <label for="budget-reason">"Reason"</label>
+                <label for="budget-reason">{t!(i18n, admin.reason)}</label>
                 <input id="budget-reason" type="text" bind:value=reason />
-                <button type="submit" class="btn btn-primary" disabled=move || set_budget.pending().get()>"Save budget"</button>
+                <button type="submit" class="btn btn-primary" disabled=move || set_budget.pending().get()>{t!(i18n, admin.save_budget)}</button>
             </form>
             <FieldError error field="user_email" />
             <FieldError error field="limit_usd" />
             <FieldError error field="reason" />
             <ErrorBanner error />
-            {move || saved().map(|b| view! {
-                <p class="banner banner-ok" role="status" id="budget-saved">
-                    {format!("Saved: {} {} budget {} (resets {})", b.budget, b.period, model::usd(b.limit_nanos), b.resets_at.format("%Y-%m-%d %H:%M UTC"))}
-                </p>
+            {move || saved().map(|b| {
+                let l = i18n.get_locale();
+                let text = t_string!(
+                    i18n,
+                    admin.saved,
+                    budget = b.budget.to_string(),
+                    period = l10n::period_words(l, &b.period),
+                    amount = l10n::usd(l, b.limit_nanos),
+                    at = l10n::date_time(l, b.resets_at)
+                );
+                view! { <p class="banner banner-ok" role="status" id="budget-saved">{text}</p> }
             })}
         </div>
     }

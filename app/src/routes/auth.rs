@@ -4,6 +4,8 @@
 use crate::api::auth::{Register, SignIn};
 use crate::components::form::{ErrorBanner, FieldError};
 use crate::components::session::{safe_next, use_session};
+use crate::components::shell::LanguageSwitch;
+use crate::i18n::{t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
@@ -35,11 +37,46 @@ where
     V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
     let session = use_session();
+    let i18n = use_i18n();
     Effect::new(move |_| {
         if matches!(value.get(), Some(Ok(_))) {
+            // Sign-in sets the language cookie from the account: show that language now.
+            if let Some(lang) = cookie_language() {
+                i18n.set_locale(lang);
+            }
             session.reload();
         }
     });
+}
+
+/// The language cookie's value, as the browser holds it now.
+#[cfg(feature = "hydrate")]
+fn cookie_language() -> Option<crate::i18n::Locale> {
+    use std::str::FromStr;
+    use wasm_bindgen::JsCast;
+    let cookies = document().dyn_into::<web_sys::HtmlDocument>().ok()?.cookie().ok()?;
+    cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == crate::app::LANG_COOKIE)
+        .and_then(|(_, v)| crate::i18n::Locale::from_str(v).ok())
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn cookie_language() -> Option<crate::i18n::Locale> {
+    None
+}
+
+/// Until the page is interactive the submit button is disabled; this says why (and disappears
+/// once it is not).
+#[component]
+fn NeedsScript(ready: ReadSignal<bool>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <Show when=move || !ready.get()>
+            <p class="hint" id="needs-script">{t!(i18n, auth.needs_script)}</p>
+        </Show>
+    }
 }
 
 /// Sends a signed-in visitor of sign-in or registration where they were headed (the dashboard by
@@ -73,6 +110,7 @@ impl LazyRoute for SignInRoute {
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
         let ready = hydrated();
+        let i18n = use_i18n();
         reload_session_on_success(action.value());
         leave_if_signed_in();
         let query = use_query_map();
@@ -90,21 +128,23 @@ impl LazyRoute for SignInRoute {
             });
         };
         view! {
-            <Title text="Sign in" />
-            <main class="center-page">
+            <Title text=move || t_string!(i18n, auth.sign_in_title) />
+            <main class="center-page" id="main">
+                <div class="auth-lang"><LanguageSwitch signed_in=false /></div>
                 <form class="card narrow auth-form" method="post" on:submit=submit>
-                    <h1>"Sign in to Blueprint"</h1>
+                    <h1>{t!(i18n, auth.sign_in_heading)}</h1>
                     <ErrorBanner error />
-                    <label for="email">"E-mail"</label>
+                    <label for="email">{t!(i18n, auth.email)}</label>
                     <input id="email" name="email" type="email" autocomplete="username" required bind:value=email />
                     <FieldError error field="email" />
-                    <label for="password">"Password"</label>
+                    <label for="password">{t!(i18n, auth.password)}</label>
                     <input id="password" name="password" type="password" autocomplete="current-password" required bind:value=password />
                     <FieldError error field="password" />
                     <button type="submit" class="btn btn-primary" disabled=move || !ready.get() || action.pending().get()>
-                        {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
+                        {move || if action.pending().get() { t_string!(i18n, auth.signing_in) } else { t_string!(i18n, auth.sign_in) }}
                     </button>
-                    <p class="muted">"No account yet? " <a href=register_href>"Create one"</a></p>
+                    <NeedsScript ready />
+                    <p class="muted">{t!(i18n, auth.no_account)} " " <a href=register_href>{t!(i18n, auth.create_link)}</a></p>
                 </form>
             </main>
         }
@@ -128,6 +168,7 @@ impl LazyRoute for RegisterRoute {
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
         let ready = hydrated();
+        let i18n = use_i18n();
         reload_session_on_success(action.value());
         leave_if_signed_in();
         let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -141,26 +182,28 @@ impl LazyRoute for RegisterRoute {
             });
         };
         view! {
-            <Title text="Create account" />
-            <main class="center-page">
+            <Title text=move || t_string!(i18n, auth.register_title) />
+            <main class="center-page" id="main">
+                <div class="auth-lang"><LanguageSwitch signed_in=false /></div>
                 <form class="card narrow auth-form" method="post" on:submit=submit>
-                    <h1>"Create your account"</h1>
-                    <p class="muted">"The first account on a new installation becomes its admin."</p>
+                    <h1>{t!(i18n, auth.register_heading)}</h1>
+                    <p class="muted">{t!(i18n, auth.first_admin)}</p>
                     <ErrorBanner error />
-                    <label for="display_name">"Name"</label>
+                    <label for="display_name">{t!(i18n, auth.name)}</label>
                     <input id="display_name" name="display_name" autocomplete="name" required bind:value=name />
                     <FieldError error field="display_name" />
-                    <label for="email">"E-mail"</label>
+                    <label for="email">{t!(i18n, auth.email)}</label>
                     <input id="email" name="email" type="email" autocomplete="username" required bind:value=email />
                     <FieldError error field="email" />
-                    <label for="password">"Password"</label>
+                    <label for="password">{t!(i18n, auth.password)}</label>
                     <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" bind:value=password />
-                    <p class="hint">"At least 8 characters, and not your e-mail address."</p>
+                    <p class="hint">{t!(i18n, auth.password_hint)}</p>
                     <FieldError error field="password" />
                     <button type="submit" class="btn btn-primary" disabled=move || !ready.get() || action.pending().get()>
-                        {move || if action.pending().get() { "Creating…" } else { "Create account" }}
+                        {move || if action.pending().get() { t_string!(i18n, auth.creating) } else { t_string!(i18n, auth.create_account) }}
                     </button>
-                    <p class="muted">"Already have an account? " <A href="/signin">"Sign in"</A></p>
+                    <NeedsScript ready />
+                    <p class="muted">{t!(i18n, auth.have_account)} " " <A href="/signin">{t!(i18n, auth.sign_in)}</A></p>
                 </form>
             </main>
         }

@@ -1,17 +1,19 @@
 //! Areas whose features are not built yet: each says so plainly.
 
+use crate::i18n::{Locale, t, td_string, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
 
-fn coming(title: &'static str, what: &'static str) -> AnyView {
+fn coming(title: fn(Locale) -> &'static str, what: fn(Locale) -> &'static str) -> AnyView {
+    let i18n = use_i18n();
     view! {
-        <Title text=title />
+        <Title text=move || title(i18n.get_locale()) />
         <section class="page">
-            <h1>{title}</h1>
+            <h1>{move || title(i18n.get_locale())}</h1>
             <div class="card notice" role="status">
-                <span class="badge">"Not built yet"</span>
-                <p>{what}</p>
+                <span class="badge">{t!(i18n, placeholder.not_built)}</span>
+                <p>{move || what(i18n.get_locale())}</p>
             </div>
         </section>
     }
@@ -27,7 +29,7 @@ impl LazyRoute for RfcsRoute {
         RfcsRoute
     }
     fn view(_this: Self) -> AnyView {
-        coming("RFCs", "RFC generation with grounded citations is not built yet.")
+        coming(|l| td_string!(l, nav.rfcs), |l| td_string!(l, placeholder.rfcs))
     }
 }
 
@@ -40,6 +42,6 @@ impl LazyRoute for CodeDocsRoute {
         CodeDocsRoute
     }
     fn view(_this: Self) -> AnyView {
-        coming("Code Docs", "Documentation generated from your code is not built yet.")
+        coming(|l| td_string!(l, nav.code_docs), |l| td_string!(l, placeholder.code_docs))
     }
 }

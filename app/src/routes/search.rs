@@ -2,6 +2,8 @@
 //! snippets, links to the originals, more like this, pages, history and "did you mean".
 
 use crate::api::search::{more_like_this, record_search_click, search_history, search_knowledge};
+use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
+use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -88,26 +90,27 @@ impl LazyRoute for SearchRoute {
             let doc = *doc;
             async move { (doc, more_like_this(doc, 5).await) }
         });
+        let i18n = use_i18n();
         view! {
-            <Title text="Search" />
+            <Title text=move || t_string!(i18n, search.title) />
             <section class="page search-page">
-                <h1>"Search"</h1>
+                <h1>{t!(i18n, search.title)}</h1>
                 <form class="search-bar" role="search" on:submit=move |ev| { ev.prevent_default(); run_now(q.get_untracked()); }>
-                    <input id="search-input" type="search" placeholder="Search pages, issues, files… (English or Russian)"
-                        aria-label="Search" autocomplete="off" prop:value=move || q.get() on:input=on_input />
-                    <select id="search-mode" aria-label="Ranking" on:change=move |ev| {
+                    <input id="search-input" type="search" placeholder=move || t_string!(i18n, search.placeholder)
+                        aria-label=move || t_string!(i18n, search.title) autocomplete="off" prop:value=move || q.get() on:input=on_input />
+                    <select id="search-mode" aria-label=move || t_string!(i18n, search.ranking) on:change=move |ev| {
                         mode.set(match event_target_value(&ev).as_str() {
                             "keyword" => SearchMode::Keyword,
                             "vector" => SearchMode::Vector,
                             _ => SearchMode::Hybrid,
                         });
                     }>
-                        <option value="hybrid">"Words + meaning"</option>
-                        <option value="keyword">"Words only"</option>
-                        <option value="vector">"Meaning only"</option>
+                        <option value="hybrid">{t!(i18n, search.hybrid)}</option>
+                        <option value="keyword">{t!(i18n, search.keyword)}</option>
+                        <option value="vector">{t!(i18n, search.vector)}</option>
                     </select>
                 </form>
-                <Transition fallback=|| view! { <p class="loading">"Searching…"</p> }>
+                <Transition fallback=move || view! { <p class="loading">{t!(i18n, search.searching)}</p> }>
                     {move || Suspend::new(async move {
                         match results.await {
                             Ok(None) => view! { <History history run_now /> }.into_any(),
@@ -127,19 +130,21 @@ fn History(
     history: Resource<Result<Vec<SearchHistoryEntry>, AppError>>,
     run_now: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <div class="card">
-            <h2>"Recent searches"</h2>
+            <h2>{t!(i18n, search.recent)}</h2>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match history.await {
-                        Ok(items) if items.is_empty() => view! { <p class="muted">"Type to search everything your team has shared with you."</p> }.into_any(),
+                        Ok(items) if items.is_empty() => view! { <p class="muted">{t!(i18n, search.empty_history)}</p> }.into_any(),
                         Ok(items) => view! {
                             <ul class="history" id="search-history">
                                 {items.into_iter().map(|h| {
                                     let text = h.q.clone();
+                                    let n = h.results;
                                     view! { <li><button type="button" class="link" on:click=move |_| run_now(text.clone())>{h.q.clone()}</button>
-                                        <span class="muted">{format!(" · {} results", h.results)}</span></li> }
+                                        <span class="muted">" · " {move || t_string!(i18n, search.results, count = n)}</span></li> }
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
@@ -166,22 +171,33 @@ fn Results(
     let facets = resp.facets.clone();
     let has_prev = resp.offset > 0;
     let has_next = resp.offset + resp.limit < total;
-    let summary = format!(
-        "{total} results · {:.0} ms{}",
-        resp.took_ms,
-        if resp.cached { " · cached" } else { "" }
-    );
+    let i18n = use_i18n();
+    let took = resp.took_ms;
+    let cached = resp.cached;
+    let summary = move || {
+        let l = i18n.get_locale();
+        let mut parts = vec![
+            t_string!(i18n, search.results, count = total),
+            t_string!(i18n, search.took, ms = l10n::decimal(l, took, 0)),
+        ];
+        if cached {
+            parts.push(td_string!(l, search.cached).to_string());
+        }
+        parts.join(" · ")
+    };
+    let q = resp.q.clone();
     view! {
+        // Filters beside the results; on a narrow screen CSS moves the results above them.
         <div class="search-layout">
-            <aside class="facets" aria-label="Filters">
-                <FacetGroup title="Source" values=facets.sources.clone() filters />
-                <FacetGroup title="Type" values=facets.types.clone() filters />
-                <FacetGroup title="Language" values=facets.languages.clone() filters />
-                <FacetGroup title="Author" values=facets.authors.clone() filters />
-                <FacetGroup title="Label" values=facets.labels.clone() filters />
+            <aside class="facets" aria-label=move || t_string!(i18n, search.filters)>
+                <FacetGroup facet=Facet::Source values=facets.sources.clone() filters />
+                <FacetGroup facet=Facet::Type values=facets.types.clone() filters />
+                <FacetGroup facet=Facet::Language values=facets.languages.clone() filters />
+                <FacetGroup facet=Facet::Author values=facets.authors.clone() filters />
+                <FacetGroup facet=Facet::Label values=facets.labels.clone() filters />
                 <UpdatedFacet values=facets.updated.clone() filters />
                 <Show when=move || !filters.with(SearchFilters::is_empty)>
-                    <button type="button" class="btn btn-small" id="clear-filters" on:click=move |_| filters.set(SearchFilters::default())>"Clear filters"</button>
+                    <button type="button" class="btn btn-small" id="clear-filters" on:click=move |_| filters.set(SearchFilters::default())>{t!(i18n, search.clear_filters)}</button>
                 </Show>
             </aside>
             <div class="results">
@@ -191,9 +207,9 @@ fn Results(
                     let suggestions = resp.suggestions.clone();
                     view! {
                         <div class="card" id="no-results">
-                            <p>{format!("Nothing matched “{}”.", resp.q)}</p>
+                            <p>{move || t_string!(i18n, search.nothing_matched, q = q.clone())}</p>
                             {(!suggestions.is_empty()).then(|| view! {
-                                <p>"Try: " {suggestions.into_iter().map(|s| {
+                                <p>{t!(i18n, search.try_these)} " " {suggestions.into_iter().map(|s| {
                                     let (text, clear) = match s.strip_suffix(" (without filters)") {
                                         Some(t) => (t.to_string(), true),
                                         None => (s.clone(), false),
@@ -211,10 +227,13 @@ fn Results(
                     }).collect_view()}
                 </ol>
                 <Show when=move || has_prev || has_next>
-                    <nav class="pager" aria-label="Result pages">
-                        <button type="button" class="btn btn-small" disabled=!has_prev on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>"Previous"</button>
-                        <span class="muted">{format!("{shown_from}–{shown_to} of {total}")}</span>
-                        <button type="button" class="btn btn-small" id="next-page" disabled=!has_next on:click=move |_| offset.update(|o| *o += PAGE)>"Next"</button>
+                    <nav class="pager" aria-label=move || t_string!(i18n, search.result_pages)>
+                        <button type="button" class="btn btn-small" disabled=!has_prev on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>{t!(i18n, search.previous)}</button>
+                        <span class="muted">{move || {
+                            let l = i18n.get_locale();
+                            t_string!(i18n, search.range, from = l10n::number(l, shown_from), to = l10n::number(l, shown_to), total = l10n::number(l, total))
+                        }}</span>
+                        <button type="button" class="btn btn-small" id="next-page" disabled=!has_next on:click=move |_| offset.update(|o| *o += PAGE)>{t!(i18n, search.next)}</button>
                     </nav>
                 </Show>
             </div>
@@ -222,19 +241,53 @@ fn Results(
     }
 }
 
+/// A filter group; `key()` names it in markup (`data-facet`), which tests and styles use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Facet {
+    Source,
+    Type,
+    Language,
+    Author,
+    Label,
+}
+
+impl Facet {
+    fn key(self) -> &'static str {
+        match self {
+            Facet::Source => "Source",
+            Facet::Type => "Type",
+            Facet::Language => "Language",
+            Facet::Author => "Author",
+            Facet::Label => "Label",
+        }
+    }
+
+    fn label(self, l: Locale) -> &'static str {
+        match self {
+            Facet::Source => td_string!(l, search.facet_source),
+            Facet::Type => td_string!(l, search.facet_type),
+            Facet::Language => td_string!(l, search.facet_language),
+            Facet::Author => td_string!(l, search.facet_author),
+            Facet::Label => td_string!(l, search.facet_label),
+        }
+    }
+}
+
 #[component]
 fn FacetGroup(
-    title: &'static str,
+    facet: Facet,
     values: Vec<FacetValue>,
     filters: RwSignal<SearchFilters>,
 ) -> impl IntoView {
     if values.is_empty() {
         return ().into_any();
     }
-    let is_source = title == "Source";
+    let i18n = use_i18n();
+    let is_source = facet == Facet::Source;
+    let title = facet.key();
     view! {
         <fieldset class="facet">
-            <legend>{title}</legend>
+            <legend>{move || facet.label(i18n.get_locale())}</legend>
             {values.into_iter().map(|v| {
                 let value = v.value.clone();
                 let value_for_check = value.clone();
@@ -242,7 +295,7 @@ fn FacetGroup(
                     if is_source {
                         value_for_check.parse::<i64>().is_ok_and(|id| f.sources.contains(&id))
                     } else {
-                        facet_list(f, title).contains(&value_for_check)
+                        facet_list(f, facet).contains(&value_for_check)
                     }
                 });
                 let toggle = move |_| {
@@ -253,7 +306,7 @@ fn FacetGroup(
                                 if let Some(i) = f.sources.iter().position(|s| *s == id) { f.sources.remove(i); } else { f.sources.push(id); }
                             }
                         } else {
-                            let list = facet_list_mut(f, title);
+                            let list = facet_list_mut(f, facet);
                             if let Some(i) = list.iter().position(|s| *s == value) { list.remove(i); } else { list.push(value); }
                         }
                     });
@@ -312,15 +365,23 @@ fn UpdatedFacet(values: Vec<FacetValue>, filters: RwSignal<SearchFilters>) -> im
                 .flatten();
         });
     };
+    let i18n = use_i18n();
+    type Label = fn(Locale) -> &'static str;
+    let options: [(i64, Label, i64); 4] = [
+        (0, |l| td_string!(l, search.any_time), any),
+        (7, |l| td_string!(l, search.past_week), week),
+        (30, |l| td_string!(l, search.past_month), month),
+        (365, |l| td_string!(l, search.past_year), year),
+    ];
     view! {
         <fieldset class="facet">
-            <legend>"Updated"</legend>
-            {[(0_i64, "Any time", any), (7, "Past week", week), (30, "Past month", month), (365, "Past year", year)]
+            <legend>{t!(i18n, search.facet_updated)}</legend>
+            {options
                 .into_iter()
                 .map(|(days, label, n)| view! {
                     <label class="facet-value">
                         <input type="radio" name="updated" prop:checked=move || choice() == days on:change=move |_| pick(days) data-facet="Updated" data-value=days.to_string() />
-                        {label}
+                        {move || label(i18n.get_locale())}
                         <span class="count">{n}</span>
                     </label>
                 })
@@ -330,21 +391,21 @@ fn UpdatedFacet(values: Vec<FacetValue>, filters: RwSignal<SearchFilters>) -> im
     .into_any()
 }
 
-fn facet_list<'a>(f: &'a SearchFilters, title: &str) -> &'a Vec<String> {
-    match title {
-        "Type" => &f.types,
-        "Language" => &f.languages,
-        "Author" => &f.authors,
-        _ => &f.labels,
+fn facet_list(f: &SearchFilters, facet: Facet) -> &Vec<String> {
+    match facet {
+        Facet::Type => &f.types,
+        Facet::Language => &f.languages,
+        Facet::Author => &f.authors,
+        Facet::Source | Facet::Label => &f.labels,
     }
 }
 
-fn facet_list_mut<'a>(f: &'a mut SearchFilters, title: &str) -> &'a mut Vec<String> {
-    match title {
-        "Type" => &mut f.types,
-        "Language" => &mut f.languages,
-        "Author" => &mut f.authors,
-        _ => &mut f.labels,
+fn facet_list_mut(f: &mut SearchFilters, facet: Facet) -> &mut Vec<String> {
+    match facet {
+        Facet::Type => &mut f.types,
+        Facet::Language => &mut f.languages,
+        Facet::Author => &mut f.authors,
+        Facet::Source | Facet::Label => &mut f.labels,
     }
 }
 
@@ -363,20 +424,27 @@ fn Hit(
             });
         }
     };
-    let meta = format!(
-        "{} · {}{}{} · updated {}",
+    let i18n = use_i18n();
+    let meta_head = format!(
+        "{} · {}{}{}",
         hit.source_name,
         hit.doc_type,
         hit.author.as_ref().map(|a| format!(" · {a}")).unwrap_or_default(),
         hit.language.as_ref().map(|l| format!(" · {l}")).unwrap_or_default(),
-        hit.updated_at.format("%Y-%m-%d"),
     );
-    let why = match (hit.keyword_rank, hit.vector_rank) {
-        (Some(k), Some(v)) => format!("words #{k}, meaning #{v}"),
-        (Some(k), None) => format!("words #{k}"),
-        (None, Some(v)) => format!("meaning #{v}"),
+    let updated_at = hit.updated_at;
+    let meta = move || {
+        let date = l10n::date(i18n.get_locale(), updated_at);
+        format!("{meta_head} · {}", t_string!(i18n, search.updated, date))
+    };
+    let (keyword_rank, vector_rank) = (hit.keyword_rank, hit.vector_rank);
+    let why = move || match (keyword_rank, vector_rank) {
+        (Some(k), Some(v)) => t_string!(i18n, search.why_both, k, v),
+        (Some(k), None) => t_string!(i18n, search.why_words, k),
+        (None, Some(v)) => t_string!(i18n, search.why_meaning, v),
         (None, None) => String::new(),
     };
+    let score = hit.score;
     let similar_here = move || similar.value().get().filter(|(d, _)| *d == doc).map(|(_, r)| r);
     view! {
         <li class="hit" data-document-id=doc.to_string()>
@@ -391,11 +459,11 @@ fn Hit(
                 }).collect_view()}
             </p>
             <div class="hit-actions">
-                <span class="muted score" title=why.clone()>{format!("score {:.4}", hit.score)}</span>
-                <button type="button" class="link more-like-this" on:click=move |_| { similar.dispatch(doc); }>"More like this"</button>
+                <span class="muted score" title=why>{move || t_string!(i18n, search.score, score = l10n::decimal(i18n.get_locale(), score, 4))}</span>
+                <button type="button" class="link more-like-this" on:click=move |_| { similar.dispatch(doc); }>{t!(i18n, search.more_like_this)}</button>
             </div>
             {move || similar_here().map(|r| match r {
-                Ok(resp) if resp.hits.is_empty() => view! { <p class="muted">"Nothing similar."</p> }.into_any(),
+                Ok(resp) if resp.hits.is_empty() => view! { <p class="muted">{t!(i18n, search.nothing_similar)}</p> }.into_any(),
                 Ok(resp) => view! {
                     <ul class="similar">
                         {resp.hits.into_iter().map(|h| view! { <li><a href=h.url target="_blank" rel="noopener noreferrer">{h.title}</a> <span class="muted">{h.source_name}</span></li> }).collect_view()}

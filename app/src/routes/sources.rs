@@ -7,6 +7,8 @@ use crate::api::sources::{
 };
 use crate::components::form::{ErrorBanner, LoadError, ValidationList};
 use crate::components::live::use_live_events;
+use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
+use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
@@ -57,7 +59,8 @@ impl LazyRoute for SourcesRoute {
         let live = use_live_events();
         let progress: RwSignal<HashMap<i64, SyncProgress>> = RwSignal::new(HashMap::new());
         // Upload results per source outlive the cards, which re-render when the list reloads.
-        let uploads: RwSignal<HashMap<i64, Result<String, String>>> = RwSignal::new(HashMap::new());
+        let uploads: RwSignal<HashMap<i64, Upload>> = RwSignal::new(HashMap::new());
+        let i18n = use_i18n();
         Effect::new(move |_| {
             let Some(event) = live.latest.get() else { return };
             let Some(LivePayload::Sync(p)) = event.payload() else { return };
@@ -70,15 +73,15 @@ impl LazyRoute for SourcesRoute {
             }
         });
         view! {
-            <Title text="Sources" />
+            <Title text=move || t_string!(i18n, sources.title) />
             <section class="page">
-                <h1>"Knowledge sources"</h1>
-                <p class="muted">"What search, RFCs and code docs draw on. Each source syncs in the background; changes since the last sync are fetched, unchanged documents cost nothing."</p>
+                <h1>{t!(i18n, sources.heading)}</h1>
+                <p class="muted">{t!(i18n, sources.intro)}</p>
                 <AddSource create test />
-                <Transition fallback=|| view! { <p class="loading">"Loading sources…"</p> }>
+                <Transition fallback=move || view! { <p class="loading">{t!(i18n, sources.loading)}</p> }>
                     {move || Suspend::new(async move {
                         match sources.await {
-                            Ok(list) if list.is_empty() => view! { <p class="muted" id="no-sources">"No sources yet. Add one above."</p> }.into_any(),
+                            Ok(list) if list.is_empty() => view! { <p class="muted" id="no-sources">{t!(i18n, sources.none)}</p> }.into_any(),
                             Ok(list) => view! {
                                 <div class="sources" id="sources">
                                     {list.into_iter().map(|source| view! { <SourceCard source progress uploads sync delete reload /> }).collect_view()}
@@ -167,57 +170,62 @@ fn AddSource(create: ServerAction<CreateSource>, test: ServerAction<TestSource>)
         }
     });
     let is_connector = move || kind.get() != "files";
+    let i18n = use_i18n();
+    // Brand names stay as they are in both languages.
     view! {
         <div class="card">
-            <h2>"Add a source"</h2>
+            <h2>{t!(i18n, sources.add)}</h2>
             <form class="stack" id="add-source" on:submit=move |ev| { ev.prevent_default(); create.dispatch(CreateSource { form: form() }); }>
                 <div class="grid-2">
-                    <label>"Name" <input id="source-name" required maxlength="80" bind:value=name /></label>
-                    <label>"Kind"
+                    <label>{t!(i18n, sources.name)} <input id="source-name" required maxlength="80" bind:value=name /></label>
+                    <label>{t!(i18n, sources.kind)}
                         <select id="source-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                            <option value="files">"Uploaded files"</option>
-                            <option value="confluence">"Confluence"</option>
-                            <option value="jira">"Jira"</option>
-                            <option value="gitlab">"GitLab"</option>
+                            <option value="files">{t!(i18n, sources.kind_files)}</option>
+                            <option value="confluence">{SourceKind::Confluence.label()}</option>
+                            <option value="jira">{SourceKind::Jira.label()}</option>
+                            <option value="gitlab">{SourceKind::Gitlab.label()}</option>
                         </select>
                     </label>
-                    <label>"Who sees it"
+                    <label>{t!(i18n, sources.who_sees)}
                         <select id="source-visibility" on:change=move |ev| visibility.set(event_target_value(&ev))>
-                            <option value="owner">"Only me"</option>
-                            <option value="members">"Me and listed people"</option>
-                            <option value="everyone">"Everyone (admins)"</option>
+                            <option value="owner">{t!(i18n, sources.only_me)}</option>
+                            <option value="members">{t!(i18n, sources.me_and_people)}</option>
+                            <option value="everyone">{t!(i18n, sources.everyone)}</option>
                         </select>
                     </label>
-                    <label>"People (e-mails, comma-separated)" <input id="source-members" bind:value=members /></label>
+                    // The list of people only matters when they are who sees it.
+                    <Show when=move || visibility.get() == "members">
+                        <label>{t!(i18n, sources.people)} <input id="source-members" bind:value=members /></label>
+                    </Show>
                 </div>
                 <Show when=is_connector>
                     <div class="grid-2">
-                        <label>"Base URL" <input id="source-base-url" type="url" placeholder="https://acme.atlassian.net/wiki" bind:value=base_url /></label>
+                        <label>{t!(i18n, sources.base_url)} <input id="source-base-url" type="url" placeholder="https://acme.atlassian.net/wiki" bind:value=base_url /></label>
                         <Show when=move || kind.get() != "gitlab">
-                            <label>"Deployment"
+                            <label>{t!(i18n, sources.deployment)}
                                 <select id="source-deployment" on:change=move |ev| deployment.set(event_target_value(&ev))>
-                                    <option value="cloud">"Cloud"</option>
-                                    <option value="data_center">"Data Center / Server"</option>
+                                    <option value="cloud">{t!(i18n, sources.cloud)}</option>
+                                    <option value="data_center">{t!(i18n, sources.data_center)}</option>
                                 </select>
                             </label>
-                            <label>"Account e-mail (Cloud)" <input id="source-email" type="email" bind:value=email /></label>
+                            <label>{t!(i18n, sources.account_email)} <input id="source-email" type="email" bind:value=email /></label>
                         </Show>
-                        <label>{move || match kind.get().as_str() { "confluence" => "Space keys", "jira" => "Project keys", _ => "Projects (group/name)" }}
+                        <label>{move || match kind.get().as_str() { "confluence" => t_string!(i18n, sources.space_keys), "jira" => t_string!(i18n, sources.project_keys), _ => t_string!(i18n, sources.gitlab_projects) }}
                             <input id="source-keys" placeholder="ENG, OPS" bind:value=keys />
                         </label>
                         <Show when=move || kind.get() == "jira">
-                            <label>"JQL filter (optional)" <input id="source-jql" bind:value=jql /></label>
+                            <label>{t!(i18n, sources.jql)} <input id="source-jql" bind:value=jql /></label>
                         </Show>
-                        <label>"API token" <input id="source-secret" type="password" autocomplete="off" bind:value=secret /></label>
-                        <label>"Schedule (cron, optional)" <input id="source-schedule" placeholder="0 */30 * * * *" bind:value=schedule /></label>
+                        <label>{t!(i18n, sources.api_token)} <input id="source-secret" type="password" autocomplete="off" bind:value=secret /></label>
+                        <label>{t!(i18n, sources.schedule)} <input id="source-schedule" placeholder="0 */30 * * * *" bind:value=schedule /></label>
                     </div>
                 </Show>
                 <div class="row">
                     <Show when=is_connector>
                         <button type="button" class="btn" id="test-source" disabled=move || test.pending().get()
-                            on:click=move |_| { test.dispatch(TestSource { id: None, form: form() }); }>"Test connection"</button>
+                            on:click=move |_| { test.dispatch(TestSource { id: None, form: form() }); }>{t!(i18n, sources.test)}</button>
                     </Show>
-                    <button type="submit" class="btn btn-primary" id="create-source" disabled=move || create.pending().get()>"Add source"</button>
+                    <button type="submit" class="btn btn-primary" id="create-source" disabled=move || create.pending().get()>{t!(i18n, sources.create)}</button>
                 </div>
                 {move || tested().map(|m| view! { <p class="banner banner-ok" role="status" id="test-result">{m}</p> })}
                 <ValidationList error />
@@ -231,16 +239,22 @@ fn AddSource(create: ServerAction<CreateSource>, test: ServerAction<TestSource>)
 fn SourceCard(
     source: Source,
     progress: RwSignal<HashMap<i64, SyncProgress>>,
-    uploads: RwSignal<HashMap<i64, Result<String, String>>>,
+    uploads: RwSignal<HashMap<i64, Upload>>,
     sync: ServerAction<SyncSource>,
     delete: ServerAction<DeleteSource>,
     reload: RwSignal<u32>,
 ) -> impl IntoView {
     let id = source.id;
+    let i18n = use_i18n();
     let live = move || progress.with(|m| m.get(&id).cloned());
+    // The machine status (`data-status`, for styles and tests) and its words.
     let status = {
         let stored = source.last_status.clone().unwrap_or_else(|| "never synced".into());
         move || live().map(|p| p.status).unwrap_or_else(|| stored.clone())
+    };
+    let status_words = {
+        let status = status.clone();
+        move || sync_status(i18n.get_locale(), &status())
     };
     let show_runs = RwSignal::new(false);
     let runs = Resource::new(
@@ -254,9 +268,13 @@ fn SourceCard(
             let Some(el) = input.get() else { return };
             leptos::task::spawn_local(async move {
                 uploads.update(|m| {
-                    m.insert(id, Ok("Uploading…".into()));
+                    m.insert(id, Upload::Sending);
                 });
                 let r = upload_file(id, el).await;
+                // What the sync said before this upload is not about this file.
+                progress.update(|m| {
+                    m.remove(&id);
+                });
                 uploads.update(|m| {
                     m.insert(id, r);
                 });
@@ -266,66 +284,111 @@ fn SourceCard(
         let _ = (input, uploads);
     };
     let kind = source.kind;
-    let vis = match source.visibility {
-        model::Visibility::Everyone => "everyone".to_string(),
-        model::Visibility::Members => format!("owner and {}", source.members.join(", ")),
-        model::Visibility::Owner => format!("only {}", source.owner_email),
+    let visibility = source.visibility;
+    let people = source.members.join(", ");
+    let owner = source.owner_email.clone();
+    let (documents, chunks) = (source.documents, source.chunks);
+    let last_sync_at = source.last_sync_at;
+    let schedule = source.schedule.clone();
+    let facts = move || {
+        let l = i18n.get_locale();
+        let mut parts = vec![
+            t_string!(i18n, sources.documents, count = documents),
+            t_string!(i18n, sources.chunks, count = chunks),
+            match visibility {
+                model::Visibility::Everyone => td_string!(l, sources.seen_everyone).to_string(),
+                model::Visibility::Members => {
+                    t_string!(i18n, sources.seen_members, people = people.clone())
+                }
+                model::Visibility::Owner => {
+                    t_string!(i18n, sources.seen_owner, owner = owner.clone())
+                }
+            },
+        ];
+        if let Some(at) = last_sync_at {
+            parts.push(t_string!(i18n, sources.last_sync, at = l10n::date_time(l, at)));
+        }
+        if let Some(cron) = schedule.clone() {
+            parts.push(t_string!(i18n, sources.schedule_is, cron));
+        }
+        parts.join(" · ")
+    };
+    let name = source.name.clone();
+    let upload_message = {
+        let status = status.clone();
+        move || {
+            let upload = uploads.with(|m| m.get(&id).cloned())?;
+            let l = i18n.get_locale();
+            Some(match upload {
+                Upload::Sending => Ok(td_string!(l, sources.uploading).to_string()),
+                Upload::Failed(m) => Err(m.message(l)),
+                Upload::Sent(name) => match live().map(|_| status()).as_deref() {
+                    Some("succeeded") => Ok(t_string!(i18n, sources.uploaded_indexed, name)),
+                    Some("failed" | "dead" | "cancelled") => {
+                        Err(t_string!(i18n, sources.uploaded_failed, name))
+                    }
+                    _ => Ok(t_string!(i18n, sources.uploaded_indexing, name)),
+                },
+            })
+        }
     };
     view! {
         <article class="card source" data-source-id=id.to_string() data-status=status.clone()>
             <header class="row">
                 <h3>{source.name.clone()}</h3>
-                <span class="badge">{kind.label()}</span>
-                <span class="badge source-status" data-status=status.clone()>{status.clone()}</span>
+                <span class="badge">{move || if kind == SourceKind::Files { td_string!(i18n.get_locale(), sources.kind_files) } else { kind.label() }}</span>
+                <span class="badge source-status" data-status=status.clone()>{status_words}</span>
             </header>
-            <p class="muted">
-                {format!("{} documents · {} chunks · seen by {vis}", source.documents, source.chunks)}
-                {source.last_sync_at.map(|t| format!(" · last sync {}", t.format("%Y-%m-%d %H:%M:%S UTC")))}
-                {source.schedule.clone().map(|s| format!(" · schedule {s}"))}
-            </p>
+            <p class="muted">{facts}</p>
             {source.last_error.clone().filter(|_| source.last_status.as_deref() != Some("succeeded")).map(|e| view! { <p class="field-error">{e}</p> })}
             {move || live().filter(|p| p.status == "running").map(|p| {
                 let total = p.counts.total.unwrap_or(0).max(p.counts.processed);
                 let percent = if total > 0 { p.counts.processed * 100 / total } else { 0 };
+                let l = i18n.get_locale();
+                let mut line = vec![t_string!(
+                    i18n,
+                    sources.progress,
+                    processed = l10n::number(l, p.counts.processed),
+                    total = p.counts.total.map(|t| l10n::number(l, t)).unwrap_or_else(|| "?".into()),
+                    rate = l10n::decimal(l, p.rate, 1)
+                )];
+                if let Some(secs) = p.eta_secs {
+                    line.push(t_string!(i18n, sources.eta, secs = l10n::decimal(l, secs, 0)));
+                }
+                line.push(t_string!(i18n, sources.errors, count = p.counts.errors));
+                let label = t_string!(i18n, sources.progress_label, name = name.clone());
                 view! {
                     <div class="sync-progress" role="status">
-                        <progress class="progress" max="100" value=percent.to_string() aria-label=format!("Sync progress of {id}")></progress>
-                        <span class="muted">{format!(
-                            "{} / {} · {:.1} docs/s{} · {} errors",
-                            p.counts.processed,
-                            p.counts.total.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
-                            p.rate,
-                            p.eta_secs.map(|e| format!(" · ETA {e:.0} s")).unwrap_or_default(),
-                            p.counts.errors,
-                        )}</span>
+                        <progress class="progress" max="100" value=percent.to_string() aria-label=label></progress>
+                        <span class="muted">{line.join(" · ")}</span>
                     </div>
                 }
             })}
             <div class="row">
                 <Show when=move || kind == SourceKind::Files && source.can_manage>
-                    <input type="file" node_ref=input class="upload-input" aria-label="File to upload"
+                    <input type="file" node_ref=input class="upload-input" aria-label=move || t_string!(i18n, sources.file_to_upload)
                         accept=".md,.markdown,.txt,.html,.htm,.pdf,.docx" />
-                    <button type="button" class="btn btn-small upload-button" on:click=on_upload>"Upload"</button>
+                    <button type="button" class="btn btn-small upload-button" on:click=on_upload>{t!(i18n, sources.upload)}</button>
                 </Show>
                 <Show when=move || source.can_manage>
-                    <button type="button" class="btn btn-small sync-now" on:click=move |_| { sync.dispatch(SyncSource { id }); }>"Sync now"</button>
+                    <button type="button" class="btn btn-small sync-now" on:click=move |_| { sync.dispatch(SyncSource { id }); }>{t!(i18n, sources.sync_now)}</button>
                 </Show>
                 <button type="button" class="btn btn-small show-runs" on:click=move |_| show_runs.update(|s| *s = !*s)>
-                    {move || if show_runs.get() { "Hide history" } else { "History" }}
+                    {move || if show_runs.get() { t_string!(i18n, sources.hide_history) } else { t_string!(i18n, sources.history) }}
                 </button>
                 <Show when=move || source.can_manage>
-                    <button type="button" class="btn btn-small btn-danger" on:click=move |_| { delete.dispatch(DeleteSource { id }); }>"Delete"</button>
+                    <button type="button" class="btn btn-small btn-danger" on:click=move |_| { delete.dispatch(DeleteSource { id }); }>{t!(i18n, sources.delete)}</button>
                 </Show>
             </div>
-            {move || uploads.with(|m| m.get(&id).cloned()).map(|r| match r {
+            {move || upload_message().map(|r| match r {
                 Ok(m) => view! { <p class="banner banner-ok upload-result" role="status">{m}</p> }.into_any(),
                 Err(m) => view! { <p class="banner banner-error upload-result" role="alert">{m}</p> }.into_any(),
             })}
             <Show when=move || show_runs.get()>
-                <Suspense fallback=|| view! { <p class="loading">"Loading history…"</p> }>
+                <Suspense fallback=move || view! { <p class="loading">{t!(i18n, sources.loading_history)}</p> }>
                     {move || Suspend::new(async move {
                         match runs.await {
-                            Ok(list) if list.is_empty() => view! { <p class="muted">"No syncs yet."</p> }.into_any(),
+                            Ok(list) if list.is_empty() => view! { <p class="muted">{t!(i18n, sources.no_syncs)}</p> }.into_any(),
                             Ok(list) => view! { <RunList runs=list /> }.into_any(),
                             Err(e) => view! { <p class="field-error">{e.to_string()}</p> }.into_any(),
                         }
@@ -338,19 +401,29 @@ fn SourceCard(
 
 #[component]
 fn RunList(runs: Vec<SyncRun>) -> impl IntoView {
+    let i18n = use_i18n();
     view! {
         <table class="table runs">
-            <thead><tr><th>"Started"</th><th>"Trigger"</th><th>"Status"</th><th>"Counts"</th><th>"Log"</th></tr></thead>
+            <thead><tr>
+                <th>{t!(i18n, sources.started)}</th>
+                <th>{t!(i18n, sources.trigger)}</th>
+                <th>{t!(i18n, sources.status)}</th>
+                <th>{t!(i18n, sources.counts)}</th>
+                <th>{t!(i18n, sources.log)}</th>
+            </tr></thead>
             <tbody>
                 {runs.into_iter().map(|r| {
                     let c = r.counts;
+                    let started = r.started_at;
+                    let status = r.status.clone();
+                    let lines = r.log.len();
                     view! {
                         <tr data-run-status=r.status.clone()>
-                            <td>{r.started_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                            <td>{move || l10n::date_time(i18n.get_locale(), started)}</td>
                             <td>{r.trigger.clone()}</td>
-                            <td><span class="badge">{r.status.clone()}</span></td>
-                            <td>{format!("{} processed: {} added, {} updated, {} unchanged, {} deleted, {} errors", c.processed, c.added, c.updated, c.unchanged, c.deleted, c.errors)}</td>
-                            <td><details><summary>{format!("{} lines", r.log.len())}</summary><pre class="log">{r.log.join("\n")}</pre></details></td>
+                            <td><span class="badge">{move || sync_status(i18n.get_locale(), &status)}</span></td>
+                            <td>{move || t_string!(i18n, sources.run_counts, processed = c.processed, added = c.added, updated = c.updated, unchanged = c.unchanged, deleted = c.deleted, errors = c.errors)}</td>
+                            <td><details><summary>{move || t_string!(i18n, sources.log_lines, count = lines)}</summary><pre class="log">{r.log.join("\n")}</pre></details></td>
                         </tr>
                     }
                 }).collect_view()}
@@ -361,11 +434,22 @@ fn RunList(runs: Vec<SyncRun>) -> impl IntoView {
 
 /// Uploads the input's file to the source through the REST endpoint (multipart, session cookie).
 #[cfg(feature = "hydrate")]
-async fn upload_file(source_id: i64, input: web_sys::HtmlInputElement) -> Result<String, String> {
+async fn upload_file(source_id: i64, input: web_sys::HtmlInputElement) -> Upload {
+    match send_file(source_id, input).await {
+        Ok(name) => Upload::Sent(name),
+        Err(e) => Upload::Failed(e),
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn send_file(
+    source_id: i64,
+    input: web_sys::HtmlInputElement,
+) -> Result<String, UploadError> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
-    let js = |e: wasm_bindgen::JsValue| format!("{e:?}");
-    let file = input.files().and_then(|f| f.get(0)).ok_or("choose a file first")?;
+    let js = |e: wasm_bindgen::JsValue| UploadError::Server(format!("{e:?}"));
+    let file = input.files().and_then(|f| f.get(0)).ok_or(UploadError::NoFile)?;
     let form = web_sys::FormData::new().map_err(js)?;
     form.append_with_blob_and_filename("file", &file, &file.name()).map_err(js)?;
     let init = web_sys::RequestInit::new();
@@ -374,10 +458,10 @@ async fn upload_file(source_id: i64, input: web_sys::HtmlInputElement) -> Result
     init.set_body(&form);
     let url = format!("/api/v1/sources/{source_id}/files");
     let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js)?;
-    let window = web_sys::window().ok_or("no window")?;
+    let window = web_sys::window().ok_or(UploadError::Unreachable)?;
     let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
         .await
-        .map_err(|_| "the server could not be reached".to_string())?
+        .map_err(|_| UploadError::Unreachable)?
         .dyn_into()
         .map_err(js)?;
     let text = JsFuture::from(response.text().map_err(js)?).await.map_err(js)?;
@@ -385,10 +469,55 @@ async fn upload_file(source_id: i64, input: web_sys::HtmlInputElement) -> Result
     if !response.ok() {
         let v = serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default();
         let detail = v["error"]["errors"][0]["message"].as_str().or(v["error"]["message"].as_str());
-        return Err(detail
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("the server answered {}", response.status())));
+        return Err(match detail {
+            Some(d) => UploadError::Server(d.to_string()),
+            None => UploadError::Status(response.status()),
+        });
     }
     input.set_value("");
-    Ok(format!("Uploaded {}; indexing…", file.name()))
+    Ok(file.name())
+}
+
+/// An upload's state on its source's card (made in the browser only).
+#[derive(Clone)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum Upload {
+    Sending,
+    /// Sent (the file's name); the sync that indexes it is on its way.
+    Sent(String),
+    Failed(UploadError),
+}
+
+#[derive(Clone)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+enum UploadError {
+    NoFile,
+    Unreachable,
+    Status(u16),
+    /// The server's own words (field errors are not translated yet).
+    Server(String),
+}
+
+impl UploadError {
+    fn message(&self, l: Locale) -> String {
+        match self {
+            UploadError::NoFile => td_string!(l, sources.choose_file).to_string(),
+            UploadError::Unreachable => td_string!(l, sources.unreachable).to_string(),
+            UploadError::Status(status) => td_string!(l, sources.server_answered, status = *status),
+            UploadError::Server(m) => m.clone(),
+        }
+    }
+}
+
+/// A sync's status in words (`never synced`, `succeeded`, `running` …).
+fn sync_status(l: Locale, status: &str) -> String {
+    match status {
+        "never synced" => td_string!(l, sources.never_synced),
+        "running" => td_string!(l, job_state.running),
+        "succeeded" => td_string!(l, job_state.succeeded),
+        "cancelled" => td_string!(l, job_state.cancelled),
+        "failed" | "dead" => td_string!(l, sources.status_failed),
+        other => return other.to_string(),
+    }
+    .to_string()
 }

@@ -7,11 +7,13 @@ use crate::components::chart::SpendSummary;
 use crate::components::form::{ErrorBanner, FieldError, LoadError};
 use crate::components::live::use_live_events;
 use crate::components::table::{Pager, human_ms};
+use crate::i18n::{t, t_string, td_string, use_i18n};
+use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
 use model::error::AppError;
-use model::{BudgetBand, BudgetStatus, LlmCall, Page, UsageSummary, usd};
+use model::{BudgetBand, BudgetStatus, LlmCall, Page, UsageSummary};
 
 const PAGE: i64 = 20;
 const DAYS: i64 = 30;
@@ -68,11 +70,12 @@ impl LazyRoute for UsageRoute {
                 reload.update(|r| *r += 1);
             }
         });
+        let i18n = use_i18n();
         view! {
-            <Title text="Usage & Budget" />
+            <Title text=move || t_string!(i18n, usage.title) />
             <section class="page">
-                <h1>"Usage & Budget"</h1>
-                <Transition fallback=|| view! { <p class="loading">"Loading budgets…"</p> }>
+                <h1>{t!(i18n, usage.title)}</h1>
+                <Transition fallback=move || view! { <p class="loading">{t!(i18n, usage.loading_budgets)}</p> }>
                     {move || Suspend::new(async move {
                         match budgets.await {
                             Ok(list) => view! {
@@ -85,8 +88,8 @@ impl LazyRoute for UsageRoute {
                     })}
                 </Transition>
                 <div class="card" id="spend-summary">
-                    <h2>{format!("Spend, last {DAYS} days")}</h2>
-                    <Transition fallback=|| view! { <p class="loading">"Loading spend…"</p> }>
+                    <h2>{move || t_string!(i18n, usage.spend_days, days = DAYS)}</h2>
+                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, usage.loading_spend)}</p> }>
                         {move || Suspend::new(async move {
                             match summary.await {
                                 Ok(s) => view! { <SpendSummary summary=s /> }.into_any(),
@@ -96,43 +99,63 @@ impl LazyRoute for UsageRoute {
                     </Transition>
                 </div>
                 <div class="card" id="try-prompt">
-                    <h2>"Try a prompt"</h2>
-                    <p class="muted">"Asks the console's model. Every call counts against your budget."</p>
+                    <h2>{t!(i18n, usage.try_prompt)}</h2>
+                    <p class="muted">{t!(i18n, usage.try_text)}</p>
                     <form on:submit=submit>
-                        <label for="prompt">"Prompt"</label>
+                        <label for="prompt">{t!(i18n, usage.prompt)}</label>
                         <textarea id="prompt" rows="3" bind:value=prompt></textarea>
                         <FieldError error field="prompt" />
                         <button type="submit" class="btn btn-primary" id="ask" disabled=move || ask.pending().get()>
-                            {move || if ask.pending().get() { "Asking…" } else { "Ask" }}
+                            {move || if ask.pending().get() { t_string!(i18n, usage.asking) } else { t_string!(i18n, usage.ask) }}
                         </button>
                     </form>
                     <ErrorBanner error />
-                    {move || answer().map(|a| view! {
-                        <div class="answer" id="answer">
-                            <p>{a.text}</p>
-                            <p class="muted">{format!("{} · {} · {} in / {} out · {}", a.provider, a.model, a.input_tokens, a.output_tokens, usd(a.cost_nanos))}</p>
-                        </div>
+                    {move || answer().map(|a| {
+                        let l = i18n.get_locale();
+                        let meta = t_string!(
+                            i18n,
+                            usage.answer_meta,
+                            provider = a.provider.clone(),
+                            model = a.model.clone(),
+                            input = l10n::number(l, a.input_tokens),
+                            output = l10n::number(l, a.output_tokens),
+                            cost = l10n::usd(l, a.cost_nanos)
+                        );
+                        view! {
+                            <div class="answer" id="answer">
+                                <p>{a.text}</p>
+                                <p class="muted">{meta}</p>
+                            </div>
+                        }
                     })}
                 </div>
                 <div class="card">
                     <div class="card-head">
-                        <h2>{format!("Model calls, last {DAYS} days")}</h2>
+                        <h2>{move || t_string!(i18n, usage.calls_days, days = DAYS)}</h2>
                         <span class="muted">
-                            "Export: "
+                            {t!(i18n, usage.export)} " "
                             <a href=format!("/api/v1/usage/export?days={DAYS}&format=csv") rel="external" download="">"CSV"</a>
                             " · "
                             <a href=format!("/api/v1/usage/export?days={DAYS}&format=json") rel="external" download="">"JSON"</a>
                         </span>
                     </div>
-                    <Transition fallback=|| view! { <p class="loading">"Loading calls…"</p> }>
+                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, usage.loading_calls)}</p> }>
                         {move || Suspend::new(async move {
                             match calls.await {
-                                Ok(page) if page.items.is_empty() => view! { <p class="muted">"No model calls yet."</p> }.into_any(),
+                                Ok(page) if page.items.is_empty() => view! { <p class="muted">{t!(i18n, usage.no_calls)}</p> }.into_any(),
                                 Ok(page) => {
                                     let total = page.total;
                                     view! {
                                         <table class="table" id="calls-table">
-                                            <thead><tr><th>"When"</th><th>"Feature"</th><th>"Model"</th><th>"Tokens in / out"</th><th>"Cost"</th><th>"Time"</th><th>"Outcome"</th></tr></thead>
+                                            <thead><tr>
+                                                <th>{t!(i18n, usage.when)}</th>
+                                                <th>{t!(i18n, usage.feature)}</th>
+                                                <th>{t!(i18n, usage.model)}</th>
+                                                <th>{t!(i18n, usage.tokens)}</th>
+                                                <th>{t!(i18n, usage.cost)}</th>
+                                                <th>{t!(i18n, usage.time)}</th>
+                                                <th>{t!(i18n, usage.outcome)}</th>
+                                            </tr></thead>
                                             <tbody>{page.items.into_iter().map(|c| view! { <CallRow call=c /> }).collect_view()}</tbody>
                                         </table>
                                         <Pager offset total page=PAGE />
@@ -151,19 +174,37 @@ impl LazyRoute for UsageRoute {
 
 #[component]
 fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
-    let title = if budget.budget.is_global() {
-        format!("Team {} budget", budget.period)
-    } else {
-        format!("Your {} budget", budget.period)
-    };
+    let i18n = use_i18n();
+    let global = budget.budget.is_global();
+    let period = budget.period.clone();
+    let title = move || l10n::budget_title(i18n.get_locale(), global, &period);
     let band = budget.band;
-    let label = match band {
-        BudgetBand::Active => "active",
-        BudgetBand::Warning => "warning: 80 % used",
-        BudgetBand::Critical => "critical: 95 % used",
-        BudgetBand::Exceeded => "exceeded",
+    let label = move || {
+        let l = i18n.get_locale();
+        match band {
+            BudgetBand::Active => td_string!(l, usage.band_active),
+            BudgetBand::Warning => td_string!(l, usage.band_warning),
+            BudgetBand::Critical => td_string!(l, usage.band_critical),
+            BudgetBand::Exceeded => td_string!(l, usage.band_exceeded),
+        }
     };
     let percent = budget.percent.clamp(0, 100);
+    let b = budget.clone();
+    let figures = move || {
+        let l = i18n.get_locale();
+        let held = (b.reserved_nanos > 0).then(|| {
+            format!(" · {}", t_string!(i18n, usage.held, amount = l10n::usd(l, b.reserved_nanos)))
+        });
+        (
+            l10n::usd(l, b.spent_nanos),
+            format!(" {} ", td_string!(l, usage.of)),
+            l10n::usd(l, b.limit_nanos),
+            format!(" ({} %)", b.percent),
+            held,
+        )
+    };
+    let resets_at = budget.resets_at;
+    let projected = budget.projected_nanos;
     view! {
         <div class="card budget" data-budget=budget.budget.key() data-band=band.as_str()>
             <div class="card-head">
@@ -171,17 +212,16 @@ fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
                 <span class="badge band" data-band=band.as_str()>{label}</span>
             </div>
             <p class="budget-figures">
-                <strong>{usd(budget.spent_nanos)}</strong>
-                " of "
-                {usd(budget.limit_nanos)}
-                {format!(" ({}%)", budget.percent)}
-                {(budget.reserved_nanos > 0).then(|| format!(" · {} held by calls in progress", usd(budget.reserved_nanos)))}
+                {move || {
+                    let (spent, of, limit, percent, held) = figures();
+                    view! { <strong>{spent}</strong> {of} {limit} {percent} {held} }
+                }}
             </p>
-            <progress class="progress budget-bar" data-band=band.as_str() max="100" value=percent.to_string() aria-label="Budget used"></progress>
-            <p class="muted">{format!("Resets {}", budget.resets_at.format("%Y-%m-%d %H:%M UTC"))}</p>
+            <progress class="progress budget-bar" data-band=band.as_str() max="100" value=percent.to_string() aria-label=move || t_string!(i18n, usage.budget_used)></progress>
+            <p class="muted">{move || t_string!(i18n, usage.resets, at = l10n::date_time(i18n.get_locale(), resets_at))}</p>
             {budget.projected_over.then(|| view! {
                 <p class="banner banner-warning projection" role="status">
-                    {format!("At this pace you will spend about {} by the reset, more than the limit.", usd(budget.projected_nanos))}
+                    {move || t_string!(i18n, usage.projection, amount = l10n::usd(i18n.get_locale(), projected))}
                 </p>
             })}
         </div>
@@ -190,24 +230,27 @@ fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
 
 #[component]
 fn CallRow(call: LlmCall) -> impl IntoView {
+    let i18n = use_i18n();
+    let (at, streamed, cost, latency) = (call.at, call.streamed, call.cost_nanos, call.latency_ms);
+    let (input, output) = (call.input_tokens + call.cached_input_tokens, call.output_tokens);
     view! {
         <tr data-call-id=call.id.to_string()>
-            <td>{call.at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+            <td>{move || l10n::date_time(i18n.get_locale(), at)}</td>
             <td><code>{call.feature.clone()}</code></td>
             <td>
                 {call.model.clone()}
                 <br />
-                <span class="muted">{call.provider.clone()}{call.streamed.then_some(" · streamed")}</span>
+                <span class="muted">{call.provider.clone()}{move || streamed.then(|| format!(" · {}", t_string!(i18n, usage.streamed)))}</span>
             </td>
             <td>
-                {format!("{} / {}", call.input_tokens + call.cached_input_tokens, call.output_tokens)}
-                {call.usage_estimated.then(|| view! { <span class="badge" title="The provider reported no usage for this call; these token counts are Blueprint's estimate.">"estimated"</span> })}
+                {move || { let l = i18n.get_locale(); format!("{} / {}", l10n::number(l, input), l10n::number(l, output)) }}
+                {call.usage_estimated.then(|| view! { <span class="badge" title=move || t_string!(i18n, usage.estimated_title)>{t!(i18n, usage.estimated)}</span> })}
             </td>
             <td>
-                {usd(call.cost_nanos)}
-                {(!call.price_known).then(|| view! { <span class="badge" title="This model is not in the price table; the default price was used.">"default price"</span> })}
+                {move || l10n::usd(i18n.get_locale(), cost)}
+                {(!call.price_known).then(|| view! { <span class="badge" title=move || t_string!(i18n, usage.default_price_title)>{t!(i18n, usage.default_price)}</span> })}
             </td>
-            <td>{human_ms(call.latency_ms)}</td>
+            <td>{move || human_ms(i18n.get_locale(), latency)}</td>
             <td><span class="badge outcome" data-outcome=call.outcome.clone()>{call.outcome.clone()}</span></td>
         </tr>
     }

@@ -12,7 +12,7 @@ use crate::store::{NewAuditEntry, NewUserRow, RefreshTokenRecord, StoreError};
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue};
 use model::error::AppError;
-use model::{CurrentUser, Email, NewAccount, Scopes, SignInForm, User};
+use model::{CurrentUser, Email, Lang, NewAccount, Scopes, SignInForm, User};
 use std::time::Duration;
 
 const USER_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -64,18 +64,32 @@ pub struct Session {
     pub refresh_token: Option<String>,
     /// Its lifetime in seconds.
     pub refresh_ttl_s: i64,
+    /// The account's language, if it has one: the browser switches to it on sign-in.
+    pub lang: Option<Lang>,
 }
 
 impl Session {
-    /// `Set-Cookie` headers carrying this session.
+    /// `Set-Cookie` headers carrying this session (and the account's language).
     pub fn cookies(&self, secure: bool) -> Vec<HeaderValue> {
-        auth::session_cookies(
+        let mut out = auth::session_cookies(
             &self.access_token,
             self.access_ttl_s,
             self.refresh_token.as_deref().map(|r| (r, self.refresh_ttl_s)),
             secure,
-        )
+        );
+        out.extend(self.lang.and_then(|l| crate::i18n::lang_cookie(l, secure)));
+        out
     }
+}
+
+/// Keeps the user's language (`en`, `ru`) on their account.
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
+pub async fn set_language(state: &AppState, user: &Principal, tag: &str) -> Result<Lang, AppError> {
+    let lang = Lang::parse(tag)
+        .ok_or_else(|| AppError::invalid("lang", "one_of", "lang must be en or ru"))?;
+    state.store.set_user_locale(user.user_id, Some(lang)).await?;
+    forget_user(state, user.user_id).await;
+    Ok(lang)
 }
 
 fn ttl_s(d: Duration) -> i64 {
@@ -139,6 +153,7 @@ async fn start_session(state: &AppState, user: &User) -> Result<Session, AppErro
         access_ttl_s,
         refresh_token: Some(refresh),
         refresh_ttl_s: ttl_s(state.auth.refresh_ttl),
+        lang: user.locale,
     })
 }
 
@@ -147,6 +162,7 @@ async fn start_session(state: &AppState, user: &User) -> Result<Session, AppErro
 pub async fn register(
     state: &AppState,
     new: NewAccount,
+    lang: Option<Lang>,
     client_ip: &str,
 ) -> Result<Session, AppError> {
     if !state.auth.allow_registration && state.store.count_users().await? > 0 {
@@ -165,7 +181,7 @@ pub async fn register(
         first_user_scopes: Some(Scopes::all()),
         created_at: Utc::now(),
     };
-    let user = match state.store.create_user(row).await {
+    let mut user = match state.store.create_user(row).await {
         Ok(u) => u,
         Err(StoreError::Conflict { .. }) => {
             return Err(AppError::Conflict {
@@ -175,6 +191,12 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user.id = user.id, "account registered");
+    // The language the account was created in (if the client named one) is its language until
+    // the user picks another; without one the account follows each browser.
+    if let Some(lang) = lang {
+        state.store.set_user_locale(user.id, Some(lang)).await?;
+        user.locale = Some(lang);
+    }
     state.store.touch_user_login(user.id, Utc::now()).await?;
     start_session(state, &user).await
 }
@@ -360,6 +382,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
         access_ttl_s,
         refresh_token: new_refresh,
         refresh_ttl_s: ttl_s(state.auth.refresh_ttl),
+        // A refresh keeps whatever language this browser shows now.
+        lang: None,
     })
 }
 

@@ -5,6 +5,8 @@
 pub mod accounts;
 /// Chat through the gateway for API clients: input rules, then one budgeted call.
 pub mod chat;
+/// The dashboard: the caller's state in one read.
+pub mod dashboard;
 /// Every job kind and built-in schedule, registered in one place.
 pub mod job_kinds;
 /// Jobs as their owners see them.

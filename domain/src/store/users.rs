@@ -6,7 +6,7 @@ use super::audit::insert_audit_in;
 use super::{Flag, NewAuditEntry, SqlStore, StoreError, StoreResult, from_ms, to_ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use model::{Scopes, User};
+use model::{Lang, Scopes, User};
 
 /// A user row with the secret parts services need.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ pub struct NewUserRow {
 }
 
 pub(crate) const USER_COLUMNS: &str = "id, email, display_name, password_hash, scopes, \
-     CAST(active AS INTEGER) AS active, created_at, last_login_at";
+     CAST(active AS INTEGER) AS active, created_at, last_login_at, locale";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -48,6 +48,7 @@ pub(crate) struct UserRow {
     pub active: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    pub locale: Option<String>,
 }
 
 impl From<UserRow> for UserRecord {
@@ -61,6 +62,7 @@ impl From<UserRow> for UserRecord {
                 active: r.active,
                 created_at: from_ms(r.created_at),
                 last_login_at: r.last_login_at.map(from_ms),
+                locale: r.locale.as_deref().and_then(Lang::parse),
             },
             password_hash: r.password_hash,
         }
@@ -101,6 +103,8 @@ pub trait UserStore: Send + Sync {
     async fn count_users(&self) -> StoreResult<i64>;
     /// Records a successful sign-in.
     async fn touch_user_login(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Sets (or clears) a user's language.
+    async fn set_user_locale(&self, id: i64, locale: Option<Lang>) -> StoreResult<()>;
     /// Replaces a user's scopes and records the audit entry in the same transaction.
     async fn set_user_scopes(
         &self,
@@ -208,6 +212,18 @@ impl UserStore for SqlStore {
             .bind(to_ms(at))
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    async fn set_user_locale(&self, id: i64, locale: Option<Lang>) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET locale = $2 WHERE id = $1")
+            .bind(id)
+            .bind(locale.map(Lang::as_str))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 

@@ -162,10 +162,12 @@ fn pair(session: accounts::Session) -> Result<TokenPair, AppError> {
 async fn register(
     State(s): State<ServerState>,
     Extension(ip): Extension<ClientIp>,
+    headers: http::HeaderMap,
     ApiJson(form): ApiJson<RegisterForm>,
 ) -> Result<(StatusCode, Json<TokenPair>), AppError> {
     let new = NewAccount::try_from(form)?;
-    let session = accounts::register(&s.app, new, &ip.0).await?;
+    let lang = domain::i18n::requested_lang(&headers);
+    let session = accounts::register(&s.app, new, lang, &ip.0).await?;
     Ok((StatusCode::CREATED, Json(pair(session)?)))
 }
 

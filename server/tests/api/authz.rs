@@ -248,6 +248,9 @@ const RULES: &[Rule] = &[
     },
     sfn("/api/sign_out", Access::Public, "{}").ends_session(),
     sfn("/api/current_user", Access::Public, "{}"),
+    sfn("/api/set_language", BASIC, r#"{"lang":"ru"}"#),
+    // --- app/src/api/dashboard.rs
+    sfn("/api/dashboard", BASIC, "{}"),
     // --- app/src/api/tokens.rs
     sfn("/api/list_api_tokens", BASIC, "{}"),
     sfn("/api/create_api_token", BASIC, r#"{"form":{"name":"authz","expires_in_days":1}}"#),

@@ -212,3 +212,92 @@ async fn cross_site_post_with_cookies_is_403() {
         .expect("current user");
     assert!(expect_status(res, StatusCode::OK).await.is_object());
 }
+
+/// The language: a Russian browser's account is Russian; signing in elsewhere brings the choice
+/// along (the `bp_lang` cookie); the switch stores a new choice; pages render in it on the server.
+#[tokio::test]
+async fn the_accounts_language_follows_it_to_another_browser() {
+    let app = spawn_app().await;
+    let address = email("lang");
+    let russian = browser();
+    let res = russian
+        .post(app.url("/api/register"))
+        .header("accept-language", "ru-RU,ru;q=0.9,en;q=0.5")
+        .json(
+            &json!({ "form": { "email": address, "password": PASSWORD, "display_name": "Иван" } }),
+        )
+        .send()
+        .await
+        .expect("register");
+    let cookies = set_cookies(&res);
+    expect_status(res, StatusCode::OK).await;
+    assert_eq!(cookie_value(&cookies, "bp_lang").as_deref(), Some("ru"), "{cookies:?}");
+    let lang_cookie = cookies.iter().find(|c| c.starts_with("bp_lang=")).expect("bp_lang");
+    assert!(
+        !lang_cookie.contains("HttpOnly"),
+        "the switch must be able to write it: {lang_cookie}"
+    );
+
+    // Another browser that prefers English signs in and gets the account's Russian.
+    let other = browser();
+    let res = other
+        .post(app.url("/api/sign_in"))
+        .header("accept-language", "en-US")
+        .json(&json!({ "form": { "email": address, "password": PASSWORD } }))
+        .send()
+        .await
+        .expect("sign in");
+    let cookies = set_cookies(&res);
+    expect_status(res, StatusCode::OK).await;
+    assert_eq!(cookie_value(&cookies, "bp_lang").as_deref(), Some("ru"), "{cookies:?}");
+    let page = other.get(app.url("/")).send().await.expect("page").text().await.expect("html");
+    assert!(page.contains(r#"lang="ru""#), "{}", &page[..page.len().min(400)]);
+    assert!(page.contains("Здравствуйте, Иван"), "the dashboard is Russian");
+
+    // The switch (its cookie is the browser's own): English from now on, on the account too.
+    let res = other
+        .post(app.url("/api/set_language"))
+        .json(&json!({ "lang": "en" }))
+        .send()
+        .await
+        .expect("switch");
+    expect_status(res, StatusCode::OK).await;
+    let third = browser();
+    let res = third
+        .post(app.url("/api/sign_in"))
+        .header("accept-language", "ru")
+        .json(&json!({ "form": { "email": address, "password": PASSWORD } }))
+        .send()
+        .await
+        .expect("sign in");
+    let cookies = set_cookies(&res);
+    assert_eq!(cookie_value(&cookies, "bp_lang").as_deref(), Some("en"), "preference beats header");
+    expect_status(res, StatusCode::OK).await;
+
+    let res = other
+        .post(app.url("/api/set_language"))
+        .json(&json!({ "lang": "de" }))
+        .send()
+        .await
+        .expect("switch");
+    let body = expect_status(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(body["errors"][0]["field"], "lang", "{body}");
+
+    // A visitor's sign-in page follows Accept-Language, and says so in <html lang>.
+    let page = browser()
+        .get(app.url("/signin"))
+        .header("accept-language", "ru;q=0.9, en;q=0.8")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains(r#"lang="ru""#) && page.contains("Вход в Blueprint"), "Russian sign-in");
+    let page =
+        browser().get(app.url("/signin")).send().await.expect("page").text().await.expect("html");
+    assert!(
+        page.contains(r#"lang="en""#) && page.contains("Sign in to Blueprint"),
+        "English default"
+    );
+}
