@@ -324,18 +324,6 @@ fn FacetGroup(
     .into_any()
 }
 
-/// Milliseconds since the epoch, from the browser's clock in the browser.
-fn now_ms() -> i64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now() as i64
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        chrono::Utc::now().timestamp_millis()
-    }
-}
-
 /// "Updated within": any time, the past week, month or year, with cumulative counts.
 #[component]
 fn UpdatedFacet(values: Vec<FacetValue>, filters: RwSignal<SearchFilters>) -> impl IntoView {
@@ -350,7 +338,8 @@ fn UpdatedFacet(values: Vec<FacetValue>, filters: RwSignal<SearchFilters>) -> im
     let choice = move || {
         filters.with(|f| {
             f.updated_after.map_or(0, |t| {
-                let days = (now_ms() - t.timestamp_millis()) as f64 / 86_400_000.0;
+                let days =
+                    (l10n::now().timestamp_millis() - t.timestamp_millis()) as f64 / 86_400_000.0;
                 [7, 30, 365]
                     .into_iter()
                     .min_by_key(|d| ((days - *d as f64).abs() * 10.0) as i64)
@@ -361,7 +350,11 @@ fn UpdatedFacet(values: Vec<FacetValue>, filters: RwSignal<SearchFilters>) -> im
     let pick = move |days: i64| {
         filters.update(|f| {
             f.updated_after = (days > 0)
-                .then(|| chrono::DateTime::from_timestamp_millis(now_ms() - days * 86_400_000))
+                .then(|| {
+                    chrono::DateTime::from_timestamp_millis(
+                        l10n::now().timestamp_millis() - days * 86_400_000,
+                    )
+                })
                 .flatten();
         });
     };
