@@ -7,6 +7,28 @@ use crate::i18n::{Locale, td_string};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use model::JobState;
 
+/// What went wrong, for the reader. Sentences the server wrote (refusals, conflicts, field
+/// rules) come in the request's language already; the few an error only implies are written
+/// here.
+pub fn error_text(locale: Locale, error: &model::error::AppError) -> String {
+    use model::error::AppError;
+    match error {
+        AppError::NotFound { .. } => td_string!(locale, error.not_found).to_string(),
+        AppError::PayloadTooLarge { limit_bytes } => {
+            td_string!(locale, error.too_large, limit = number(locale, *limit_bytes)).to_string()
+        }
+        AppError::Internal { request_id } => {
+            td_string!(locale, error.internal, id = request_id.clone()).to_string()
+        }
+        AppError::Validation { errors } => {
+            let fields: Vec<String> =
+                errors.iter().map(|e| format!("{} ({})", e.field, e.message)).collect();
+            td_string!(locale, error.invalid, fields = fields.join("; ")).to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// `n` with the language's thousands separator.
 pub fn number(locale: Locale, n: i64) -> String {
     let digits = n.unsigned_abs().to_string();

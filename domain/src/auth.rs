@@ -202,6 +202,8 @@ pub struct Principal {
     pub scopes: Scopes,
     /// The credential used.
     pub credential: Credential,
+    /// The language the account chose (Settings or the top-bar switch), if it chose.
+    pub lang: Option<model::Lang>,
 }
 
 impl Principal {
@@ -210,7 +212,7 @@ impl Principal {
         if self.scopes.contains(scope) {
             Ok(())
         } else {
-            Err(AppError::forbidden(format!("this needs the '{scope}' scope")))
+            Err(AppError::forbidden(crate::tr!("this needs the '%{scope}' scope", scope = scope)))
         }
     }
 
@@ -240,7 +242,7 @@ impl AuthOutcome {
         match (&self.principal, &self.rejection) {
             (Some(p), _) => Ok(p.clone()),
             (None, Some(e)) => Err(e.clone()),
-            (None, None) => Err(AppError::unauthorized("sign in first")),
+            (None, None) => Err(AppError::unauthorized(crate::tr!("sign in first"))),
         }
     }
 

@@ -30,7 +30,7 @@ impl From<StoreError> for AppError {
                 tracing::info!(
                     request.id = %current_request_id(), constraint = %constraint, "write refused by a constraint"
                 );
-                AppError::Conflict { message: "this conflicts with existing data".into() }
+                AppError::Conflict { message: crate::tr!("this conflicts with existing data") }
             }
             StoreError::Other(cause) => internal(format!("{cause:#}")),
         }

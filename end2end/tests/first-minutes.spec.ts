@@ -121,3 +121,23 @@ test.describe('on a phone', () => {
     expect(width).toBeLessThanOrEqual(390);
   });
 });
+
+test('before the page script runs: search still works, other forms are disabled and say why', async ({ browser }) => {
+  const ctx = await browser.newContext();
+  await register(await ctx.newPage(), 'Noa Script', uniqueEmail('nojs'), 'nojs password 123');
+  // A page whose WASM never arrives never hydrates: what a slow link shows for a while.
+  const page = await ctx.newPage();
+  await page.route('**/*.wasm', (route) => route.abort());
+  await page.goto('/settings');
+  const gate = page.locator('fieldset.form-gate').first();
+  await expect(gate.getByRole('status')).toHaveText('This form works once the page has loaded its script.');
+  await expect(gate.getByRole('button', { name: 'Create token' })).toBeDisabled();
+  await expect(gate.getByLabel('Name')).toBeDisabled();
+  // The search box is a plain GET form: a query runs as a page load.
+  await page.goto('/search');
+  await page.locator('#search-input').fill('anything at all');
+  await page.locator('#search-input').press('Enter');
+  await expect(page).toHaveURL(/\/search\?q=anything(\+|%20)at(\+|%20)all$/);
+  await expect(page.getByRole('heading', { name: 'Search', level: 1 })).toBeVisible();
+  await ctx.close();
+});

@@ -57,8 +57,8 @@ pub enum AppError {
     /// 413: the body is larger than the server accepts.
     #[error("request body is larger than {limit_bytes} bytes")]
     PayloadTooLarge { limit_bytes: i64 },
-    /// 429: too many attempts; try again after `retry_after_secs`.
-    #[error("{message} Try again in {retry_after_secs} s.")]
+    /// 429: too many attempts; try again after `retry_after_secs` (the message says when).
+    #[error("{message}")]
     RateLimited { message: String, retry_after_secs: i64 },
     /// 402: the call would cross a spending budget. Names the budget, its numbers (nano-dollars)
     /// and when it resets.
@@ -204,7 +204,8 @@ mod http_framing {
         }
     }
 
-    /// The JSON body of an error: its fields plus a readable `message`.
+    /// The JSON body of an error: its fields plus a readable `message` (English; the server
+    /// re-renders it in the request's language from the error the response carries).
     pub fn error_body(err: &AppError) -> serde_json::Value {
         let mut v =
             serde_json::to_value(err).unwrap_or_else(|_| serde_json::json!({ "code": "internal" }));
@@ -220,6 +221,9 @@ mod http_framing {
                 .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
             let mut res = (status, axum::Json(error_body(&self))).into_response();
             error_headers(&self, res.headers_mut());
+            // The error itself rides along, so that a layer that knows the request's language
+            // can render the body again in it.
+            res.extensions_mut().insert(self);
             res
         }
     }

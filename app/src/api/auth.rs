@@ -31,7 +31,13 @@ pub async fn register(form: RegisterForm) -> Result<CurrentUser, AppError> {
     let state = app_state()?;
     let lang = use_context::<http::request::Parts>()
         .and_then(|p| domain::i18n::requested_lang(&p.headers));
-    let session = accounts::register(&state, form.try_into()?, lang, &client_ip()).await?;
+    let session = accounts::register(
+        &state,
+        form.try_into().map_err(domain::i18n::here)?,
+        lang,
+        &client_ip(),
+    )
+    .await?;
     set_cookies(session.cookies(state.auth.secure_cookies));
     Ok(session.user)
 }

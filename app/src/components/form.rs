@@ -23,15 +23,36 @@ pub fn FieldError(
 /// Why a list or panel could not load: the one pattern every page uses for a failed resource.
 #[component]
 pub fn LoadError(error: AppError) -> impl IntoView {
-    view! { <p class="banner banner-error">{error.to_string()}</p> }
+    let text = crate::l10n::error_text(crate::i18n::use_i18n().get_locale_untracked(), &error);
+    view! { <p class="banner banner-error">{text}</p> }
+}
+
+/// The fields and buttons of a form that only works with the page's code loaded: disabled until
+/// the page hydrates, saying why meanwhile (and for good when scripts are off). The form around
+/// it posts, so nothing typed can end up in a URL whatever happens.
+#[component]
+pub fn FormGate(children: Children) -> impl IntoView {
+    let i18n = crate::i18n::use_i18n();
+    let ready = RwSignal::new(false);
+    // Effects run in the browser only, after hydration.
+    Effect::new(move |_| ready.set(true));
+    view! {
+        <fieldset class="form-gate" disabled=move || !ready.get()>
+            {children()}
+            <Show when=move || !ready.get()>
+                <p class="muted form-wait" role="status">{crate::i18n::t!(i18n, form_wait)}</p>
+            </Show>
+        </fieldset>
+    }
 }
 
 /// A banner for errors that belong to no single field.
 #[component]
 pub fn ErrorBanner(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let i18n = crate::i18n::use_i18n();
     let message = move || match error.get() {
         Some(AppError::Validation { .. }) | None => None,
-        Some(e) => Some(e.to_string()),
+        Some(e) => Some(crate::l10n::error_text(i18n.get_locale(), &e)),
     };
     view! {
         <Show when=move || message().is_some()>

@@ -3,7 +3,7 @@
 use crate::api::admin::{SetUserActive, SetUserScopes, list_audit, list_users};
 use crate::api::usage::SetBudget;
 use crate::components::form::FieldError;
-use crate::components::form::{ErrorBanner, LoadError};
+use crate::components::form::{ErrorBanner, FormGate, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::Pager;
@@ -271,7 +271,7 @@ fn BudgetForm(set_budget: ServerAction<SetBudget>) -> impl IntoView {
         <div class="card" id="budget-form">
             <h2>{t!(i18n, admin.budgets)}</h2>
             <p class="muted">{t!(i18n, admin.budgets_text)}</p>
-            <form class="inline-form" on:submit=submit>
+            <form method="post" class="inline-form" on:submit=submit><FormGate>
                 <label for="budget-email">{t!(i18n, admin.user_email)}</label>
                 <input id="budget-email" type="email" placeholder=move || t_string!(i18n, admin.everyone_placeholder) bind:value=email />
                 <label for="budget-limit">{t!(i18n, admin.limit)}</label>
@@ -285,7 +285,7 @@ fn BudgetForm(set_budget: ServerAction<SetBudget>) -> impl IntoView {
                 <label for="budget-reason">{t!(i18n, admin.reason)}</label>
                 <input id="budget-reason" type="text" bind:value=reason />
                 <button type="submit" class="btn btn-primary" disabled=move || set_budget.pending().get()>{t!(i18n, admin.save_budget)}</button>
-            </form>
+            </FormGate></form>
             <FieldError error field="user_email" />
             <FieldError error field="limit_usd" />
             <FieldError error field="reason" />

@@ -1,7 +1,7 @@
 //! `/jobs`: the user's background jobs with live progress (no reload needed), cancel and retry.
 
 use crate::api::jobs::{CancelJob, RetryJob, StartDemoJob, list_my_jobs};
-use crate::components::form::{ErrorBanner, FieldError, LoadError};
+use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::live::use_live_events;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::l10n;
@@ -87,11 +87,11 @@ impl LazyRoute for JobsRoute {
                 <div class="card">
                     <h2>{t!(i18n, jobs.demo)}</h2>
                     <p class="muted">{t!(i18n, jobs.demo_text)}</p>
-                    <form class="inline-form" on:submit=submit>
+                    <form method="post" class="inline-form" on:submit=submit><FormGate>
                         <label for="demo-steps">{t!(i18n, jobs.steps)}</label>
                         <input id="demo-steps" type="number" min="1" max="10000" bind:value=steps />
                         <button type="submit" class="btn btn-primary" id="start-demo" disabled=move || start.pending().get()>{t!(i18n, jobs.start)}</button>
-                    </form>
+                    </FormGate></form>
                     <FieldError error field="steps" />
                     <ErrorBanner error />
                 </div>

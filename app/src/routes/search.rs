@@ -95,8 +95,8 @@ impl LazyRoute for SearchRoute {
             <Title text=move || t_string!(i18n, search.title) />
             <section class="page search-page">
                 <h1>{t!(i18n, search.title)}</h1>
-                <form class="search-bar" role="search" on:submit=move |ev| { ev.prevent_default(); run_now(q.get_untracked()); }>
-                    <input id="search-input" type="search" placeholder=move || t_string!(i18n, search.placeholder)
+                <form class="search-bar" role="search" method="get" action="/search" on:submit=move |ev| { ev.prevent_default(); run_now(q.get_untracked()); }>
+                    <input id="search-input" name="q" type="search" placeholder=move || t_string!(i18n, search.placeholder)
                         aria-label=move || t_string!(i18n, search.title) autocomplete="off" prop:value=move || q.get() on:input=on_input />
                     <select id="search-mode" aria-label=move || t_string!(i18n, search.ranking) on:change=move |ev| {
                         mode.set(match event_target_value(&ev).as_str() {
@@ -115,7 +115,7 @@ impl LazyRoute for SearchRoute {
                         match results.await {
                             Ok(None) => view! { <History history run_now /> }.into_any(),
                             Ok(Some(resp)) => view! { <Results resp filters offset similar run_now /> }.into_any(),
-                            Err(e) => view! { <p class="banner banner-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <p class="banner banner-error" role="alert">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -148,7 +148,7 @@ fn History(
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="muted">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="muted">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -462,7 +462,7 @@ fn Hit(
                         {resp.hits.into_iter().map(|h| view! { <li><a href=h.url target="_blank" rel="noopener noreferrer">{h.title}</a> <span class="muted">{h.source_name}</span></li> }).collect_view()}
                     </ul>
                 }.into_any(),
-                Err(e) => view! { <p class="field-error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <p class="field-error">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
             })}
         </li>
     }

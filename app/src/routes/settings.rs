@@ -1,7 +1,7 @@
 //! `/settings`: who you are, and your personal API tokens.
 
 use crate::api::tokens::{CreateApiToken, RevokeApiToken, list_api_tokens};
-use crate::components::form::{ErrorBanner, FieldError, LoadError};
+use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::session::use_session;
 use crate::i18n::{Locale, t, t_string, use_i18n};
 use crate::l10n;
@@ -85,13 +85,13 @@ impl LazyRoute for SettingsRoute {
                 <div class="card">
                     <h2>{t!(i18n, settings.tokens)}</h2>
                     <p class="muted">{t!(i18n, settings.tokens_text)} " " <code>"Authorization: Bearer <token>"</code> "."</p>
-                    <form class="inline-form" on:submit=submit>
+                    <form method="post" class="inline-form" on:submit=submit><FormGate>
                         <label for="token-name">{t!(i18n, settings.name)}</label>
                         <input id="token-name" bind:value=name placeholder="ci-bot" />
                         <label for="token-days">{t!(i18n, settings.expires_in)}</label>
                         <input id="token-days" type="number" min="1" max="365" bind:value=days />
                         <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>{t!(i18n, settings.create)}</button>
-                    </form>
+                    </FormGate></form>
                     <FieldError error field="name" />
                     <FieldError error field="expires_in_days" />
                     <ErrorBanner error />

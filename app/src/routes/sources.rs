@@ -5,7 +5,7 @@
 use crate::api::sources::{
     CreateSource, DeleteSource, SyncSource, TestSource, list_sources, list_sync_runs,
 };
-use crate::components::form::{ErrorBanner, LoadError, ValidationList};
+use crate::components::form::{ErrorBanner, FormGate, LoadError, ValidationList};
 use crate::components::live::use_live_events;
 use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
 use crate::l10n;
@@ -175,7 +175,7 @@ fn AddSource(create: ServerAction<CreateSource>, test: ServerAction<TestSource>)
     view! {
         <div class="card">
             <h2>{t!(i18n, sources.add)}</h2>
-            <form class="stack" id="add-source" on:submit=move |ev| { ev.prevent_default(); create.dispatch(CreateSource { form: form() }); }>
+            <form method="post" class="stack" id="add-source" on:submit=move |ev| { ev.prevent_default(); create.dispatch(CreateSource { form: form() }); }><FormGate>
                 <div class="grid-2">
                     <label>{t!(i18n, sources.name)} <input id="source-name" required maxlength="80" bind:value=name /></label>
                     <label>{t!(i18n, sources.kind)}
@@ -230,7 +230,7 @@ fn AddSource(create: ServerAction<CreateSource>, test: ServerAction<TestSource>)
                 {move || tested().map(|m| view! { <p class="banner banner-ok" role="status" id="test-result">{m}</p> })}
                 <ValidationList error />
                 <ErrorBanner error />
-            </form>
+            </FormGate></form>
         </div>
     }
 }
@@ -390,7 +390,7 @@ fn SourceCard(
                         match runs.await {
                             Ok(list) if list.is_empty() => view! { <p class="muted">{t!(i18n, sources.no_syncs)}</p> }.into_any(),
                             Ok(list) => view! { <RunList runs=list /> }.into_any(),
-                            Err(e) => view! { <p class="field-error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <p class="field-error">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
                         }
                     })}
                 </Suspense>

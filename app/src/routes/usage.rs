@@ -4,7 +4,7 @@
 use crate::api::llm_admin::my_usage_summary;
 use crate::api::usage::{TryPrompt, my_budgets, my_calls};
 use crate::components::chart::SpendSummary;
-use crate::components::form::{ErrorBanner, FieldError, LoadError};
+use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::live::use_live_events;
 use crate::components::table::{Pager, human_ms};
 use crate::i18n::{t, t_string, td_string, use_i18n};
@@ -101,14 +101,14 @@ impl LazyRoute for UsageRoute {
                 <div class="card" id="try-prompt">
                     <h2>{t!(i18n, usage.try_prompt)}</h2>
                     <p class="muted">{t!(i18n, usage.try_text)}</p>
-                    <form on:submit=submit>
+                    <form method="post" on:submit=submit><FormGate>
                         <label for="prompt">{t!(i18n, usage.prompt)}</label>
                         <textarea id="prompt" rows="3" bind:value=prompt></textarea>
                         <FieldError error field="prompt" />
                         <button type="submit" class="btn btn-primary" id="ask" disabled=move || ask.pending().get()>
                             {move || if ask.pending().get() { t_string!(i18n, usage.asking) } else { t_string!(i18n, usage.ask) }}
                         </button>
-                    </form>
+                    </FormGate></form>
                     <ErrorBanner error />
                     {move || answer().map(|a| {
                         let l = i18n.get_locale();

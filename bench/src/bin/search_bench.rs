@@ -543,6 +543,7 @@ async fn run_size(
         display_name: user.display_name.clone(),
         scopes: user.scopes.clone(),
         credential: Credential::ApiToken { id: 0 },
+        lang: None,
     };
     let source = state
         .store

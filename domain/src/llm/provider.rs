@@ -171,7 +171,7 @@ where
                 Ok(Some(Err(e))) => e,
                 Ok(None) => LlmError::Protocol {
                     provider: st.http.provider.clone(),
-                    message: "the stream ended before the answer was complete".into(),
+                    message: crate::tr!("the stream ended before the answer was complete"),
                 },
                 Err(_) => LlmError::Timeout {
                     provider: st.http.provider.clone(),

@@ -35,7 +35,7 @@ async fn ensure_session_live(state: &AppState, user_id: i64, family: &str) -> Re
         })
         .await?;
     if revoked {
-        return Err(AppError::unauthorized("this session was signed out or revoked"));
+        return Err(AppError::unauthorized(crate::tr!("this session was signed out or revoked")));
     }
     Ok(())
 }
@@ -86,7 +86,7 @@ impl Session {
 #[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn set_language(state: &AppState, user: &Principal, tag: &str) -> Result<Lang, AppError> {
     let lang = Lang::parse(tag)
-        .ok_or_else(|| AppError::invalid("lang", "one_of", "lang must be en or ru"))?;
+        .ok_or_else(|| AppError::invalid("lang", "one_of", crate::tr!("lang must be en or ru")))?;
     state.store.set_user_locale(user.user_id, Some(lang)).await?;
     forget_user(state, user.user_id).await;
     Ok(lang)
@@ -110,7 +110,7 @@ pub async fn load_user(state: &AppState, user_id: i64) -> Result<User, AppError>
             match store.get_user(user_id).await {
                 Ok(r) => Ok(r.user),
                 Err(StoreError::NotFound) => {
-                    Err(AppError::unauthorized("this account no longer exists"))
+                    Err(AppError::unauthorized(crate::tr!("this account no longer exists")))
                 }
                 Err(e) => Err(e.into()),
             }
@@ -166,10 +166,15 @@ pub async fn register(
     client_ip: &str,
 ) -> Result<Session, AppError> {
     if !state.auth.allow_registration && state.store.count_users().await? > 0 {
-        return Err(AppError::forbidden("registration is closed; ask an admin for an account"));
+        return Err(AppError::forbidden(crate::tr!(
+            "registration is closed; ask an admin for an account"
+        )));
     }
     state.limits.register_ip.hit(client_ip).await.map_err(|r| AppError::RateLimited {
-        message: "Too many accounts were created from this address; try again later.".into(),
+        message: crate::tr!(
+            "Too many accounts were created from this address. Try again in %{secs} s.",
+            secs = r.secs()
+        ),
         retry_after_secs: r.secs(),
     })?;
     let password_hash = auth::hash_password(&new.password).await?;
@@ -185,7 +190,7 @@ pub async fn register(
         Ok(u) => u,
         Err(StoreError::Conflict { .. }) => {
             return Err(AppError::Conflict {
-                message: "an account with this e-mail already exists".into(),
+                message: crate::tr!("an account with this e-mail already exists"),
             });
         }
         Err(e) => return Err(e.into()),
@@ -273,13 +278,14 @@ pub async fn sign_in(
     client_ip: &str,
 ) -> Result<Session, AppError> {
     let limited = |r: crate::ratelimit::RetryAfter| AppError::RateLimited {
-        message: "Too many sign-in attempts.".into(),
+        message: crate::tr!("Too many sign-in attempts. Try again in %{secs} s.", secs = r.secs()),
         retry_after_secs: r.secs(),
     };
     state.limits.login_ip.hit(client_ip).await.map_err(limited)?;
-    let email = Email::parse(&form.email).map_err(|e| AppError::Validation { errors: vec![e] })?;
+    let email = Email::parse(&form.email)
+        .map_err(|e| crate::i18n::here(AppError::Validation { errors: vec![e] }))?;
     if form.password.is_empty() {
-        return Err(AppError::invalid("password", "required", "Password is required."));
+        return Err(AppError::invalid("password", "required", crate::tr!("Password is required.")));
     }
     let pair = format!("{}|{client_ip}", email.as_str());
     state.limits.login_account.check(&pair).await.map_err(limited)?;
@@ -301,7 +307,7 @@ pub async fn sign_in(
         let _ = state.limits.login_account.hit(&pair).await;
         state.limits.login_delay.add(email.as_str(), 1).await;
         metrics::counter!("auth_sign_in_total", "outcome" => "failed").increment(1);
-        return Err(AppError::unauthorized("wrong e-mail or password"));
+        return Err(AppError::unauthorized(crate::tr!("wrong e-mail or password")));
     };
     state.limits.login_account.reset(&pair).await;
     state.store.touch_user_login(record.user.id, Utc::now()).await?;
@@ -317,19 +323,19 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
     let record = match state.store.get_refresh_token(&hash).await {
         Ok(r) => r,
         Err(StoreError::NotFound) => {
-            return Err(AppError::unauthorized("refresh token is not valid"));
+            return Err(AppError::unauthorized(crate::tr!("refresh token is not valid")));
         }
         Err(e) => return Err(e.into()),
     };
     if record.revoked_at.is_some() {
-        return Err(AppError::unauthorized("this session was signed out or revoked"));
+        return Err(AppError::unauthorized(crate::tr!("this session was signed out or revoked")));
     }
     if record.expires_at <= now {
-        return Err(AppError::unauthorized("this session has expired; sign in again"));
+        return Err(AppError::unauthorized(crate::tr!("this session has expired; sign in again")));
     }
     let user = load_user(state, record.user_id).await?;
     if !user.active {
-        return Err(AppError::unauthorized("this account has been deactivated"));
+        return Err(AppError::unauthorized(crate::tr!("this account has been deactivated")));
     }
     let grace = chrono_dur(state.auth.refresh_reuse_grace);
     let mut new_refresh = None;
@@ -342,9 +348,9 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> Result<Session, A
                 "refresh token reuse detected; family revoked"
             );
             metrics::counter!("auth_refresh_reuse_total").increment(1);
-            return Err(AppError::unauthorized(
-                "this refresh token was already used; every session from that sign-in was revoked",
-            ));
+            return Err(AppError::unauthorized(crate::tr!(
+                "this refresh token was already used; every session from that sign-in was revoked"
+            )));
         }
     } else {
         let next = auth::new_secret(REFRESH_TOKEN_PREFIX);
@@ -434,7 +440,7 @@ async fn principal_for(
 ) -> Result<Principal, AppError> {
     let user = load_user(state, user_id).await?;
     if !user.active {
-        return Err(AppError::unauthorized("this account has been deactivated"));
+        return Err(AppError::unauthorized(crate::tr!("this account has been deactivated")));
     }
     if let Credential::Cookie { family } | Credential::Bearer { family } = &credential {
         ensure_session_live(state, user_id, family).await?;
@@ -445,11 +451,12 @@ async fn principal_for(
         display_name: user.display_name,
         scopes: token_scopes.intersect(&user.scopes),
         credential,
+        lang: user.locale,
     })
 }
 
 fn parse_user_id(sub: &str) -> Result<i64, AppError> {
-    sub.parse().map_err(|_| AppError::unauthorized("access token is not valid"))
+    sub.parse().map_err(|_| AppError::unauthorized(crate::tr!("access token is not valid")))
 }
 
 /// Resolves `Authorization` or the session cookies into a principal. A bearer credential that
@@ -507,6 +514,7 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Resolved {
                 display_name: session.user.display_name.clone(),
                 scopes: session.user.scopes.clone(),
                 credential: Credential::Cookie { family: claims_family },
+                lang: session.lang,
             };
             Resolved {
                 outcome: AuthOutcome { principal: Some(principal), rejection: None },
@@ -521,25 +529,26 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Resolved {
 }
 
 async fn resolve_bearer(state: &AppState, value: &HeaderValue) -> Result<Principal, AppError> {
-    let raw =
-        value.to_str().map_err(|_| AppError::unauthorized("Authorization header is not valid"))?;
+    let raw = value
+        .to_str()
+        .map_err(|_| AppError::unauthorized(crate::tr!("Authorization header is not valid")))?;
     let Some(token) = raw.strip_prefix("Bearer ").map(str::trim) else {
-        return Err(AppError::unauthorized("Authorization must use the Bearer scheme"));
+        return Err(AppError::unauthorized(crate::tr!("Authorization must use the Bearer scheme")));
     };
     if token.starts_with(API_TOKEN_PREFIX) {
         let now = Utc::now();
         let record = match state.store.get_api_token_by_hash(&auth::sha256_hex(token)).await {
             Ok(r) => r,
             Err(StoreError::NotFound) => {
-                return Err(AppError::unauthorized("API token is not valid"));
+                return Err(AppError::unauthorized(crate::tr!("API token is not valid")));
             }
             Err(e) => return Err(e.into()),
         };
         if record.info.revoked_at.is_some() {
-            return Err(AppError::unauthorized("API token was revoked"));
+            return Err(AppError::unauthorized(crate::tr!("API token was revoked")));
         }
         if record.info.expires_at <= now {
-            return Err(AppError::unauthorized("API token has expired"));
+            return Err(AppError::unauthorized(crate::tr!("API token has expired")));
         }
         let stale =
             record.info.last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60));
@@ -566,8 +575,10 @@ async fn resolve_bearer(state: &AppState, value: &HeaderValue) -> Result<Princip
             .await
         }
         Err(TokenError::Expired) => {
-            Err(AppError::unauthorized("access token has expired; refresh it"))
+            Err(AppError::unauthorized(crate::tr!("access token has expired; refresh it")))
         }
-        Err(TokenError::Invalid) => Err(AppError::unauthorized("access token is not valid")),
+        Err(TokenError::Invalid) => {
+            Err(AppError::unauthorized(crate::tr!("access token is not valid")))
+        }
     }
 }

@@ -38,35 +38,44 @@ pub fn check(input: &ChatInput) -> Result<(), AppError> {
         return Err(AppError::invalid(
             "feature",
             "format",
-            "feature must be 1-64 characters of a-z, 0-9, '.' and '_'",
+            crate::tr!("feature must be 1-64 characters of a-z, 0-9, '.' and '_'"),
         ));
     }
     if input.messages.is_empty() || input.messages.len() > MAX_MESSAGES {
         return Err(AppError::invalid(
             "messages",
             "length",
-            format!("messages must hold 1 to {MAX_MESSAGES} messages"),
+            crate::tr!(
+                "messages must hold 1 to %{MAX_MESSAGES} messages",
+                MAX_MESSAGES = MAX_MESSAGES
+            ),
         ));
     }
     if input.messages.iter().any(|m| m.content.chars().count() > MAX_MESSAGE_CHARS) {
         return Err(AppError::invalid(
             "messages",
             "max_length",
-            format!("a message may have at most {MAX_MESSAGE_CHARS} characters"),
+            crate::tr!(
+                "a message may have at most %{MAX_MESSAGE_CHARS} characters",
+                MAX_MESSAGE_CHARS = MAX_MESSAGE_CHARS
+            ),
         ));
     }
     if !input.messages.iter().any(|m| m.role == Role::User) {
         return Err(AppError::invalid(
             "messages",
             "user_message",
-            "messages must include a user message",
+            crate::tr!("messages must include a user message"),
         ));
     }
     if !(1..=MAX_OUTPUT_TOKENS).contains(&input.max_tokens) {
         return Err(AppError::invalid(
             "max_tokens",
             "range",
-            format!("max_tokens must be between 1 and {MAX_OUTPUT_TOKENS}"),
+            crate::tr!(
+                "max_tokens must be between 1 and %{MAX_OUTPUT_TOKENS}",
+                MAX_OUTPUT_TOKENS = MAX_OUTPUT_TOKENS
+            ),
         ));
     }
     Ok(())

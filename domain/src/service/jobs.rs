@@ -25,7 +25,7 @@ fn not_found(e: StoreError) -> AppError {
 fn retry_refused(e: StoreError) -> AppError {
     match e {
         StoreError::Conflict { .. } => {
-            AppError::Conflict { message: "only dead or cancelled jobs can be retried".into() }
+            AppError::Conflict { message: crate::tr!("only dead or cancelled jobs can be retried") }
         }
         e => not_found(e),
     }
@@ -40,10 +40,18 @@ pub async fn start_demo(
     step_ms: i64,
 ) -> Result<Job, AppError> {
     if !(1..=10_000).contains(&steps) {
-        return Err(AppError::invalid("steps", "range", "steps must be between 1 and 10000"));
+        return Err(AppError::invalid(
+            "steps",
+            "range",
+            crate::tr!("steps must be between 1 and 10000"),
+        ));
     }
     if !(1..=60_000).contains(&step_ms) {
-        return Err(AppError::invalid("step_ms", "range", "step_ms must be between 1 and 60000"));
+        return Err(AppError::invalid(
+            "step_ms",
+            "range",
+            crate::tr!("step_ms must be between 1 and 60000"),
+        ));
     }
     let job = NewJob::new(
         DEMO_COUNT,
@@ -150,13 +158,17 @@ pub async fn list_all(
             AppError::invalid(
                 "state",
                 "one_of",
-                "state must be one of queued, running, succeeded, dead, cancelled",
+                crate::tr!("state must be one of queued, running, succeeded, dead, cancelled"),
             )
         })?),
     };
     let kind = kind.map(str::trim).filter(|k| !k.is_empty());
     if kind.is_some_and(|k| k.len() > 100) {
-        return Err(AppError::invalid("kind", "max_length", "kind must be at most 100 characters"));
+        return Err(AppError::invalid(
+            "kind",
+            "max_length",
+            crate::tr!("kind must be at most 100 characters"),
+        ));
     }
     let filter = JobFilter { owner_id: None, state: job_state, kind: kind.map(str::to_string) };
     let (items, total) = state.store.list_jobs(&filter, limit, offset).await?;
@@ -191,9 +203,10 @@ pub async fn discard(state: &AppState, admin: &Principal, id: i64) -> Result<(),
     let before = state.store.get_job(id).await.map_err(not_found)?;
     state.store.discard_job(id).await.map_err(|e| match e {
         StoreError::Conflict { .. } => AppError::Conflict {
-            message: format!(
-                "job {id} is {}; only dead jobs can be discarded (cancel it first)",
-                before.state.as_str()
+            message: crate::tr!(
+                "job %{id} is %{state}; only dead jobs can be discarded (cancel it first)",
+                id = id,
+                state = before.state.as_str()
             ),
         },
         e => not_found(e),

@@ -22,7 +22,7 @@ fn require_admin(admin: &Principal) -> Result<(), AppError> {
     if admin.scopes.contains(Scope::Admin) {
         Ok(())
     } else {
-        Err(AppError::forbidden("this needs the 'admin' scope"))
+        Err(AppError::forbidden(crate::tr!("this needs the 'admin' scope")))
     }
 }
 
@@ -93,7 +93,7 @@ fn kind_name(kind: crate::llm::ProviderKind) -> &'static str {
 /// Checks a provider's base URL with the one outbound guard (`server::outbound`).
 fn check_base_url(raw: &str, policy: UrlPolicy) -> Result<String, AppError> {
     let url = check_url(raw, policy)
-        .map_err(|e| AppError::invalid("base_url", e.rule, format!("base_url: {e}")))?;
+        .map_err(|e| AppError::invalid("base_url", e.rule, crate::tr!("base_url: %{e}", e = e)))?;
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
@@ -105,7 +105,7 @@ fn check_name(name: &str) -> Result<String, AppError> {
         return Err(AppError::invalid(
             "name",
             "format",
-            "name must be 1 to 40 letters, digits, '-' or '_'",
+            crate::tr!("name must be 1 to 40 letters, digits, '-' or '_'"),
         ));
     }
     Ok(name.to_string())
@@ -125,22 +125,30 @@ pub async fn save_provider(
         return Err(AppError::invalid(
             "name",
             "unique",
-            "a provider with this name comes from configuration; pick another name",
+            crate::tr!("a provider with this name comes from configuration; pick another name"),
         ));
     }
     if !matches!(input.kind.as_str(), "openai" | "anthropic" | "ollama") {
         return Err(AppError::invalid(
             "kind",
             "one_of",
-            "kind must be openai, anthropic or ollama",
+            crate::tr!("kind must be openai, anthropic or ollama"),
         ));
     }
     let base_url = check_base_url(&input.base_url, state.urls)?;
     if !(1..=3600).contains(&input.timeout_secs) {
-        return Err(AppError::invalid("timeout_secs", "range", "timeout_secs must be 1 to 3600"));
+        return Err(AppError::invalid(
+            "timeout_secs",
+            "range",
+            crate::tr!("timeout_secs must be 1 to 3600"),
+        ));
     }
     if !(0..=10).contains(&input.max_retries) {
-        return Err(AppError::invalid("max_retries", "range", "max_retries must be 0 to 10"));
+        return Err(AppError::invalid(
+            "max_retries",
+            "range",
+            crate::tr!("max_retries must be 0 to 10"),
+        ));
     }
     let existing = state.store.list_llm_providers().await?.into_iter().find(|r| r.name == name);
     let api_key_enc = match input.api_key.as_deref().map(str::trim) {
@@ -152,7 +160,9 @@ pub async fn save_provider(
             return Err(AppError::invalid(
                 "api_key",
                 "required_for_new_origin",
-                "the base URL now points elsewhere: enter the API key again to send it there",
+                crate::tr!(
+                    "the base URL now points elsewhere: enter the API key again to send it there"
+                ),
             ));
         }
         None => existing.as_ref().and_then(|r| r.api_key_enc.clone()),
@@ -162,14 +172,16 @@ pub async fn save_provider(
                 return Err(AppError::invalid(
                     "api_key",
                     "format",
-                    "api_key must be at most 4096 characters without spaces",
+                    crate::tr!("api_key must be at most 4096 characters without spaces"),
                 ));
             }
             let secrets = state.llm.secrets().ok_or_else(|| AppError::Unavailable {
-                message: "no secret key is configured, so API keys cannot be stored".into(),
+                message: crate::tr!("no secret key is configured, so API keys cannot be stored"),
             })?;
             Some(secrets.seal(&SecretString::from(key.to_string())).map_err(|e| {
-                AppError::Unavailable { message: format!("the key could not be sealed: {e}") }
+                AppError::Unavailable {
+                    message: crate::tr!("the key could not be sealed: %{e}", e = e),
+                }
             })?)
         }
     };
@@ -290,7 +302,10 @@ fn check_feature(feature: &str, field: &str) -> Result<String, AppError> {
         return Err(AppError::invalid(
             field,
             "format",
-            format!("{field}: feature names are 1 to 60 letters, digits, '.', '-' or '_'"),
+            crate::tr!(
+                "%{field}: feature names are 1 to 60 letters, digits, '.', '-' or '_'",
+                field = field
+            ),
         ));
     }
     Ok(f.to_string())
@@ -308,7 +323,7 @@ pub async fn save_routing(
         AppError::invalid(
             "strategy",
             "one_of",
-            "strategy must be priority, cost, quality, balanced or round_robin",
+            crate::tr!("strategy must be priority, cost, quality, balanced or round_robin"),
         )
     })?;
     let mut known: Vec<String> = state.llm.configured_provider_names();
@@ -322,7 +337,7 @@ pub async fn save_routing(
                 AppError::invalid(
                     &format!("routes.{feature}"),
                     "format",
-                    format!("'{t}' must be provider:model"),
+                    crate::tr!("'%{t}' must be provider:model", t = t),
                 )
             })?;
             if !known.contains(&target.provider) {
@@ -338,7 +353,7 @@ pub async fn save_routing(
             return Err(AppError::invalid(
                 &format!("routes.{feature}"),
                 "length",
-                "a route has at most 10 targets",
+                crate::tr!("a route has at most 10 targets"),
             ));
         }
         if !parsed.is_empty() {
@@ -352,7 +367,11 @@ pub async fn save_routing(
     let mut private_users = Vec::new();
     for email in input.private_users.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
         let user = state.store.get_user_by_email(&email.to_lowercase()).await.map_err(|_| {
-            AppError::invalid("private_users", "exists", format!("no user has the e-mail {email}"))
+            AppError::invalid(
+                "private_users",
+                "exists",
+                crate::tr!("no user has the e-mail %{email}", email = email),
+            )
         })?;
         private_users.push(user.user.id);
     }
@@ -383,7 +402,11 @@ pub async fn usage_summary(
     days: i64,
 ) -> Result<UsageSummary, AppError> {
     if !(1..=366).contains(&days) {
-        return Err(AppError::invalid("days", "range", "days must be between 1 and 366"));
+        return Err(AppError::invalid(
+            "days",
+            "range",
+            crate::tr!("days must be between 1 and 366"),
+        ));
     }
     let tz = state.llm.timezone();
     let now = Utc::now();
@@ -450,10 +473,18 @@ pub async fn spend_overview(
 ) -> Result<SpendOverview, AppError> {
     let (limit, offset) = crate::service::users::page_bounds(limit, offset)?;
     if !(0..=1000).contains(&min_percent) {
-        return Err(AppError::invalid("min_percent", "range", "min_percent must be 0 to 1000"));
+        return Err(AppError::invalid(
+            "min_percent",
+            "range",
+            crate::tr!("min_percent must be 0 to 1000"),
+        ));
     }
     if query.chars().count() > 200 {
-        return Err(AppError::invalid("q", "length", "q must be at most 200 characters"));
+        return Err(AppError::invalid(
+            "q",
+            "length",
+            crate::tr!("q must be at most 200 characters"),
+        ));
     }
     let (users, _) = state.store.list_users("", 100_000, 0).await?;
     let now = Utc::now();

@@ -96,7 +96,7 @@ async fn managed(state: &AppState, user: &Principal, id: i64) -> Result<SourceRe
     if can_manage(user, &s) {
         Ok(s)
     } else {
-        Err(AppError::forbidden("only the source's owner or an admin may change it"))
+        Err(AppError::forbidden(crate::tr!("only the source's owner or an admin may change it")))
     }
 }
 
@@ -122,12 +122,16 @@ async fn parse_form(
     let mut errors = Vec::new();
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
-        errors.push(FieldError::new("name", "length", "name must be 1 to 80 characters"));
+        errors.push(FieldError::new(
+            "name",
+            "length",
+            crate::tr!("name must be 1 to 80 characters"),
+        ));
     } else if model::has_unsafe_chars(name) {
         errors.push(FieldError::new(
             "name",
             "format",
-            "name must not contain control or text-direction characters",
+            crate::tr!("name must not contain control or text-direction characters"),
         ));
     }
     let kind = SourceKind::parse(form.kind.trim());
@@ -135,25 +139,27 @@ async fn parse_form(
         errors.push(FieldError::new(
             "kind",
             "one_of",
-            "kind must be confluence, jira, gitlab or files",
+            crate::tr!("kind must be confluence, jira, gitlab or files"),
         ));
     }
     if kind.is_some_and(|k| k != SourceKind::Files) && !is_admin(user) {
-        return Err(AppError::forbidden("only admins may add Confluence, Jira or GitLab sources"));
+        return Err(AppError::forbidden(crate::tr!(
+            "only admins may add Confluence, Jira or GitLab sources"
+        )));
     }
     let visibility = Visibility::parse(form.visibility.trim());
     if visibility.is_none() {
         errors.push(FieldError::new(
             "visibility",
             "one_of",
-            "visibility must be everyone, members or owner",
+            crate::tr!("visibility must be everyone, members or owner"),
         ));
     }
     if visibility == Some(Visibility::Everyone) && !is_admin(user) {
         errors.push(FieldError::new(
             "visibility",
             "admin_only",
-            "only admins may share a source with everyone",
+            crate::tr!("only admins may share a source with everyone"),
         ));
     }
     let mut members = Vec::new();
@@ -167,7 +173,7 @@ async fn parse_form(
             Err(StoreError::NotFound) => errors.push(FieldError::new(
                 &format!("members[{i}]"),
                 "unknown_user",
-                format!("no user with the e-mail {email}"),
+                crate::tr!("no user with the e-mail %{email}", email = email),
             )),
             Err(e) => return Err(e.into()),
         }
@@ -181,11 +187,17 @@ async fn parse_form(
         errors.push(FieldError::new(
             "schedule",
             "cron",
-            "schedule must be a cron expression such as `0 */30 * * * *` (seconds optional)",
+            crate::tr!(
+                "schedule must be a cron expression such as `0 */30 * * * *` (seconds optional)"
+            ),
         ));
     }
     if !form.config.is_object() {
-        errors.push(FieldError::new("config", "object", "config must be a JSON object"));
+        errors.push(FieldError::new(
+            "config",
+            "object",
+            crate::tr!("config must be a JSON object"),
+        ));
     } else if form.config.to_string().len() > MAX_CONFIG_BYTES {
         errors.push(FieldError::new(
             "config",
@@ -197,7 +209,10 @@ async fn parse_form(
         errors.push(FieldError::new(
             "secret",
             "max_size",
-            format!("secret must be at most {MAX_SECRET_BYTES} bytes"),
+            crate::tr!(
+                "secret must be at most %{MAX_SECRET_BYTES} bytes",
+                MAX_SECRET_BYTES = MAX_SECRET_BYTES
+            ),
         ));
     }
     if !errors.is_empty() {
@@ -232,7 +247,9 @@ fn keep_secret_at_its_origin(
         return Err(AppError::invalid(
             "secret",
             "required_for_new_origin",
-            "the base URL now points elsewhere: enter the credentials again to send them there",
+            crate::tr!(
+                "the base URL now points elsewhere: enter the credentials again to send them there"
+            ),
         ));
     }
     Ok(())
@@ -242,9 +259,9 @@ fn connector_error(e: ConnectorError) -> AppError {
     match e {
         ConnectorError::Config { field, message } => AppError::invalid(&field, "invalid", message),
         ConnectorError::Unauthorized { .. } => {
-            AppError::invalid("secret", "rejected", format!("{e}"))
+            AppError::invalid("secret", "rejected", e.to_string())
         }
-        other => AppError::Unavailable { message: format!("{other}") },
+        other => AppError::Unavailable { message: other.to_string() },
     }
 }
 
@@ -265,7 +282,7 @@ fn open(state: &AppState, sealed: &str) -> Result<SecretString, AppError> {
         AppError::invalid(
             "secret",
             "unreadable",
-            "the stored credentials cannot be opened; enter them again",
+            crate::tr!("the stored credentials cannot be opened; enter them again"),
         )
     })
 }
@@ -303,7 +320,7 @@ pub async fn create(
     );
     let s = state.store.create_source(&row, audit).await.map_err(|e| match e {
         StoreError::Conflict { .. } => {
-            AppError::invalid("name", "unique", "a source with this name exists")
+            AppError::invalid("name", "unique", crate::tr!("a source with this name exists"))
         }
         e => e.into(),
     })?;
@@ -324,7 +341,11 @@ pub async fn update(
     let current = managed(state, user, id).await?;
     let p = parse_form(state, user, &form).await?;
     if p.kind.as_str() != current.kind {
-        return Err(AppError::invalid("kind", "immutable", "a source's kind cannot change"));
+        return Err(AppError::invalid(
+            "kind",
+            "immutable",
+            crate::tr!("a source's kind cannot change"),
+        ));
     }
     if p.kind != SourceKind::Files {
         let secret = match (&p.secret, &current.secret) {
@@ -359,7 +380,7 @@ pub async fn update(
     let s = state.store.update_source(id, &row, sealed.is_none(), audit).await.map_err(
         |e| match e {
             StoreError::Conflict { .. } => {
-                AppError::invalid("name", "unique", "a source with this name exists")
+                AppError::invalid("name", "unique", crate::tr!("a source with this name exists"))
             }
             e => not_found(e),
         },
@@ -473,7 +494,7 @@ pub async fn upload(
         return Err(AppError::invalid(
             "source",
             "kind",
-            "files can only be uploaded to a file source",
+            crate::tr!("files can only be uploaded to a file source"),
         ));
     }
     let name = name.trim();
@@ -482,14 +503,14 @@ pub async fn upload(
         return Err(AppError::invalid(
             "file",
             "name_format",
-            "the file name must not contain control or text-direction characters",
+            crate::tr!("the file name must not contain control or text-direction characters"),
         ));
     }
     if name.chars().count() > 200 {
         return Err(AppError::invalid(
             "file",
             "name_length",
-            "the file name must be at most 200 characters",
+            crate::tr!("the file name must be at most 200 characters"),
         ));
     }
     let limit = state.knowledge.settings().max_upload_bytes;
@@ -511,7 +532,9 @@ pub async fn upload(
             tracing::warn!(%reason, "upload not checked: extraction unavailable");
             return Err(AppError::Unavailable { message: reason });
         }
-        Err(e) => return Err(AppError::invalid("file", e.rule(), format!("{name}: {e}"))),
+        Err(e) => {
+            return Err(AppError::invalid("file", e.rule(), format!("{name}: {e}")));
+        }
     };
     use sha2::Digest;
     let file = state

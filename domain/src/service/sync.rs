@@ -255,7 +255,7 @@ impl Run {
                 Some(boxed.open(sealed).map_err(|e| {
                     SyncError::Connector(connectors::ConnectorError::Config {
                         field: "secret".into(),
-                        message: format!("stored credentials cannot be opened: {e}"),
+                        message: crate::tr!("stored credentials cannot be opened: %{e}", e = e),
                     })
                 })?)
             }

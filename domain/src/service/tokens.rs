@@ -21,21 +21,25 @@ pub async fn create(
     let mut errors = Vec::new();
     let name = form.name.trim().to_string();
     if name.is_empty() {
-        errors.push(FieldError::new("name", "required", "Name is required."));
+        errors.push(FieldError::new("name", "required", crate::tr!("Name is required.")));
     } else if name.chars().count() > 80 {
-        errors.push(FieldError::new("name", "max_length", "Name must be at most 80 characters."));
+        errors.push(FieldError::new(
+            "name",
+            "max_length",
+            crate::tr!("Name must be at most 80 characters."),
+        ));
     } else if model::has_unsafe_chars(&name) {
         errors.push(FieldError::new(
             "name",
             "format",
-            "Name must not contain control or text-direction characters.",
+            crate::tr!("Name must not contain control or text-direction characters."),
         ));
     }
     if !(1..=MAX_DAYS).contains(&form.expires_in_days) {
         errors.push(FieldError::new(
             "expires_in_days",
             "range",
-            format!("Expiry must be between 1 and {MAX_DAYS} days."),
+            crate::tr!("Expiry must be between 1 and %{MAX_DAYS} days.", MAX_DAYS = MAX_DAYS),
         ));
     }
     let scopes = match Scopes::parse_names(&form.scopes) {
@@ -45,7 +49,7 @@ pub async fn create(
                 errors.push(FieldError::new(
                     "scopes",
                     "subset",
-                    "A token cannot have scopes you do not have.",
+                    crate::tr!("A token cannot have scopes you do not have."),
                 ));
             }
             s

@@ -71,7 +71,11 @@ pub async fn my_calls(
 ) -> Result<Page<LlmCall>, AppError> {
     let (limit, offset) = page_bounds(limit, offset)?;
     if !(1..=366).contains(&days) {
-        return Err(AppError::invalid("days", "range", "days must be between 1 and 366"));
+        return Err(AppError::invalid(
+            "days",
+            "range",
+            crate::tr!("days must be between 1 and 366"),
+        ));
     }
     let since = Utc::now() - chrono::Duration::days(days);
     let (rows, total) =
@@ -87,7 +91,11 @@ pub async fn export_calls(
     days: i64,
 ) -> Result<Vec<LlmCall>, AppError> {
     if !(1..=366).contains(&days) {
-        return Err(AppError::invalid("days", "range", "days must be between 1 and 366"));
+        return Err(AppError::invalid(
+            "days",
+            "range",
+            crate::tr!("days must be between 1 and 366"),
+        ));
     }
     let since = Utc::now() - chrono::Duration::days(days);
     let (rows, _) = state.store.list_llm_calls(Some(user.user_id), since, 100_000, 0).await?;
@@ -133,7 +141,11 @@ pub fn calls_csv(calls: &[LlmCall]) -> String {
 fn check_reason(reason: &str) -> Result<String, AppError> {
     let reason = reason.trim();
     if reason.chars().count() < 3 || reason.chars().count() > 500 {
-        return Err(AppError::invalid("reason", "length", "say why in 3 to 500 characters"));
+        return Err(AppError::invalid(
+            "reason",
+            "length",
+            crate::tr!("say why in 3 to 500 characters"),
+        ));
     }
     Ok(reason.to_string())
 }
@@ -143,7 +155,11 @@ fn check_usd(field: &str, value: f64) -> Result<i64, AppError> {
         return Err(AppError::invalid(
             field,
             "range",
-            format!("{field} must be between 0 and {MAX_USD}"),
+            crate::tr!(
+                "%{field} must be between 0 and %{MAX_USD}",
+                field = field,
+                MAX_USD = MAX_USD
+            ),
         ));
     }
     Ok((value * 1e9).round() as i64)
@@ -160,11 +176,11 @@ pub async fn set_budget(
     reason: &str,
 ) -> Result<BudgetStatus, AppError> {
     if !admin.scopes.contains(Scope::Admin) {
-        return Err(AppError::forbidden("changing budgets needs the 'admin' scope"));
+        return Err(AppError::forbidden(crate::tr!("changing budgets needs the 'admin' scope")));
     }
     let limit_nanos = check_usd("limit_usd", limit_usd)?;
     let period = Period::parse(period).ok_or_else(|| {
-        AppError::invalid("period", "one_of", "period must be daily, weekly or monthly")
+        AppError::invalid("period", "one_of", crate::tr!("period must be daily, weekly or monthly"))
     })?;
     let reason = check_reason(reason)?;
     let budget_scope = match user_id {
@@ -237,7 +253,7 @@ pub async fn set_price(
         return Err(AppError::invalid(
             "model",
             "format",
-            "model must be a name without spaces, optionally ending in *",
+            crate::tr!("model must be a name without spaces, optionally ending in *"),
         ));
     }
     let row = PriceRow {
@@ -250,7 +266,11 @@ pub async fn set_price(
         )?,
         quality: match price.quality {
             Some(q) if !(0..=100).contains(&q) => {
-                return Err(AppError::invalid("quality", "range", "quality must be 0 to 100"));
+                return Err(AppError::invalid(
+                    "quality",
+                    "range",
+                    crate::tr!("quality must be 0 to 100"),
+                ));
             }
             q => q,
         },
@@ -287,7 +307,7 @@ pub async fn try_prompt(
         return Err(AppError::invalid(
             "prompt",
             "length",
-            "the prompt must have 1 to 20000 characters",
+            crate::tr!("the prompt must have 1 to 20000 characters"),
         ));
     }
     let caller =
@@ -309,11 +329,8 @@ pub async fn try_prompt(
 #[tracing::instrument(skip_all)]
 pub async fn user_id_by_email(state: &AppState, email: &str) -> Result<i64, AppError> {
     let email = model::Email::parse(email)
-        .map_err(|e| AppError::invalid("user_email", "format", e.message))?;
-    state
-        .store
-        .get_user_by_email(email.as_str())
-        .await
-        .map(|u| u.user.id)
-        .map_err(|_| AppError::invalid("user_email", "exists", "no user has this e-mail"))
+        .map_err(|e| crate::i18n::here(AppError::invalid("user_email", "format", e.message)))?;
+    state.store.get_user_by_email(email.as_str()).await.map(|u| u.user.id).map_err(|_| {
+        AppError::invalid("user_email", "exists", crate::tr!("no user has this e-mail"))
+    })
 }

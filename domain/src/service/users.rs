@@ -18,11 +18,11 @@ pub(crate) fn page_bounds(limit: i64, offset: i64) -> Result<(i64, i64), AppErro
         return Err(AppError::invalid(
             "limit",
             "range",
-            format!("limit must be between 1 and {MAX_PAGE}"),
+            crate::tr!("limit must be between 1 and %{MAX_PAGE}", MAX_PAGE = MAX_PAGE),
         ));
     }
     if offset < 0 {
-        return Err(AppError::invalid("offset", "min", "offset must not be negative"));
+        return Err(AppError::invalid("offset", "min", crate::tr!("offset must not be negative")));
     }
     Ok((limit, offset))
 }
@@ -40,7 +40,7 @@ pub async fn list(
         return Err(AppError::invalid(
             "query",
             "max_length",
-            "query must be at most 200 characters",
+            crate::tr!("query must be at most 200 characters"),
         ));
     }
     let (items, total) = state.store.list_users(query, limit, offset).await?;
@@ -76,7 +76,7 @@ pub async fn set_scopes(
         return Err(AppError::invalid(
             "scopes",
             "keep_own_admin",
-            "You cannot remove your own admin scope.",
+            crate::tr!("You cannot remove your own admin scope."),
         ));
     }
     let before = state.store.get_user(user_id).await.map_err(not_found)?;
@@ -102,7 +102,7 @@ pub async fn set_active(
         return Err(AppError::invalid(
             "active",
             "not_self",
-            "You cannot deactivate your own account.",
+            crate::tr!("You cannot deactivate your own account."),
         ));
     }
     let action = if active { "user.activated" } else { "user.deactivated" };

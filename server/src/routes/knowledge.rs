@@ -79,7 +79,11 @@ async fn search_get(
     let mut sources = Vec::new();
     for id in list_param(&q.source) {
         sources.push(id.parse::<i64>().map_err(|_| {
-            AppError::invalid("source", "format", "source must be comma-separated source ids")
+            AppError::invalid(
+                "source",
+                "format",
+                domain::tr!("source must be comma-separated source ids"),
+            )
         })?);
     }
     let req = SearchRequest {
@@ -279,8 +283,10 @@ async fn upload(
     let user = auth.require_scope(Scope::Search)?;
     let limit = s.app.knowledge.settings().max_upload_bytes;
     let bad = |m: String| AppError::BadRequest { message: m };
-    while let Some(field) =
-        multipart.next_field().await.map_err(|e| bad(format!("could not read the upload: {e}")))?
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(domain::tr!("could not read the upload: %{e}", e = e)))?
     {
         if field.name() != Some("file") {
             continue;
@@ -291,16 +297,20 @@ async fn upload(
                 AppError::invalid(
                     "file",
                     "max_size",
-                    format!("the file is larger than {limit} bytes"),
+                    domain::tr!("the file is larger than %{limit} bytes", limit = limit),
                 )
             } else {
-                bad(format!("could not read the upload: {e}"))
+                bad(domain::tr!("could not read the upload: %{e}", e = e))
             }
         })?;
         let file = sources::upload(&s.app, &user, id, &name, bytes.to_vec()).await?;
         return Ok((StatusCode::CREATED, Json(file)));
     }
-    Err(AppError::invalid("file", "required", "send the file as a multipart part named file"))
+    Err(AppError::invalid(
+        "file",
+        "required",
+        domain::tr!("send the file as a multipart part named file"),
+    ))
 }
 
 /// `GET /sources/{id}/files/{file_id}`: the original file, as a download.

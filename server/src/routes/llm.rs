@@ -175,7 +175,13 @@ async fn usage_export(
     let (content_type, ext) = match q.format.as_str() {
         "csv" => ("text/csv; charset=utf-8", "csv"),
         "json" => ("application/json", "json"),
-        _ => return Err(AppError::invalid("format", "one_of", "format must be csv or json")),
+        _ => {
+            return Err(AppError::invalid(
+                "format",
+                "one_of",
+                domain::tr!("format must be csv or json"),
+            ));
+        }
     };
     let calls = usage::export_calls(&s.app, &user, q.days).await?;
     let body = if ext == "csv" {

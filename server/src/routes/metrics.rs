@@ -21,7 +21,8 @@ pub async fn render(State(state): State<ServerState>, headers: HeaderMap) -> Res
         let same = presented.len() == expected.len()
             && presented.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
         if !same {
-            return AppError::unauthorized("metrics need the metrics token").into_response();
+            return AppError::unauthorized(domain::tr!("metrics need the metrics token"))
+                .into_response();
         }
     }
     let pool = state.app.store.pool_stats();

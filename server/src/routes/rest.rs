@@ -38,7 +38,7 @@ where
             .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
         if !is_json {
             return Err(AppError::BadRequest {
-                message: "send the body as JSON with Content-Type: application/json".into(),
+                message: domain::tr!("send the body as JSON with Content-Type: application/json"),
             });
         }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
@@ -46,14 +46,21 @@ where
                 AppError::PayloadTooLarge { limit_bytes: -1 }
             } else {
                 AppError::BadRequest {
-                    message: format!("could not read the body: {}", e.body_text()),
+                    message: domain::tr!(
+                        "could not read the body: %{reason}",
+                        reason = e.body_text()
+                    ),
                 }
             }
         })?;
         // serde reads a struct from a JSON array too (by position); the API takes objects only.
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         if first.is_some_and(|b| *b != b'{') {
-            return Err(AppError::invalid("body", "object", "the body must be a JSON object"));
+            return Err(AppError::invalid(
+                "body",
+                "object",
+                domain::tr!("the body must be a JSON object"),
+            ));
         }
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(ApiJson(v)),
@@ -73,24 +80,29 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
                     errors: vec![FieldError::new(
                         field,
                         "required",
-                        format!("{field} is required"),
+                        domain::tr!("%{field} is required", field = field),
                     )],
                 };
             }
             AppError::BadRequest {
-                message: format!("the JSON does not match the expected shape: {text}"),
+                message: domain::tr!(
+                    "the JSON does not match the expected shape: %{text}",
+                    text = text
+                ),
             }
         }
         JsonRejection::JsonSyntaxError(_) => {
-            AppError::BadRequest { message: format!("malformed JSON: {text}") }
+            AppError::BadRequest { message: domain::tr!("malformed JSON: %{text}", text = text) }
         }
         JsonRejection::MissingJsonContentType(_) => AppError::BadRequest {
-            message: "send the body as JSON with Content-Type: application/json".into(),
+            message: domain::tr!("send the body as JSON with Content-Type: application/json"),
         },
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::PayloadTooLarge { limit_bytes: -1 }
         }
-        _ => AppError::BadRequest { message: format!("could not read the body: {text}") },
+        _ => AppError::BadRequest {
+            message: domain::tr!("could not read the body: %{text}", text = text),
+        },
     }
 }
 
@@ -153,7 +165,7 @@ fn pair(session: accounts::Session) -> Result<TokenPair, AppError> {
         expires_in: session.access_ttl_s,
         refresh_token: session
             .refresh_token
-            .ok_or_else(|| AppError::Conflict { message: "this refresh token is being used by a concurrent request; retry with the newest one".into() })?,
+            .ok_or_else(|| AppError::Conflict { message: domain::tr!("this refresh token is being used by a concurrent request; retry with the newest one") })?,
         token_type: "Bearer".into(),
     })
 }
@@ -286,7 +298,11 @@ async fn update_user(
 ) -> Result<Json<User>, AppError> {
     let admin = auth.require_scope(Scope::Admin)?;
     if patch.scopes.is_none() && patch.active.is_none() {
-        return Err(AppError::invalid("scopes", "required", "send scopes and/or active"));
+        return Err(AppError::invalid(
+            "scopes",
+            "required",
+            domain::tr!("send scopes and/or active"),
+        ));
     }
     let mut user = None;
     if let Some(scopes) = &patch.scopes {

@@ -47,7 +47,8 @@ pub async fn upgrade(
         if let Some(origin) = origin
             && origin.split("://").nth(1) != Some(host)
         {
-            return AppError::forbidden("cross-site WebSocket refused").into_response();
+            return AppError::forbidden(domain::tr!("cross-site WebSocket refused"))
+                .into_response();
         }
     }
     let bus = state.app.events.clone();

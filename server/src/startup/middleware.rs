@@ -47,10 +47,10 @@ pub(crate) async fn api_json_errors(
                 .unwrap_or(i64::MAX),
         },
         StatusCode::NOT_FOUND => AppError::not_found("API endpoint"),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            AppError::BadRequest { message: "this method is not allowed on this endpoint".into() }
-        }
-        _ if text.is_empty() => AppError::BadRequest { message: "bad request".into() },
+        StatusCode::METHOD_NOT_ALLOWED => AppError::BadRequest {
+            message: domain::tr!("this method is not allowed on this endpoint"),
+        },
+        _ if text.is_empty() => AppError::BadRequest { message: domain::tr!("bad request") },
         _ => AppError::BadRequest { message: text },
     };
     let mut out = err.into_response();
@@ -82,11 +82,36 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
         .and_then(|r| r.header_value().to_str().ok())
         .unwrap_or("-")
         .to_string();
-    let res = REQUEST_ID.scope(id, next.run(req)).await;
+    let lang = domain::i18n::request_lang(req.headers());
+    let res = REQUEST_ID.scope(id, domain::i18n::scope(lang, localize_error(next, req))).await;
     let status = res.status().as_u16().to_string();
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
         .record(start.elapsed().as_secs_f64());
     res
+}
+
+/// Runs the request in its language and, when that is not English, renders an `AppError` body
+/// again in it (the language may have changed on the way: [`authenticate`] switches to the
+/// account's stored preference).
+async fn localize_error(next: Next, req: Request) -> Response {
+    let res = next.run(req).await;
+    let lang = domain::i18n::lang();
+    let Some(err) = res.extensions().get::<model::error::AppError>() else {
+        return res;
+    };
+    if lang == model::Lang::En {
+        return res;
+    }
+    let err = domain::i18n::localized(err.clone(), lang);
+    let mut body = model::error::error_body(&err);
+    body["error"]["message"] = serde_json::Value::String(domain::i18n::error_message(&err, lang));
+    let (mut parts, _) = res.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.extensions.insert(err);
+    let mut out = Response::from_parts(parts, axum::body::Body::from(body.to_string()));
+    out.headers_mut()
+        .insert(header::CONTENT_LANGUAGE, axum::http::HeaderValue::from_static(lang.as_str()));
+    out
 }
 
 /// The method as a label: the standard ones by name, anything else `OTHER`.
@@ -126,9 +151,14 @@ pub(crate) async fn authenticate(
     // (login CSRF) nor rotate their refresh token on the way to a refusal.
     if cross_site_state_change(&req) {
         metrics::counter!("http_cross_site_refused_total").increment(1);
-        return model::error::AppError::forbidden("cross-site request refused").into_response();
+        return model::error::AppError::forbidden(domain::tr!("cross-site request refused"))
+            .into_response();
     }
     let resolved = accounts::resolve(&state.app, req.headers()).await;
+    // The account's own choice beats the browser's header (and a cookie another browser left).
+    if let Some(lang) = resolved.outcome.principal.as_ref().and_then(|p| p.lang) {
+        domain::i18n::prefer(lang);
+    }
     req.extensions_mut().insert::<AuthOutcome>(resolved.outcome);
     req.extensions_mut().insert(ClientIp(ip));
     let mut res = next.run(req).await;

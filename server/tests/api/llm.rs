@@ -544,3 +544,103 @@ async fn without_a_configured_key_a_key_file_is_created_beside_the_database() {
     drop(app);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `Accept-Language: ru` gets Russian validation and budget messages, `Content-Language` says
+/// so, a client that asks for nothing gets English, and the language the account chose wins
+/// over the header.
+#[tokio::test]
+async fn messages_follow_accept_language_and_the_accounts_choice_wins() {
+    let server = provider().await;
+    let app = app_with_budget(&server).await;
+    let post = |path: &str, token: Option<&str>, lang: Option<&str>, body: serde_json::Value| {
+        let mut req = app.api.post(app.url(path)).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(lang) = lang {
+            req = req.header("accept-language", lang);
+        }
+        req.send()
+    };
+    let bad_signup =
+        json!({ "email": "ann.example.com", "password": "short", "display_name": "Ann" });
+
+    // A model-made validation message (the shared e-mail and password rules).
+    let res =
+        post("/api/v1/auth/register", None, Some("ru-RU,ru;q=0.9,en;q=0.5"), bad_signup.clone())
+            .await
+            .unwrap();
+    assert_eq!(res.headers()["content-language"], "ru");
+    let err = expect_error(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    let messages: Vec<&str> =
+        err["errors"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
+    assert_eq!(messages, ["В e-mail должен быть символ «@».", "Пароль — не короче 8 символов."]);
+    assert_eq!(err["errors"][0]["field"], "email", "field names stay as the client sent them");
+    assert!(
+        err["message"].as_str().unwrap().starts_with("некорректные данные: email: В e-mail"),
+        "{err}"
+    );
+    let err = expect_error(
+        post("/api/v1/auth/register", None, None, bad_signup).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert_eq!(err["errors"][0]["message"], "E-mail must contain '@'.");
+
+    // A domain-made one, and the budget refusal.
+    let user = app.register(&email("ru")).await;
+    let mut bad_ask = ask(false);
+    bad_ask["max_tokens"] = json!(0);
+    let err = expect_error(
+        post("/api/v1/llm/chat", Some(&user.access), Some("ru"), bad_ask).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert_eq!(err["errors"][0]["field"], "max_tokens");
+    assert!(
+        err["errors"][0]["message"].as_str().unwrap().starts_with("max_tokens — от 1 до "),
+        "{err}"
+    );
+    let mut refused = None;
+    for _ in 0..20 {
+        let res =
+            post("/api/v1/llm/chat", Some(&user.access), Some("ru"), ask(false)).await.unwrap();
+        if res.status() == StatusCode::PAYMENT_REQUIRED {
+            refused = Some(res.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+    }
+    let err = refused.expect("402 once the budget is used")["error"].clone();
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Этот вызов может стоить до $")
+            && message.contains("вашего дневного бюджета в $0.0002")
+            && message.contains("(Europe/Berlin)"),
+        "{message}"
+    );
+    assert_eq!(err["period"], "daily", "the machine-readable fields stay as they are");
+
+    // The account's choice beats the header, both ways.
+    let choose = |lang: &'static str| {
+        app.api
+            .post(app.url("/api/set_language"))
+            .bearer_auth(&user.access)
+            .json(&json!({ "lang": lang }))
+            .send()
+    };
+    assert!(choose("en").await.unwrap().status().is_success());
+    let res = post("/api/v1/llm/chat", Some(&user.access), Some("ru"), ask(false)).await.unwrap();
+    assert!(res.headers().get("content-language").is_none());
+    let err = expect_error(res, StatusCode::PAYMENT_REQUIRED, "budget_exceeded").await;
+    assert!(err["message"].as_str().unwrap().starts_with("This call could cost up to $"), "{err}");
+    assert!(choose("ru").await.unwrap().status().is_success());
+    let err = expect_error(
+        post("/api/v1/llm/chat", Some(&user.access), None, ask(false)).await.unwrap(),
+        StatusCode::PAYMENT_REQUIRED,
+        "budget_exceeded",
+    )
+    .await;
+    assert!(err["message"].as_str().unwrap().starts_with("Этот вызов"), "{err}");
+}

@@ -109,6 +109,7 @@ async fn searcher(state: &AppState) -> Principal {
         display_name: user.display_name,
         scopes: user.scopes,
         credential: Credential::ApiToken { id: 0 },
+        lang: None,
     }
 }
 

@@ -6,7 +6,7 @@ use crate::api::llm_admin::{
     DeleteLlmProvider, ProbeLlmProvider, SaveLlmProvider, SaveLlmRouting, get_llm_routing,
     list_llm_providers,
 };
-use crate::components::form::{ErrorBanner, FieldError, LoadError, ValidationList};
+use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError, ValidationList};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
@@ -149,7 +149,7 @@ fn ConsoleCard() -> impl IntoView {
         <div class="card" id="llm-console">
             <h2>{t!(i18n, llm.console)}</h2>
             <p class="muted">{t!(i18n, llm.console_text)}</p>
-            <form on:submit=submit>
+            <form method="post" on:submit=submit><FormGate>
                 <label for="console-feature">{t!(i18n, llm.feature)}</label>
                 <input id="console-feature" type="text" bind:value=feature />
                 <label for="console-prompt">{t!(i18n, llm.prompt)}</label>
@@ -157,7 +157,7 @@ fn ConsoleCard() -> impl IntoView {
                 <button type="submit" class="btn btn-primary" id="console-send" disabled=move || running.get()>
                     {move || if running.get() { t_string!(i18n, llm.streaming) } else { t_string!(i18n, llm.send) }}
                 </button>
-            </form>
+            </FormGate></form>
             {move || error.get().map(|e| view! { <div class="banner banner-error" role="alert">{e}</div> })}
             <Show when=move || !output.get().is_empty()>
                 <div class="answer" id="console-output"><p>{move || output.get()}</p></div>
@@ -255,7 +255,7 @@ fn ProvidersCard() -> impl IntoView {
                 })}
             </Transition>
             <h3>{t!(i18n, llm.add_provider)}</h3>
-            <form class="inline-form" on:submit=submit id="provider-form">
+            <form method="post" class="inline-form" on:submit=submit id="provider-form"><FormGate>
                 <label for="provider-name">{t!(i18n, llm.name)}</label>
                 <input id="provider-name" type="text" bind:value=form.name />
                 <label for="provider-kind">{t!(i18n, llm.kind)}</label>
@@ -275,7 +275,7 @@ fn ProvidersCard() -> impl IntoView {
                 <label for="provider-retries">{t!(i18n, llm.retries)}</label>
                 <input id="provider-retries" type="number" min="0" max="10" bind:value=form.retries />
                 <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>{t!(i18n, llm.save_provider)}</button>
-            </form>
+            </FormGate></form>
             {["name", "kind", "base_url", "api_key", "timeout_secs", "max_retries"].into_iter().map(|f| view! { <FieldError error field=f /> }).collect_view()}
             <ErrorBanner error />
         </div>
@@ -435,7 +435,7 @@ fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl
             </tbody>
         </table>
         </div>
-        <form on:submit=submit id="routing-form">
+        <form method="post" on:submit=submit id="routing-form"><FormGate>
             <label for="routing-strategy">{t!(i18n, llm.strategy)}</label>
             <select id="routing-strategy" on:change=move |ev| strategy.set(event_target_value(&ev)) prop:value=move || strategy.get()>
                 {Strategy::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
@@ -448,7 +448,7 @@ fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl
             <label for="routing-private-users">{t!(i18n, llm.private_users)}</label>
             <input id="routing-private-users" type="text" bind:value=users />
             <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>{t!(i18n, llm.save_routing)}</button>
-        </form>
+        </FormGate></form>
         <ValidationList error />
         <ErrorBanner error />
         {move || save.value().get().and_then(Result::ok).map(|v| {

@@ -4,7 +4,7 @@
 use crate::api::llm_admin::{get_spend_overview, team_usage_summary, unpriced_models};
 use crate::api::usage::{SetPrice, list_prices};
 use crate::components::chart::SpendSummary;
-use crate::components::form::{ErrorBanner, FieldError, LoadError};
+use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::table::Pager;
 use crate::i18n::{t, t_string, use_i18n};
 use crate::l10n;
@@ -200,7 +200,7 @@ pub(super) fn PricesCard() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <form class="inline-form" on:submit=submit id="price-form">
+            <form method="post" class="inline-form" on:submit=submit id="price-form"><FormGate>
                 <label for="price-model">{t!(i18n, llm.model_prefix)}</label>
                 <input id="price-model" type="text" bind:value=model />
                 <label for="price-input">{t!(i18n, llm.input)}</label>
@@ -214,7 +214,7 @@ pub(super) fn PricesCard() -> impl IntoView {
                 <label for="price-reason">{t!(i18n, llm.reason)}</label>
                 <input id="price-reason" type="text" bind:value=reason />
                 <button type="submit" class="btn btn-primary" disabled=move || set.pending().get()>{t!(i18n, llm.save_price)}</button>
-            </form>
+            </FormGate></form>
             {["model", "input_usd_per_mtok", "output_usd_per_mtok", "cached_input_usd_per_mtok", "quality", "reason"].into_iter().map(|f| view! { <FieldError error field=f /> }).collect_view()}
             <ErrorBanner error />
         </div>

@@ -83,13 +83,13 @@ impl Confluence {
         if config.page_size == 0 {
             return Err(ConnectorError::Config {
                 field: "page_size".into(),
-                message: "must be at least 1".into(),
+                message: crate::tr!("must be at least 1"),
             });
         }
         if config.spaces.iter().any(|s| s.trim().is_empty()) {
             return Err(ConnectorError::Config {
                 field: "spaces".into(),
-                message: "a space key is empty".into(),
+                message: crate::tr!("a space key is empty"),
             });
         }
         let http = SourceHttp::new(&config.base_url, auth, options)?;

@@ -59,7 +59,7 @@ impl Auth {
         };
         let mut value = HeaderValue::from_str(&value).map_err(|_| ConnectorError::Config {
             field: "token".into(),
-            message: "the credential contains characters not allowed in an HTTP header".into(),
+            message: crate::tr!("the credential contains characters not allowed in an HTTP header"),
         })?;
         value.set_sensitive(true);
         Ok(Some((name, value)))

@@ -114,14 +114,17 @@ pub fn build(
         |deployment: confluence::Deployment| -> Result<http::Auth, ConnectorError> {
             let token = secret.clone().ok_or_else(|| ConnectorError::Config {
                 field: "secret".into(),
-                message: "an API token (Cloud) or personal access token (Data Center) is required"
-                    .into(),
+                message: crate::tr!(
+                    "an API token (Cloud) or personal access token (Data Center) is required"
+                ),
             })?;
             Ok(match deployment {
                 confluence::Deployment::Cloud => http::Auth::Basic {
                     user: email.clone().ok_or_else(|| ConnectorError::Config {
                         field: "config.email".into(),
-                        message: "Atlassian Cloud needs the e-mail of the token's account".into(),
+                        message: crate::tr!(
+                            "Atlassian Cloud needs the e-mail of the token's account"
+                        ),
                     })?,
                     token,
                 },
@@ -144,14 +147,14 @@ pub fn build(
             let c: gitlab::GitlabConfig = parse(config)?;
             let token = secret.ok_or_else(|| ConnectorError::Config {
                 field: "secret".into(),
-                message: "a GitLab access token is required".into(),
+                message: crate::tr!("a GitLab access token is required"),
             })?;
             Box::new(gitlab::Gitlab::new(c, token, options).map_err(prefixed)?)
         }
         SourceKind::Files => {
             return Err(ConnectorError::Config {
                 field: "kind".into(),
-                message: "file sources have no connector".into(),
+                message: crate::tr!("file sources have no connector"),
             });
         }
     })

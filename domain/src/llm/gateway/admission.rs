@@ -14,11 +14,11 @@ impl Gateway {
             && let Err(wait) = self.inner.requests.hit_max(&key, limit.requests_per_minute).await
         {
             return Err(AppError::RateLimited {
-                message: format!(
-                    "You reached the limit of {} requests per minute for {}. Try again in {} s.",
-                    limit.requests_per_minute,
-                    caller.feature,
-                    wait.secs()
+                message: crate::tr!(
+                    "You reached the limit of %{limit} requests per minute for %{feature}. Try again in %{secs} s.",
+                    limit = limit.requests_per_minute,
+                    feature = caller.feature,
+                    secs = wait.secs()
                 ),
                 retry_after_secs: wait.secs(),
             });
@@ -27,11 +27,11 @@ impl Gateway {
             && let Err(wait) = self.inner.tokens.check_max(&key, limit.tokens_per_minute).await
         {
             return Err(AppError::RateLimited {
-                message: format!(
-                    "You reached the limit of {} tokens per minute for {}. Try again in {} s.",
-                    limit.tokens_per_minute,
-                    caller.feature,
-                    wait.secs()
+                message: crate::tr!(
+                    "You reached the limit of %{limit} tokens per minute for %{feature}. Try again in %{secs} s.",
+                    limit = limit.tokens_per_minute,
+                    feature = caller.feature,
+                    secs = wait.secs()
                 ),
                 retry_after_secs: wait.secs(),
             });

@@ -205,22 +205,35 @@ impl Gateway {
         let Some((_, period, resets_at)) =
             budgets.iter().find(|(c, _, _)| c.scope == refusal.scope).cloned()
         else {
-            return AppError::Unavailable { message: "budget changed; try again".into() };
+            return AppError::Unavailable { message: crate::tr!("budget changed; try again") };
         };
         {
             let global = BudgetScope::parse(&refusal.scope).is_some_and(BudgetScope::is_global);
-            let whose = if global { "the team's" } else { "your" };
+            let budget = match (global, period) {
+                (true, crate::llm::budget::Period::Daily) => crate::tr!("the team's daily budget"),
+                (true, crate::llm::budget::Period::Weekly) => {
+                    crate::tr!("the team's weekly budget")
+                }
+                (true, crate::llm::budget::Period::Monthly) => {
+                    crate::tr!("the team's monthly budget")
+                }
+                (false, crate::llm::budget::Period::Daily) => crate::tr!("your daily budget"),
+                (false, crate::llm::budget::Period::Weekly) => crate::tr!("your weekly budget"),
+                (false, crate::llm::budget::Period::Monthly) => crate::tr!("your monthly budget"),
+            };
             metrics::counter!("llm_budget_refusals_total", "budget" => if global { "global" } else { "user" }).increment(1);
             AppError::BudgetExceeded {
-                message: format!(
-                    "This call could cost up to {}, more than is left of {whose} {} budget of {}: {} spent, {} held by calls in progress. It resets at {} ({}).",
-                    usd(amount),
-                    period.as_str(),
-                    usd(refusal.limit_nanos),
-                    usd(refusal.spend.spent_nanos),
-                    usd(refusal.spend.reserved_nanos),
-                    resets_at.with_timezone(&self.inner.settings.timezone).format("%Y-%m-%d %H:%M"),
-                    self.inner.settings.timezone.name(),
+                message: crate::tr!(
+                    "This call could cost up to %{cost}, more than is left of %{budget} of %{limit}: %{spent} spent, %{held} held by calls in progress. It resets at %{resets} (%{zone}).",
+                    cost = usd(amount),
+                    budget = budget,
+                    limit = usd(refusal.limit_nanos),
+                    spent = usd(refusal.spend.spent_nanos),
+                    held = usd(refusal.spend.reserved_nanos),
+                    resets = resets_at
+                        .with_timezone(&self.inner.settings.timezone)
+                        .format("%Y-%m-%d %H:%M"),
+                    zone = self.inner.settings.timezone.name(),
                 ),
                 budget: refusal.scope,
                 period: period.as_str().into(),

@@ -540,25 +540,34 @@ enum Phase {
 }
 
 fn out_of_step() -> AppError {
-    AppError::Unavailable { message: "the budget ledger is unavailable; try again".into() }
+    AppError::Unavailable { message: crate::tr!("the budget ledger is unavailable; try again") }
 }
 
 fn llm_to_app(e: Option<LlmError>) -> AppError {
     match e {
-        Some(LlmError::RateLimited { provider, retry_after }) => AppError::RateLimited {
-            message: format!("{provider} is rate limiting requests."),
-            retry_after_secs: retry_after
-                .map_or(30, |d| i64::try_from(d.as_secs()).unwrap_or(30).max(1)),
-        },
+        Some(LlmError::RateLimited { provider, retry_after }) => {
+            let secs = retry_after.map_or(30, |d| i64::try_from(d.as_secs()).unwrap_or(30).max(1));
+            AppError::RateLimited {
+                message: crate::tr!(
+                    "%{provider} is rate limiting requests. Try again in %{secs} s.",
+                    provider = provider,
+                    secs = secs
+                ),
+                retry_after_secs: secs,
+            }
+        }
         Some(e) => {
             tracing::warn!(
                 request.id = %crate::errors::current_request_id(), error = %e, "no language model answered"
             );
             AppError::Unavailable {
-                message: format!("the language model is unavailable: {}", e.public_message()),
+                message: crate::tr!(
+                    "the language model is unavailable: %{reason}",
+                    reason = e.public_message()
+                ),
             }
         }
-        None => AppError::Unavailable { message: "no language model answered".into() },
+        None => AppError::Unavailable { message: crate::tr!("no language model answered") },
     }
 }
 

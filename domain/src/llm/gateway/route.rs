@@ -88,11 +88,9 @@ impl Gateway {
         // Said to whoever made the call, who may not be an admin: what is missing and who can
         // fix it where, not the feature's internal name.
         let no_provider = || {
-            unavailable(
-                "No AI model is set up for this yet. An admin can add a provider and a route \
-                 under Admin → AI gateway (/admin/llm)."
-                    .to_string(),
-            )
+            unavailable(crate::tr!(
+                "No AI model is set up for this yet. An admin can add a provider and a route under Admin → AI gateway (/admin/llm)."
+            ))
         };
         let (targets, _) =
             rt.routes.get(feature).or_else(|| rt.routes.get("default")).ok_or_else(no_provider)?;
@@ -114,11 +112,9 @@ impl Gateway {
                 hops.retain(|(p, _)| p.is_private());
             }
             if hops.is_empty() {
-                return Err(unavailable(
-                    "This may only use private providers (self-hosted models), and none is set up \
-                     for it. An admin can add one under Admin → AI gateway (/admin/llm)."
-                        .to_string(),
-                ));
+                return Err(unavailable(crate::tr!(
+                    "This may only use private providers (self-hosted models), and none is set up for it. An admin can add one under Admin → AI gateway (/admin/llm)."
+                )));
             }
         }
         if hops.is_empty() {

@@ -7,7 +7,11 @@ use super::*;
 #[tracing::instrument(skip_all)]
 pub async fn analytics(state: &AppState, days: i64) -> Result<SearchAnalytics, AppError> {
     if !(1..=365).contains(&days) {
-        return Err(AppError::invalid("days", "range", "days must be between 1 and 365"));
+        return Err(AppError::invalid(
+            "days",
+            "range",
+            crate::tr!("days must be between 1 and 365"),
+        ));
     }
     let since = Utc::now() - ChronoDuration::days(days);
     let queries = state.store.search_queries_since(since).await?;

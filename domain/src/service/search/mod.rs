@@ -144,7 +144,11 @@ pub async fn record_click(
     document_id: i64,
 ) -> Result<(), AppError> {
     if !(1..=MAX_RESULTS).contains(&position) {
-        return Err(AppError::invalid("position", "range", "position must be between 1 and 200"));
+        return Err(AppError::invalid(
+            "position",
+            "range",
+            crate::tr!("position must be between 1 and 200"),
+        ));
     }
     state
         .store
@@ -179,16 +183,27 @@ fn normalise(mut req: SearchRequest) -> Result<SearchRequest, AppError> {
         return Err(AppError::invalid(
             "q",
             "max_length",
-            format!("the query must be at most {MAX_QUERY_CHARS} characters"),
+            crate::tr!(
+                "the query must be at most %{MAX_QUERY_CHARS} characters",
+                MAX_QUERY_CHARS = MAX_QUERY_CHARS
+            ),
         ));
     }
     let limit = req.limit.unwrap_or(10);
     if !(1..=50).contains(&limit) {
-        return Err(AppError::invalid("limit", "range", "limit must be between 1 and 50"));
+        return Err(AppError::invalid(
+            "limit",
+            "range",
+            crate::tr!("limit must be between 1 and 50"),
+        ));
     }
     let offset = req.offset.unwrap_or(0);
     if !(0..MAX_RESULTS).contains(&offset) {
-        return Err(AppError::invalid("offset", "range", "offset must be between 0 and 199"));
+        return Err(AppError::invalid(
+            "offset",
+            "range",
+            crate::tr!("offset must be between 0 and 199"),
+        ));
     }
     if let (Some(a), Some(b)) = (req.filters.updated_after, req.filters.updated_before)
         && a >= b
@@ -196,7 +211,7 @@ fn normalise(mut req: SearchRequest) -> Result<SearchRequest, AppError> {
         return Err(AppError::invalid(
             "filters.updated_before",
             "after_start",
-            "updated_before must be later than updated_after",
+            crate::tr!("updated_before must be later than updated_after"),
         ));
     }
     for (field, list) in [
@@ -206,7 +221,7 @@ fn normalise(mut req: SearchRequest) -> Result<SearchRequest, AppError> {
         ("filters.labels", &req.filters.labels),
     ] {
         if list.len() > 50 {
-            return Err(AppError::invalid(field, "max_items", "at most 50 values"));
+            return Err(AppError::invalid(field, "max_items", crate::tr!("at most 50 values")));
         }
     }
     req.limit = Some(limit);

@@ -223,7 +223,7 @@ impl Gitlab {
         if config.projects.is_empty() || config.projects.iter().any(|p| p.trim().is_empty()) {
             return Err(ConnectorError::Config {
                 field: "projects".into(),
-                message: "name at least one project, none empty".into(),
+                message: crate::tr!("name at least one project, none empty"),
             });
         }
         let include = globs("include", &config.include)?;
