@@ -96,6 +96,7 @@ fn server_theme() -> Option<String> {
 /// Marks `<body data-hydrated="true">` once the page is interactive (the browser entry point
 /// calls it after hydration, lazy routes included), for end-to-end tests and people.
 pub fn mark_hydrated() {
+    crate::components::form::HYDRATED.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(body) = document().body() {
         let _ = body.set_attribute("data-hydrated", "true");
     }

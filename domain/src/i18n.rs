@@ -35,14 +35,39 @@ pub async fn scope<F: std::future::Future>(lang: Lang, fut: F) -> F::Output {
     LANG.scope(Cell::new(lang), fut).await
 }
 
+/// `inner`, polled in `lang`: a response stream is polled after its request's scope has ended
+/// (Server-Sent Events), and what it says late (a failure mid-stream) is still in the reader's
+/// language.
+pub fn scope_stream<S>(lang: Lang, inner: S) -> impl futures::Stream<Item = S::Item> + Send
+where
+    S: futures::Stream + Send + 'static,
+{
+    let mut inner = Box::pin(inner);
+    futures::stream::poll_fn(move |cx| {
+        LANG.sync_scope(Cell::new(lang), || inner.as_mut().poll_next(cx))
+    })
+}
+
 /// Switches the current request to `lang` (the caller's stored preference, once known).
 pub fn prefer(lang: Lang) {
     let _ = LANG.try_with(|l| l.set(lang));
 }
 
+static FALLBACK: std::sync::OnceLock<fn() -> Option<Lang>> = std::sync::OnceLock::new();
+
+/// Where the language comes from in tasks the HTTP layer's scope does not reach: the page
+/// renderer runs resources (and the server fns they call) in tasks of its own, which know their
+/// request through Leptos' context instead. Set once at start-up.
+pub fn set_fallback(find: fn() -> Option<Lang>) {
+    let _ = FALLBACK.set(find);
+}
+
 /// The language of the request being served; English outside one.
 pub fn lang() -> Lang {
-    LANG.try_with(Cell::get).unwrap_or(Lang::En)
+    LANG.try_with(Cell::get)
+        .ok()
+        .or_else(|| FALLBACK.get().and_then(|find| find()))
+        .unwrap_or(Lang::En)
 }
 
 /// `message` (its English text) in `lang`, with `%{name}` replaced by the matching value.
@@ -146,6 +171,15 @@ pub fn requested_lang(headers: &HeaderMap) -> Option<Lang> {
     crate::auth::read_cookie(headers, LANG_COOKIE)
         .and_then(Lang::parse)
         .or_else(|| accept_language(headers))
+}
+
+/// The account's chosen language where it decides: a client without the language cookie (API
+/// clients); a browser's cookie, which sign-in sets from the account, stays in charge.
+pub fn account_lang(headers: &HeaderMap, chosen: Option<Lang>) -> Option<Lang> {
+    match crate::auth::read_cookie(headers, LANG_COOKIE).and_then(Lang::parse) {
+        Some(_) => None,
+        None => chosen,
+    }
 }
 
 /// The most preferred language of `Accept-Language` that Blueprint speaks (`q=0` means "not

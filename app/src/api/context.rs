@@ -20,6 +20,21 @@ pub fn auth_outcome() -> AuthOutcome {
         .unwrap_or_default()
 }
 
+/// The language of the request being rendered (the account's choice, else the language cookie,
+/// else `Accept-Language`), for server code the page renderer runs in tasks of its own.
+pub fn request_lang() -> Option<model::Lang> {
+    let parts = use_context::<http::request::Parts>()?;
+    let chosen = parts
+        .extensions
+        .get::<AuthOutcome>()
+        .and_then(|a| a.principal.as_ref())
+        .and_then(|p| p.lang);
+    Some(
+        domain::i18n::account_lang(&parts.headers, chosen)
+            .unwrap_or_else(|| domain::i18n::request_lang(&parts.headers)),
+    )
+}
+
 /// The signed-in caller, if they hold `scope`.
 pub fn require_scope(scope: Scope) -> Result<Principal, AppError> {
     auth_outcome().require_scope(scope)

@@ -20,6 +20,14 @@ pub async fn my_budgets() -> Result<Vec<BudgetStatus>, AppError> {
     usage::my_budgets(&state, &user).await
 }
 
+/// Whether a model provider is set up, so that the prompt form can say so before anyone asks.
+#[server(prefix = "/api", endpoint = "model_ready", input = Json)]
+pub async fn model_ready() -> Result<bool, AppError> {
+    let state = app_state()?;
+    require_scope(Scope::Basic)?;
+    Ok(domain::service::dashboard::model_configured(&state).await)
+}
+
 /// The caller's calls in the last `days` days.
 #[server(prefix = "/api", endpoint = "my_calls", input = Json)]
 pub async fn my_calls(days: i64, limit: i64, offset: i64) -> Result<Page<LlmCall>, AppError> {

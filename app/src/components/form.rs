@@ -27,13 +27,17 @@ pub fn LoadError(error: AppError) -> impl IntoView {
     view! { <p class="banner banner-error">{text}</p> }
 }
 
+/// Set in the browser once the first page has hydrated (`app::mark_hydrated`).
+pub static HYDRATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The fields and buttons of a form that only works with the page's code loaded: disabled until
 /// the page hydrates, saying why meanwhile (and for good when scripts are off). The form around
 /// it posts, so nothing typed can end up in a URL whatever happens.
 #[component]
 pub fn FormGate(children: Children) -> impl IntoView {
     let i18n = crate::i18n::use_i18n();
-    let ready = RwSignal::new(false);
+    // Rendered after the first hydration (a client-side navigation), it is ready at once.
+    let ready = RwSignal::new(HYDRATED.load(std::sync::atomic::Ordering::Relaxed));
     // Effects run in the browser only, after hydration.
     Effect::new(move |_| ready.set(true));
     view! {

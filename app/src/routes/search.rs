@@ -96,7 +96,7 @@ impl LazyRoute for SearchRoute {
             <section class="page search-page">
                 <h1>{t!(i18n, search.title)}</h1>
                 <form class="search-bar" role="search" method="get" action="/search" on:submit=move |ev| { ev.prevent_default(); run_now(q.get_untracked()); }>
-                    <input id="search-input" name="q" type="search" placeholder=move || t_string!(i18n, search.placeholder)
+                    <input id="search-input" name="q" value=q.get_untracked() type="search" placeholder=move || t_string!(i18n, search.placeholder)
                         aria-label=move || t_string!(i18n, search.title) autocomplete="off" prop:value=move || q.get() on:input=on_input />
                     <select id="search-mode" aria-label=move || t_string!(i18n, search.ranking) on:change=move |ev| {
                         mode.set(match event_target_value(&ev).as_str() {
@@ -210,11 +210,18 @@ fn Results(
                             <p>{move || t_string!(i18n, search.nothing_matched, q = q.clone())}</p>
                             {(!suggestions.is_empty()).then(|| view! {
                                 <p>{t!(i18n, search.try_these)} " " {suggestions.into_iter().map(|s| {
+                                    // The server marks the "same words, no filters" suggestion with this
+                                    // machine suffix; the reader sees it in their language.
                                     let (text, clear) = match s.strip_suffix(" (without filters)") {
                                         Some(t) => (t.to_string(), true),
                                         None => (s.clone(), false),
                                     };
-                                    view! { <button type="button" class="link suggestion" on:click=move |_| { if clear { filters.set(SearchFilters::default()); } run_now(text.clone()); }>{s.clone()}</button> " " }
+                                    let label = if clear {
+                                        td_string!(i18n.get_locale_untracked(), search.without_filters, q = text.clone()).to_string()
+                                    } else {
+                                        text.clone()
+                                    };
+                                    view! { <button type="button" class="link suggestion" on:click=move |_| { if clear { filters.set(SearchFilters::default()); } run_now(text.clone()); }>{label}</button> " " }
                                 }).collect_view()}</p>
                             })}
                         </div>

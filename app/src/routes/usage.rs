@@ -2,7 +2,7 @@
 //! refreshed live when a budget alert arrives, and their recent model calls with export links.
 
 use crate::api::llm_admin::my_usage_summary;
-use crate::api::usage::{TryPrompt, my_budgets, my_calls};
+use crate::api::usage::{TryPrompt, model_ready, my_budgets, my_calls};
 use crate::components::chart::SpendSummary;
 use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::live::use_live_events;
@@ -58,6 +58,16 @@ impl LazyRoute for UsageRoute {
         let this = UsageData::load();
         let UsageData { budgets, calls, summary, offset, reload, ask } = this;
         let prompt = RwSignal::new(String::new());
+        // Without a model provider the form says so and who can fix it, instead of offering
+        // an Ask that can only fail.
+        let ready = Resource::new(|| (), |_| model_ready());
+        // Decided once the page runs: the answer is not part of the server-rendered page, and
+        // hydration would not change a button's `disabled` to match it.
+        let mounted = RwSignal::new(false);
+        Effect::new(move |_| mounted.set(true));
+        let no_model = move || mounted.get() && matches!(ready.get(), Some(Ok(false)));
+        let session = crate::components::session::use_session();
+        let is_admin = move || session.has(model::Scope::Admin);
         let error = Signal::derive(move || ask.value().get().and_then(Result::err));
         let answer = move || ask.value().get().and_then(Result::ok);
         let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -101,11 +111,18 @@ impl LazyRoute for UsageRoute {
                 <div class="card" id="try-prompt">
                     <h2>{t!(i18n, usage.try_prompt)}</h2>
                     <p class="muted">{t!(i18n, usage.try_text)}</p>
+                    <Transition fallback=|| ()>
+                        <Show when=no_model>
+                            <p class="banner banner-warning" id="no-model" role="status">
+                                {move || if is_admin() { t_string!(i18n, dashboard.step_model_text) } else { t_string!(i18n, dashboard.step_model_member) }}
+                            </p>
+                        </Show>
+                    </Transition>
                     <form method="post" on:submit=submit><FormGate>
                         <label for="prompt">{t!(i18n, usage.prompt)}</label>
                         <textarea id="prompt" rows="3" bind:value=prompt></textarea>
                         <FieldError error field="prompt" />
-                        <button type="submit" class="btn btn-primary" id="ask" disabled=move || ask.pending().get()>
+                        <button type="submit" class="btn btn-primary" id="ask" disabled=move || ask.pending().get() || no_model()>
                             {move || if ask.pending().get() { t_string!(i18n, usage.asking) } else { t_string!(i18n, usage.ask) }}
                         </button>
                     </FormGate></form>

@@ -165,7 +165,11 @@ async fn demo_count(
             () = ctx.cancelled() => return Err(JobError::permanent("cancelled")),
             () = tokio::time::sleep(step) => {}
         }
-        ctx.progress(done, steps, format!("step {done} of {steps}"));
+        ctx.progress(
+            done,
+            steps,
+            crate::tr!("step %{done} of %{steps}", done = done, steps = steps),
+        );
     }
     Ok(serde_json::json!({ "counted": steps }))
 }

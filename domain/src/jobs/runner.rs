@@ -343,7 +343,14 @@ async fn supervise(
     let (cancel, cancelled) = watch::channel(job.cancel_requested);
     let ctx = JobContext::new(&job, cancelled);
     let started = Instant::now();
-    let mut handler = AbortOnDrop(tokio::spawn((registered.handler)(ctx.clone(), payload)));
+    // What the handler writes (progress lines, a sync's log) is in its owner's language.
+    let lang = match job.owner_id {
+        Some(owner) => shared.store.get_user(owner).await.ok().and_then(|u| u.user.locale),
+        None => None,
+    };
+    let run = (registered.handler)(ctx.clone(), payload);
+    let mut handler =
+        AbortOnDrop(tokio::spawn(crate::i18n::scope(lang.unwrap_or(model::Lang::En), run)));
     let timeout = tokio::time::sleep(registered.config.timeout);
     tokio::pin!(timeout);
     let tick_every = PROGRESS_EVERY.min(config.heartbeat_every);

@@ -73,7 +73,9 @@ pub enum LlmError {
 }
 
 fn retry_hint(after: &Option<Duration>) -> String {
-    after.map(|d| format!("; retry after {} s", d.as_secs().max(1))).unwrap_or_default()
+    after
+        .map(|d| crate::tr!("; retry after %{secs} s", secs = d.as_secs().max(1)))
+        .unwrap_or_default()
 }
 
 impl LlmError {
@@ -111,22 +113,33 @@ impl LlmError {
     pub fn public_message(&self) -> String {
         match self {
             LlmError::RateLimited { provider, retry_after } => {
-                format!("{provider} is rate limiting requests{}", retry_hint(retry_after))
+                crate::tr!("%{provider} is rate limiting requests", provider = provider)
+                    + &retry_hint(retry_after)
             }
-            LlmError::Upstream { provider, status, .. } => {
-                format!("{provider} answered with status {status}")
+            LlmError::Upstream { provider, status, .. } => crate::tr!(
+                "%{provider} answered with status %{status}",
+                provider = provider,
+                status = status
+            ),
+            LlmError::Timeout { provider, .. } => {
+                crate::tr!("%{provider} did not answer in time", provider = provider)
             }
-            LlmError::Timeout { provider, .. } => format!("{provider} did not answer in time"),
-            LlmError::Connect { provider, .. } => format!("could not reach {provider}"),
+            LlmError::Connect { provider, .. } => {
+                crate::tr!("could not reach %{provider}", provider = provider)
+            }
             LlmError::Protocol { provider, .. } => {
-                format!("{provider} sent an answer that could not be read")
+                crate::tr!("%{provider} sent an answer that could not be read", provider = provider)
             }
-            LlmError::Interrupted { provider, .. } => format!("{provider} stopped mid-answer"),
-            LlmError::CircuitOpen { provider, retry_in } => {
-                format!("{provider} is failing; try again in {} s", retry_in.as_secs().max(1))
+            LlmError::Interrupted { provider, .. } => {
+                crate::tr!("%{provider} stopped mid-answer", provider = provider)
             }
+            LlmError::CircuitOpen { provider, retry_in } => crate::tr!(
+                "%{provider} is failing; try again in %{secs} s",
+                provider = provider,
+                secs = retry_in.as_secs().max(1)
+            ),
             LlmError::Unsupported { provider, what } => {
-                format!("{provider} does not support {what}")
+                crate::tr!("%{provider} does not support %{what}", provider = provider, what = what)
             }
         }
     }

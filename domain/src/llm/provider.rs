@@ -12,6 +12,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Why a stream that stopped without its end marker failed: for the log and the ledger, which
+/// stay English (the reader gets `LlmError::public_message`).
+const STREAM_ENDED: &str = "the stream ended before the answer was complete";
+
 /// A streamed answer: deltas, usage, then `Done` — or an error, after which nothing follows.
 pub type ChatStream = BoxStream<'static, Result<StreamEvent, LlmError>>;
 
@@ -171,7 +175,7 @@ where
                 Ok(Some(Err(e))) => e,
                 Ok(None) => LlmError::Protocol {
                     provider: st.http.provider.clone(),
-                    message: crate::tr!("the stream ended before the answer was complete"),
+                    message: STREAM_ENDED.into(),
                 },
                 Err(_) => LlmError::Timeout {
                     provider: st.http.provider.clone(),

@@ -10,6 +10,12 @@ use model::{JobState, Overview, Scope, SourceHealth};
 /// How many recent searches and finished jobs the dashboard lists.
 const RECENT: i64 = 5;
 
+/// Whether the installation has a model provider. The gateway not answering is not "no
+/// provider": then nothing is withheld and a call says what went wrong.
+pub async fn model_configured(state: &AppState) -> bool {
+    state.llm.providers().await.map_or(true, |p| !p.is_empty())
+}
+
 /// The caller's dashboard.
 #[tracing::instrument(skip_all, fields(user.id = user.user_id))]
 pub async fn overview(state: &AppState, user: &Principal) -> Result<Overview, AppError> {
@@ -26,8 +32,7 @@ pub async fn overview(state: &AppState, user: &Principal) -> Result<Overview, Ap
         super::usage::my_budgets(state, user),
         super::jobs::list_mine(state, user, 50, 0),
     )?;
-    // The gateway not answering is not "no provider": the step is then not offered.
-    let model_configured = state.llm.providers().await.map_or(true, |p| !p.is_empty());
+    let model_configured = model_configured(state).await;
     let (running_jobs, finished): (Vec<_>, Vec<_>) = jobs
         .items
         .into_iter()

@@ -99,34 +99,48 @@ pub struct AlertText {
     pub subject: String,
 }
 
-/// Words for an alert: which budget (by name and scope), the threshold, spend against limit
-/// in USD and when the period resets, in the gateway's time zone.
+/// Words for an alert, in the current language (the recipient's: [`BudgetAlertNotifier`]
+/// scopes it): which budget (by name and scope), the threshold, spend against limit in USD and
+/// when the period resets, in the gateway's time zone.
 pub fn alert_text(alert: &BudgetAlert, timezone: Tz) -> AlertText {
-    let whose = if alert.user_id.is_some() { "Your" } else { "The team's" };
-    let state = if alert.threshold >= 100 {
-        "is used up".to_string()
-    } else {
-        format!("reached {} %", alert.threshold)
+    use crate::llm::budget::Period;
+    let period = Period::parse(&alert.period).unwrap_or(Period::Daily);
+    let name = match (alert.user_id.is_some(), period) {
+        (true, Period::Daily) => crate::tr!("Your daily LLM budget"),
+        (true, Period::Weekly) => crate::tr!("Your weekly LLM budget"),
+        (true, Period::Monthly) => crate::tr!("Your monthly LLM budget"),
+        (false, Period::Daily) => crate::tr!("The team's daily LLM budget"),
+        (false, Period::Weekly) => crate::tr!("The team's weekly LLM budget"),
+        (false, Period::Monthly) => crate::tr!("The team's monthly LLM budget"),
     };
-    let title = format!("{whose} {} LLM budget {state}", alert.period);
+    let title = if alert.threshold >= 100 {
+        crate::tr!("%{budget} is used up", budget = name)
+    } else {
+        crate::tr!("%{budget} reached %{threshold} %", budget = name, threshold = alert.threshold)
+    };
     let percent = if alert.limit_nanos > 0 {
         alert.spent_nanos.saturating_mul(100) / alert.limit_nanos
     } else {
         100
     };
-    let mut body = format!(
-        "Budget {} ({}) crossed its {} % alert threshold: {} spent of {} ({percent} %). \
-         It resets at {} ({}).",
-        alert.budget,
-        alert.period,
-        alert.threshold,
-        usd(alert.spent_nanos),
-        usd(alert.limit_nanos),
-        alert.resets_at.with_timezone(&timezone).format("%Y-%m-%d %H:%M"),
-        timezone.name(),
+    let mut body = crate::tr!(
+        "Budget %{budget} (%{period}) crossed its %{threshold} % alert threshold: %{spent} spent of %{limit} (%{percent} %). It resets at %{resets} (%{zone}).",
+        budget = alert.budget,
+        period = match period {
+            Period::Daily => crate::tr!("daily"),
+            Period::Weekly => crate::tr!("weekly"),
+            Period::Monthly => crate::tr!("monthly"),
+        },
+        threshold = alert.threshold,
+        spent = usd(alert.spent_nanos),
+        limit = usd(alert.limit_nanos),
+        percent = percent,
+        resets = alert.resets_at.with_timezone(&timezone).format("%Y-%m-%d %H:%M"),
+        zone = timezone.name(),
     );
     if alert.threshold >= 100 {
-        body.push_str(" Calls that would go over it are refused until then.");
+        body.push(' ');
+        body.push_str(&crate::tr!("Calls that would go over it are refused until then."));
     }
     AlertText { subject: format!("[Blueprint] {title}"), title, body }
 }
@@ -215,12 +229,13 @@ impl BudgetAlertNotifier {
             to: user.email.clone(),
             subject: text.subject.clone(),
             body: format!(
-                "Hello {},\n\n{}\n\n{}\n\n-- \nBlueprint\n",
-                user.display_name,
+                "{}\n\n{}\n\n{}\n\n-- \nBlueprint\n",
+                crate::tr!("Hello %{name},", name = user.display_name),
                 wrap(&text.body, 72),
                 wrap(
-                    &format!(
-                        "Your budgets and calls are under Usage & Budget in Blueprint ({BUDGET_LINK})."
+                    &crate::tr!(
+                        "Your budgets and calls are under Usage & Budget in Blueprint (%{link}).",
+                        link = BUDGET_LINK
                     ),
                     72
                 ),
@@ -259,10 +274,16 @@ impl AlertSink for BudgetAlertNotifier {
         if recipients.is_empty() {
             tracing::warn!(budget = %alert.budget, threshold = alert.threshold, "budget alert has no one to notify");
         }
-        let text = alert_text(&alert, self.timezone);
         let mut enqueued = false;
         for user in &recipients {
-            match self.notify(user, &alert, &text).await {
+            // Each recipient reads it in the language they chose.
+            let lang = user.locale.unwrap_or(model::Lang::En);
+            let notified = crate::i18n::scope(lang, async {
+                let text = alert_text(&alert, self.timezone);
+                self.notify(user, &alert, &text).await
+            })
+            .await;
+            match notified {
                 Ok(job) => enqueued |= job,
                 Err(e) => {
                     tracing::error!(budget = %alert.budget, user.id = user.id, error = %e, "could not notify of a budget alert");
@@ -301,6 +322,21 @@ mod tests {
             text.body,
             "Budget user:42 (daily) crossed its 80 % alert threshold: $0.000373 spent of \
              $0.000460 (81 %). It resets at 2026-11-27 00:00 (Europe/Berlin)."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_russian_reader_gets_the_alert_in_russian() {
+        let text = crate::i18n::scope(model::Lang::Ru, async {
+            alert_text(&alert(Some(42), 100), chrono_tz::Europe::Berlin)
+        })
+        .await;
+        assert_eq!(text.title, "Ваш дневной бюджет на LLM израсходован");
+        assert_eq!(
+            text.body,
+            "Бюджет user:42 (дневной) пересёк порог оповещения 100 %: потрачено $0.000373 из \
+             $0.000460 (81 %). Расход обнулится 2026-11-27 00:00 (Europe/Berlin). Вызовы, \
+             которые превысили бы его, до тех пор отклоняются."
         );
     }
 

@@ -108,7 +108,11 @@ async fn run(state: AppState, ctx: JobContext, payload: serde_json::Value) -> Ha
         last_push: Instant::now() - Duration::from_secs(1),
         last_write: Instant::now(),
     };
-    r.line(format!("attempt {} started ({})", r.ctx.attempt(), p.trigger));
+    r.line(crate::tr!(
+        "attempt %{n} started (%{trigger})",
+        n = r.ctx.attempt(),
+        trigger = p.trigger
+    ));
     let kind = SourceKind::parse(&r.source.kind).unwrap_or(SourceKind::Files);
     let result = match kind {
         SourceKind::Files => r.sync_files().await.map(|()| None),
@@ -117,13 +121,13 @@ async fn run(state: AppState, ctx: JobContext, payload: serde_json::Value) -> Ha
     let now = Utc::now();
     match result {
         Ok(cursor) => {
-            r.line(format!(
-                "done: {} added, {} updated, {} unchanged, {} deleted, {} errors",
-                r.counts.added,
-                r.counts.updated,
-                r.counts.unchanged,
-                r.counts.deleted,
-                r.counts.errors
+            r.line(crate::tr!(
+                "done: %{added} added, %{updated} updated, %{unchanged} unchanged, %{deleted} deleted, %{errors} errors",
+                added = r.counts.added,
+                updated = r.counts.updated,
+                unchanged = r.counts.unchanged,
+                deleted = r.counts.deleted,
+                errors = r.counts.errors
             ));
             r.write().await?;
             r.state.store.finish_sync_run(r.run_id, "succeeded", None, now).await?;
@@ -138,7 +142,11 @@ async fn run(state: AppState, ctx: JobContext, payload: serde_json::Value) -> Ha
         Err(e) => {
             let cancelled = r.ctx.is_cancelled();
             let message = format!("{e}");
-            r.line(format!("{}: {message}", if cancelled { "cancelled" } else { "failed" }));
+            r.line(if cancelled {
+                crate::tr!("cancelled: %{message}", message = message)
+            } else {
+                crate::tr!("failed: %{message}", message = message)
+            });
             r.write().await?;
             let status = if cancelled { "cancelled" } else { "failed" };
             // A transient failure keeps the run open for the next attempt, which resumes it.
@@ -219,7 +227,7 @@ impl Run {
         self.ctx.progress(
             self.counts.processed,
             total,
-            format!("{} documents", self.counts.processed),
+            crate::tr!("%{n} documents", n = self.counts.processed),
         );
         let progress = SyncProgress {
             source_id: self.source.id,
@@ -272,7 +280,7 @@ impl Run {
             .unwrap_or_default();
         let cursor_after = match checkpoint.cursor_after.clone() {
             Some(c) => {
-                self.line("resuming from the checkpoint".into());
+                self.line(crate::tr!("resuming from the checkpoint"));
                 c
             }
             None => {
@@ -283,7 +291,7 @@ impl Run {
             }
         };
         let full = self.source.cursor.is_none();
-        self.line(if full { "full sync".into() } else { "incremental sync".into() });
+        self.line(if full { crate::tr!("full sync") } else { crate::tr!("incremental sync") });
         loop {
             let req = FetchRequest {
                 cursor: self.source.cursor.clone(),
@@ -306,7 +314,7 @@ impl Run {
                     .await?;
                 self.counts.deleted += gone as i64;
             }
-            self.line(format!("page of {n} documents"));
+            self.line(crate::tr!("page of %{n} documents", n = n));
             checkpoint.page = page.next.clone();
             self.save(&checkpoint).await?;
             self.write().await?;
@@ -336,7 +344,7 @@ impl Run {
         if !gone.is_empty() {
             let n = self.state.store.delete_documents(self.source.id, &gone, Utc::now()).await?;
             self.counts.deleted += n as i64;
-            self.line(format!("pruned {n} documents no longer at the source"));
+            self.line(crate::tr!("pruned %{n} documents no longer at the source", n = n));
         }
         Ok(())
     }
@@ -472,7 +480,7 @@ impl Run {
         let cached = match self.state.store.get_embeddings(&hashes, &model).await {
             Ok(c) => c,
             Err(e) => {
-                self.line(format!("embedding cache: {e}"));
+                self.line(crate::tr!("embedding cache: %{e}", e = e));
                 return;
             }
         };
@@ -492,13 +500,16 @@ impl Run {
                 let rows: Vec<(String, Vec<f32>)> =
                     missing.iter().map(|c| c.content_hash.clone()).zip(vectors).collect();
                 if let Err(e) = self.state.store.put_embeddings(&rows, &model, Utc::now()).await {
-                    self.line(format!("embedding cache: {e}"));
+                    self.line(crate::tr!("embedding cache: %{e}", e = e));
                 }
                 self.state.knowledge.set_embedder_problem(None);
             }
             Err(e) => {
                 let problem = format!("{e:#}");
-                self.line(format!("embedding failed, keyword search only for now: {problem}"));
+                self.line(crate::tr!(
+                    "embedding failed, keyword search only for now: %{problem}",
+                    problem = problem
+                ));
                 self.state.knowledge.set_embedder_problem(Some(problem));
             }
         }

@@ -96,6 +96,7 @@ async fn chat(
     }
     // Budget refusals and provider failures before the first token are plain JSON errors.
     let stream = chat::stream(&s.app, &user, input, request_id).await?;
+    let stream = domain::i18n::scope_stream(domain::i18n::lang(), stream);
     let events = stream.map(|item| {
         let event = match item {
             Ok(StreamEvent::Delta(text)) => ChatStreamEvent::Delta { text },

@@ -94,15 +94,20 @@ pub(crate) async fn observe(req: Request, next: Next) -> Response {
 /// again in it (the language may have changed on the way: [`authenticate`] switches to the
 /// account's stored preference).
 async fn localize_error(next: Next, req: Request) -> Response {
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
     let lang = domain::i18n::lang();
-    let Some(err) = res.extensions().get::<model::error::AppError>() else {
+    let Some(err) = res.extensions().get::<model::error::AppError>().cloned() else {
         return res;
     };
+    // The body depends on the language: no shared cache may hand it to another reader.
+    res.headers_mut().insert(
+        header::VARY,
+        axum::http::HeaderValue::from_static("accept-language, cookie, authorization"),
+    );
     if lang == model::Lang::En {
         return res;
     }
-    let err = domain::i18n::localized(err.clone(), lang);
+    let err = domain::i18n::localized(err, lang);
     let mut body = model::error::error_body(&err);
     body["error"]["message"] = serde_json::Value::String(domain::i18n::error_message(&err, lang));
     let (mut parts, _) = res.into_parts();
@@ -155,8 +160,13 @@ pub(crate) async fn authenticate(
             .into_response();
     }
     let resolved = accounts::resolve(&state.app, req.headers()).await;
-    // The account's own choice beats the browser's header (and a cookie another browser left).
-    if let Some(lang) = resolved.outcome.principal.as_ref().and_then(|p| p.lang) {
+    // The account's own choice beats the client's header. A browser's language cookie (the
+    // switch's choice, set from the account at sign-in) stays in charge, so that the page and
+    // the server's messages never disagree.
+    if let Some(lang) = domain::i18n::account_lang(
+        req.headers(),
+        resolved.outcome.principal.as_ref().and_then(|p| p.lang),
+    ) {
         domain::i18n::prefer(lang);
     }
     req.extensions_mut().insert::<AuthOutcome>(resolved.outcome);

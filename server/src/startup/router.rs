@@ -67,6 +67,7 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
         ))
         .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip());
 
+    domain::i18n::set_fallback(app::api::context::request_lang);
     let pages = Router::new()
         .leptos_routes_with_context(
             &state,

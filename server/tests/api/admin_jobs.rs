@@ -213,3 +213,36 @@ async fn an_enqueue_wakes_another_instance_through_redis() {
     }
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
+
+/// What a job writes while it runs (its progress line) is in its owner's language, not in that
+/// of whatever request happens to be around: the runner works outside any request.
+#[tokio::test]
+async fn a_jobs_progress_line_is_in_its_owners_language() {
+    let app = spawn_app().await;
+    let mut jobs = Vec::new();
+    for (lang, expected) in [(Some("ru-RU,ru;q=0.9"), "шаг 2 из 2"), (None, "step 2 of 2")] {
+        let mut req = app.api.post(app.url("/api/v1/auth/register")).json(&json!({
+            "email": email("lang"),
+            "password": crate::helpers::PASSWORD,
+            "display_name": "Lang"
+        }));
+        if let Some(lang) = lang {
+            req = req.header("accept-language", lang);
+        }
+        let tokens = expect_status(req.send().await.unwrap(), StatusCode::CREATED).await;
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        // Enqueued by a request that asks for no language.
+        let res = app
+            .post_bearer("/api/v1/jobs/demo", &access, &json!({ "steps": 2, "step_ms": 1 }))
+            .await;
+        jobs.push((
+            expect_status(res, StatusCode::ACCEPTED).await["id"].as_i64().unwrap(),
+            expected,
+        ));
+    }
+    for (id, expected) in jobs {
+        wait_for_state(&app, id, JobState::Succeeded).await;
+        let job = app.state.store.get_job(id).await.unwrap();
+        assert_eq!(job.progress.message.as_deref(), Some(expected));
+    }
+}

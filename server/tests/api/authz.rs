@@ -251,6 +251,7 @@ const RULES: &[Rule] = &[
     sfn("/api/set_language", BASIC, r#"{"lang":"ru"}"#),
     // --- app/src/api/dashboard.rs
     sfn("/api/dashboard", BASIC, "{}"),
+    sfn("/api/model_ready", BASIC, "{}"),
     // --- app/src/api/tokens.rs
     sfn("/api/list_api_tokens", BASIC, "{}"),
     sfn("/api/create_api_token", BASIC, r#"{"form":{"name":"authz","expires_in_days":1}}"#),

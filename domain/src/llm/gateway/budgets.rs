@@ -193,7 +193,8 @@ impl Gateway {
             self.inner.writer.get_or_init(|| spawn_budget_writer(self.inner.store.clone()));
         let (reply, result) = tokio::sync::oneshot::channel();
         writer.send((op, reply)).map_err(|_| out_of_step())?;
-        result.await.map_err(|_| out_of_step())?
+        // The writer's own refusals are written outside any request: in the caller's words here.
+        result.await.map_err(|_| out_of_step())?.map_err(crate::i18n::here)
     }
 
     pub(super) fn refusal(

@@ -244,7 +244,9 @@ fn cache_key(allowed: &HashSet<i64>, req: &SearchRequest, seq: i64) -> Result<Ca
     use sha2::Digest;
     let mut scope: Vec<i64> = allowed.iter().copied().collect();
     scope.sort_unstable();
-    let text = serde_json::to_string(&(scope, req, seq)).map_err(internal)?;
+    // The response holds a sentence (the notice), so the language is part of the key.
+    let lang = crate::i18n::lang().as_str();
+    let text = serde_json::to_string(&(scope, req, seq, lang)).map_err(internal)?;
     Ok(CacheKey::global("search", hex::encode(sha2::Sha256::digest(text.as_bytes()))))
 }
 
@@ -281,10 +283,9 @@ async fn run(
     if mode != SearchMode::Keyword && !req.q.is_empty() {
         match k.embedder() {
             None => {
-                notice = Some(
+                notice = Some(crate::tr!(
                     "Vector search is off (no embedder configured); results are by keywords."
-                        .to_string(),
-                );
+                ));
                 mode = SearchMode::Keyword;
             }
             Some(embedder) => match embedder.embed(std::slice::from_ref(&req.q)).await {
@@ -298,10 +299,9 @@ async fn run(
                     let problem = format!("{e:#}");
                     tracing::warn!(error = %problem, "query embedding failed; keyword results only");
                     k.set_embedder_problem(Some(problem));
-                    notice = Some(
+                    notice = Some(crate::tr!(
                         "Vector search is unavailable right now; results are by keywords."
-                            .to_string(),
-                    );
+                    ));
                     mode = SearchMode::Keyword;
                 }
             },
