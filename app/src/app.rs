@@ -158,7 +158,7 @@ fn LanguageCookie() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
-fn write_lang_cookie(lang: Locale) {
+pub fn write_lang_cookie(lang: Locale) {
     use leptos_i18n::Locale as _;
     use wasm_bindgen::JsCast;
     if let Ok(html) = document().dyn_into::<web_sys::HtmlDocument>() {
@@ -169,7 +169,7 @@ fn write_lang_cookie(lang: Locale) {
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn write_lang_cookie(_lang: Locale) {}
+pub fn write_lang_cookie(_lang: Locale) {}
 
 fn title_format(t: String) -> String {
     if t.is_empty() { "Blueprint".to_string() } else { format!("{t} · Blueprint") }

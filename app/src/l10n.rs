@@ -7,6 +7,64 @@ use crate::i18n::{Locale, td_string};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use model::JobState;
 
+/// The page's language. A page renders its words once, in this language, and switching
+/// reloads the page (`shell::switch_language`): a reactive closure per string would cost more
+/// WASM than both languages' words.
+pub fn use_lang() -> Locale {
+    crate::i18n::use_i18n().get_locale_untracked()
+}
+
+/// A count's CLDR plural category (integers only). English: one, other. Russian: one (1, 21,
+/// 101 …), few (2–4, 22–24 …), many (0, 5–20, 25–30 …); `other` is for fractions, which counts
+/// never are. Two rules written out here instead of ICU's plural data for every locale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plural {
+    One,
+    Few,
+    Many,
+    Other,
+}
+
+/// The plural category `n` takes in `locale`.
+pub fn plural(locale: Locale, n: i64) -> Plural {
+    let n = n.unsigned_abs();
+    match locale {
+        Locale::en if n == 1 => Plural::One,
+        Locale::en => Plural::Other,
+        Locale::ru => match (n % 10, n % 100) {
+            (1, r) if r != 11 => Plural::One,
+            (2..=4, r) if !(12..=14).contains(&r) => Plural::Few,
+            _ => Plural::Many,
+        },
+    }
+}
+
+/// A counted phrase: the key's `one`/`few`/`many`/`other` form for the count, with `count`
+/// written with the language's grouping (`1 234 документа`). Other values follow:
+/// `plural!(lang, chart.in_calls, count = calls, amount = total)`.
+#[macro_export]
+macro_rules! plural {
+    ($lang:expr, $($key:ident).+, count = $n:expr $(, $name:ident = $value:expr)* $(,)?) => {{
+        let lang: $crate::i18n::Locale = $lang;
+        let n = i64::try_from($n).unwrap_or(i64::MAX);
+        let count = $crate::l10n::number(lang, n);
+        match $crate::l10n::plural(lang, n) {
+            $crate::l10n::Plural::One => {
+                $crate::i18n::td_string!(lang, $($key).+.one, count $(, $name = $value)*).to_string()
+            }
+            $crate::l10n::Plural::Few => {
+                $crate::i18n::td_string!(lang, $($key).+.few, count $(, $name = $value)*).to_string()
+            }
+            $crate::l10n::Plural::Many => {
+                $crate::i18n::td_string!(lang, $($key).+.many, count $(, $name = $value)*).to_string()
+            }
+            $crate::l10n::Plural::Other => {
+                $crate::i18n::td_string!(lang, $($key).+.other, count $(, $name = $value)*).to_string()
+            }
+        }
+    }};
+}
+
 /// What went wrong, for the reader. Sentences the server wrote (refusals, conflicts, field
 /// rules) come in the request's language already; the few an error only implies are written
 /// here.
@@ -124,9 +182,9 @@ pub fn ago(locale: Locale, at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let minutes = (now - at).num_minutes();
     match minutes {
         i64::MIN..=0 => td_string!(locale, time.just_now).to_string(),
-        1..=59 => td_string!(locale, time.minutes_ago, count = minutes),
-        60..=1439 => td_string!(locale, time.hours_ago, count = minutes / 60),
-        1440..=43199 => td_string!(locale, time.days_ago, count = minutes / 1440),
+        1..=59 => crate::plural!(locale, time.minutes_ago, count = minutes),
+        60..=1439 => crate::plural!(locale, time.hours_ago, count = minutes / 60),
+        1440..=43199 => crate::plural!(locale, time.days_ago, count = minutes / 1440),
         _ => date_time(locale, at),
     }
 }

@@ -1,12 +1,13 @@
 //! The translations: every key in both languages and never empty, with the same placeholders;
 //! Russian plural forms; and no English string literal left in the views.
 
-use app::i18n::{Locale, td_string};
+use app::i18n::Locale;
+use app::plural;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const PLURAL_SUFFIXES: [&str; 6] = ["_zero", "_one", "_two", "_few", "_many", "_other"];
+const PLURAL_FORMS: [&str; 4] = ["one", "few", "many", "other"];
 
 fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
     match value {
@@ -32,22 +33,21 @@ fn locale(name: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// `documents_one` → (`documents`, `_one`).
+/// `documents.one` → (`documents`, `one`): a counted phrase keeps its CLDR forms as an object
+/// (`app::plural!` picks one; leptos_i18n's own plurals link ICU data for every locale).
 fn split_plural(key: &str) -> (&str, Option<&str>) {
-    PLURAL_SUFFIXES
-        .iter()
-        .find_map(|s| key.strip_suffix(s).map(|base| (base, Some(*s))))
-        .unwrap_or((key, None))
+    key.rsplit_once('.')
+        .filter(|(_, form)| PLURAL_FORMS.contains(form))
+        .map_or((key, None), |(base, form)| (base, Some(form)))
 }
 
-/// Keys with their plural forms. As in leptos_i18n, `x_one` and `x_other` are forms of `x` only
-/// when `x_other` exists; otherwise `create_one` is a key of its own.
+/// Keys with their plural forms.
 fn plural_forms(keys: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for key in keys.keys() {
         match split_plural(key) {
-            (base, Some(suffix)) if keys.contains_key(&format!("{base}_other")) => {
-                out.entry(base.to_string()).or_default().insert(suffix.to_string());
+            (base, Some(form)) => {
+                out.entry(base.to_string()).or_default().insert(form.to_string());
             }
             _ => {
                 out.entry(key.clone()).or_default();
@@ -72,13 +72,12 @@ fn every_key_is_in_both_languages_and_never_empty() {
     let only_en: Vec<_> = en_keys.difference(&ru_keys).collect();
     let only_ru: Vec<_> = ru_keys.difference(&en_keys).collect();
     assert!(only_en.is_empty() && only_ru.is_empty(), "only en: {only_en:?}; only ru: {only_ru:?}");
-    // CLDR: English counts need one/other; Russian one/few/many/other.
+    // Every counted phrase has all four forms in both languages (English uses one and other;
+    // its few and many repeat other), so `plural!` finds each.
     for (key, forms) in &en_forms {
         if !forms.is_empty() {
-            for need in ["_one", "_other"] {
+            for need in PLURAL_FORMS {
                 assert!(forms.contains(need), "en {key} lacks {need}");
-            }
-            for need in ["_one", "_few", "_many", "_other"] {
                 assert!(ru_forms[key].contains(need), "ru {key} lacks {need}");
             }
         }
@@ -94,14 +93,14 @@ fn every_key_is_in_both_languages_and_never_empty() {
             .collect()
     };
     let reference = |key: &str| -> BTreeSet<String> {
-        en.get(&format!("{key}_other")).or_else(|| en.get(key)).map(|v| vars(v)).unwrap_or_default()
+        en.get(&format!("{key}.other")).or_else(|| en.get(key)).map(|v| vars(v)).unwrap_or_default()
     };
     for (lang, keys) in [("en", &en), ("ru", &ru)] {
         for (key, value) in keys.iter() {
             let (base, suffix) = split_plural(key);
             let want = reference(base);
             let mut got = vars(value);
-            if lang == "en" && suffix == Some("_one") {
+            if lang == "en" && suffix == Some("one") {
                 got.insert("count".into());
             }
             assert_eq!(got, want, "{lang} {key}: placeholders differ from English");
@@ -121,14 +120,16 @@ fn russian_counts_take_their_plural_forms() {
         (22, "22 документа"),
         (25, "25 документов"),
         (111, "111 документов"),
-        (1004, "1004 документа"),
+        (1004, "1\u{a0}004 документа"),
+        (1_000_001, "1\u{a0}000\u{a0}001 документ"),
     ];
     for (n, want) in cases {
-        assert_eq!(td_string!(Locale::ru, dashboard.documents, count = n), want, "{n}");
+        assert_eq!(plural!(Locale::ru, dashboard.documents, count = n), want, "{n}");
     }
-    assert_eq!(td_string!(Locale::en, dashboard.documents, count = 1), "1 document");
-    assert_eq!(td_string!(Locale::en, dashboard.documents, count = 0), "0 documents");
-    assert_eq!(td_string!(Locale::en, dashboard.documents, count = 21), "21 documents");
+    assert_eq!(plural!(Locale::en, dashboard.documents, count = 1), "1 document");
+    assert_eq!(plural!(Locale::en, dashboard.documents, count = 0), "0 documents");
+    assert_eq!(plural!(Locale::en, dashboard.documents, count = 21), "21 documents");
+    assert_eq!(plural!(Locale::en, dashboard.documents, count = 1004), "1,004 documents");
 }
 
 /// Literals that are names or examples, not words to translate.
@@ -216,4 +217,28 @@ fn views_use_translation_keys_not_english_literals() {
         }
     }
     assert!(untranslated.is_empty(), "English literals in views:\n{}", untranslated.join("\n"));
+}
+
+/// Pages render their words once, in the page's language (`l10n::use_lang`), and a switch
+/// reloads the page. leptos_i18n's tracking macros (`t!`, `t_string!`, `td!`) make a reactive
+/// closure per string, which cost the first page ~N KiB of WASM for a switch nobody makes twice.
+#[test]
+fn views_look_words_up_once_not_through_a_signal() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut tracked = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let hit = ["t!(", "t_string!(", "td!(", "t_display!("].iter().any(|m| {
+                line.match_indices(m)
+                    .any(|(i, _)| !line[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+            });
+            if hit {
+                tracked.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(tracked.is_empty(), "words looked up through a signal:\n{}", tracked.join("\n"));
 }

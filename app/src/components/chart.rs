@@ -1,7 +1,7 @@
 //! Spend charts: bars per day drawn as SVG (no script, nothing inline the CSP would block) and
 //! tables of spend per feature or model with each row's share of the total.
 
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use model::{SpendShare, UsageSummary};
@@ -12,7 +12,7 @@ const HEIGHT: i64 = 120;
 /// Spend per day as bars, with the total, the peak day and the time zone days follow.
 #[component]
 pub fn SpendChart(summary: UsageSummary) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let days = summary.days;
     let total: i64 = days.iter().map(|d| d.cost_nanos).sum();
     let calls: i64 = days.iter().map(|d| d.calls).sum();
@@ -43,19 +43,19 @@ pub fn SpendChart(summary: UsageSummary) -> impl IntoView {
         })
         .collect_view();
     let in_calls = move || {
-        t_string!(i18n, chart.in_calls, amount = l10n::usd(i18n.get_locale(), total), count = calls)
+        crate::plural!(lang, chart.in_calls, count = calls, amount = l10n::usd(lang, total))
     };
     let timezone = summary.timezone;
     let peak_words = move || {
         peak.clone().filter(|p| p.cost_nanos > 0).map(|p| {
-            let amount = l10n::usd(i18n.get_locale(), p.cost_nanos);
-            format!(" · {}", t_string!(i18n, chart.peak, amount, day = p.day))
+            let amount = l10n::usd(lang, p.cost_nanos);
+            format!(" · {}", td_string!(lang, chart.peak, amount, day = p.day))
         })
     };
     view! {
         <figure class="chart" id="spend-chart">
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" role="img"
-                aria-label=move || t_string!(i18n, chart.spend_per_day, summary = in_calls())>
+                aria-label=move || td_string!(lang, chart.spend_per_day, summary = in_calls())>
                 <line class="axis" x1="0" y1=HEIGHT.to_string() x2=WIDTH.to_string() y2=HEIGHT.to_string()></line>
                 {bars}
             </svg>
@@ -65,7 +65,7 @@ pub fn SpendChart(summary: UsageSummary) -> impl IntoView {
                     {in_calls}
                     {peak_words}
                     " · "
-                    {move || t_string!(i18n, chart.days_in, tz = timezone.clone())}
+                    {move || td_string!(lang, chart.days_in, tz = timezone.clone())}
                 </span>
                 <span>{last}</span>
             </figcaption>
@@ -83,34 +83,34 @@ pub fn ShareTable(
     /// Element id.
     id: &'static str,
 ) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     if rows.is_empty() {
-        return view! { <p class="muted">{t!(i18n, chart.nothing)}</p> }.into_any();
+        return view! { <p class="muted">{td_string!(lang, chart.nothing)}</p> }.into_any();
     }
     let total: i64 = rows.iter().map(|r| r.cost_nanos).sum::<i64>().max(1);
     view! {
         <table class="table" id=id>
             <thead><tr>
-                <th>{move || if by_model { t_string!(i18n, chart.model) } else { t_string!(i18n, chart.feature) }}</th>
-                <th>{t!(i18n, chart.calls)}</th>
-                <th>{t!(i18n, chart.cache_hits)}</th>
-                <th>{t!(i18n, chart.tokens)}</th>
-                <th>{t!(i18n, chart.cost)}</th>
-                <th>{t!(i18n, chart.share)}</th>
+                <th>{move || if by_model { td_string!(lang, chart.model) } else { td_string!(lang, chart.feature) }}</th>
+                <th>{td_string!(lang, chart.calls)}</th>
+                <th>{td_string!(lang, chart.cache_hits)}</th>
+                <th>{td_string!(lang, chart.tokens)}</th>
+                <th>{td_string!(lang, chart.cost)}</th>
+                <th>{td_string!(lang, chart.share)}</th>
             </tr></thead>
             <tbody>
                 {rows.into_iter().map(|r| {
                     let share = r.cost_nanos.saturating_mul(100) / total;
                     let (calls, hits, tokens, cost) = (r.calls, r.cache_hits, r.tokens, r.cost_nanos);
-                    let num = move |n: i64| l10n::number(i18n.get_locale(), n);
+                    let num = move |n: i64| l10n::number(lang, n);
                     view! {
                         <tr data-name=r.name.clone()>
                             <td><code>{r.name.clone()}</code></td>
                             <td>{move || num(calls)}</td>
                             <td>{move || num(hits)}</td>
                             <td>{move || num(tokens)}</td>
-                            <td>{move || l10n::usd(i18n.get_locale(), cost)}</td>
-                            <td><progress class="progress share" max="100" value=share.to_string() aria-label=move || t_string!(i18n, chart.share_of_cost)></progress></td>
+                            <td>{move || l10n::usd(lang, cost)}</td>
+                            <td><progress class="progress share" max="100" value=share.to_string() aria-label=td_string!(lang, chart.share_of_cost)></progress></td>
                         </tr>
                     }
                 }).collect_view()}
@@ -127,12 +127,12 @@ pub fn SpendSummary(summary: UsageSummary, #[prop(optional)] team: bool) -> impl
     let (features, models) = (summary.by_feature.clone(), summary.by_model.clone());
     let (feature_id, model_id) =
         if team { ("team-by-feature", "team-by-model") } else { ("by-feature", "by-model") };
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
         <SpendChart summary />
         <div class="grid-2">
-            <div><h3>{t!(i18n, chart.by_feature)}</h3><ShareTable by_model=false rows=features id=feature_id /></div>
-            <div><h3>{t!(i18n, chart.by_model)}</h3><ShareTable by_model=true rows=models id=model_id /></div>
+            <div><h3>{td_string!(lang, chart.by_feature)}</h3><ShareTable by_model=false rows=features id=feature_id /></div>
+            <div><h3>{td_string!(lang, chart.by_model)}</h3><ShareTable by_model=true rows=models id=model_id /></div>
         </div>
     }
 }

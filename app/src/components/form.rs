@@ -35,7 +35,7 @@ pub static HYDRATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBo
 /// it posts, so nothing typed can end up in a URL whatever happens.
 #[component]
 pub fn FormGate(children: Children) -> impl IntoView {
-    let i18n = crate::i18n::use_i18n();
+    let lang = crate::l10n::use_lang();
     // Rendered after the first hydration (a client-side navigation), it is ready at once.
     let ready = RwSignal::new(HYDRATED.load(std::sync::atomic::Ordering::Relaxed));
     // Effects run in the browser only, after hydration.
@@ -44,7 +44,7 @@ pub fn FormGate(children: Children) -> impl IntoView {
         <fieldset class="form-gate" disabled=move || !ready.get()>
             {children()}
             <Show when=move || !ready.get()>
-                <p class="muted form-wait" role="status">{crate::i18n::t!(i18n, form_wait)}</p>
+                <p class="muted form-wait" role="status">{crate::i18n::td_string!(lang, form_wait)}</p>
             </Show>
         </fieldset>
     }
@@ -53,10 +53,10 @@ pub fn FormGate(children: Children) -> impl IntoView {
 /// A banner for errors that belong to no single field.
 #[component]
 pub fn ErrorBanner(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
-    let i18n = crate::i18n::use_i18n();
+    let lang = crate::l10n::use_lang();
     let message = move || match error.get() {
         Some(AppError::Validation { .. }) | None => None,
-        Some(e) => Some(crate::l10n::error_text(i18n.get_locale(), &e)),
+        Some(e) => Some(crate::l10n::error_text(lang, &e)),
     };
     view! {
         <Show when=move || message().is_some()>

@@ -6,7 +6,7 @@ use crate::api::notifications::unread_notifications;
 use crate::components::live::use_live_events;
 use crate::components::session::{encode_next, is_auth_page, use_session};
 use crate::components::theme::ThemeToggle;
-use crate::i18n::{Locale, t, t_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use leptos::prelude::*;
 use leptos_i18n::Locale as _;
 use leptos_router::components::{A, Outlet, Redirect};
@@ -19,9 +19,9 @@ use model::{CurrentUser, LiveTopic, Scope};
 pub fn Protected() -> impl IntoView {
     let session = use_session();
     let location = use_location();
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
-        <Suspense fallback=move || view! { <p class="loading">{t!(i18n, loading)}</p> }>
+        <Suspense fallback=move || view! { <p class="loading">{td_string!(lang, loading)}</p> }>
             {move || Suspend::new(async move {
                 match session.user.await {
                     Ok(Some(user)) => view! { <AppFrame user /> }.into_any(),
@@ -49,13 +49,13 @@ pub fn Protected() -> impl IntoView {
 #[component]
 fn AppFrame(user: CurrentUser) -> impl IntoView {
     let is_admin = user.scopes.contains(Scope::Admin);
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     // Below 720 px the navigation folds behind a Menu button; following a link folds it again.
     let nav_open = RwSignal::new(false);
     let fold = move |_| nav_open.set(false);
     focus_heading_on_navigation();
     view! {
-        <a class="skip-link" href="#main" on:click=skip_to_main>{t!(i18n, skip_to_content)}</a>
+        <a class="skip-link" href="#main" on:click=skip_to_main>{td_string!(lang, skip_to_content)}</a>
         <div class="frame">
             <header class="topbar">
                 <A href="/" attr:class="brand">"Blueprint"</A>
@@ -67,26 +67,26 @@ fn AppFrame(user: CurrentUser) -> impl IntoView {
                     aria-expanded=move || nav_open.get().to_string()
                     on:click=move |_| nav_open.update(|o| *o = !*o)
                 >
-                    {t!(i18n, nav.open_menu)}
+                    {td_string!(lang, nav.open_menu)}
                 </button>
                 <nav
                     class="nav"
                     id="main-nav"
-                    aria-label=move || t_string!(i18n, nav.main)
+                    aria-label=td_string!(lang, nav.main)
                     data-open=move || nav_open.get().to_string()
                     on:click=fold
                 >
-                    <A href="/" exact=true>{t!(i18n, nav.dashboard)}</A>
-                    <A href="/search">{t!(i18n, nav.search)}</A>
-                    <A href="/sources">{t!(i18n, nav.sources)}</A>
-                    <A href="/rfcs">{t!(i18n, nav.rfcs)}</A>
-                    <A href="/code-docs">{t!(i18n, nav.code_docs)}</A>
-                    <A href="/usage">{t!(i18n, nav.usage)}</A>
-                    <A href="/jobs">{t!(i18n, nav.jobs)}</A>
+                    <A href="/" exact=true>{td_string!(lang, nav.dashboard)}</A>
+                    <A href="/search">{td_string!(lang, nav.search)}</A>
+                    <A href="/sources">{td_string!(lang, nav.sources)}</A>
+                    <A href="/rfcs">{td_string!(lang, nav.rfcs)}</A>
+                    <A href="/code-docs">{td_string!(lang, nav.code_docs)}</A>
+                    <A href="/usage">{td_string!(lang, nav.usage)}</A>
+                    <A href="/jobs">{td_string!(lang, nav.jobs)}</A>
                     <Show when=move || is_admin>
-                        <A href="/admin">{t!(i18n, nav.admin)}</A>
+                        <A href="/admin">{td_string!(lang, nav.admin)}</A>
                     </Show>
-                    <A href="/settings">{t!(i18n, nav.settings)}</A>
+                    <A href="/settings">{td_string!(lang, nav.settings)}</A>
                 </nav>
                 <div class="topbar-end">
                     <LiveStatus />
@@ -169,43 +169,40 @@ fn current_heading() -> Option<()> {
 #[cfg(not(feature = "hydrate"))]
 fn focus_heading(_old: Option<()>, _tries: u32) {}
 
-/// Keeps the language on the account: one request at a time, the latest choice last (two quick
-/// switches cannot leave the account on the first one). The cookie already holds the choice, so
-/// a failure here only matters in another browser.
-pub fn save_language(lang: Locale) {
-    use std::cell::Cell;
-    thread_local! {
-        static WANTED: Cell<Option<Locale>> = const { Cell::new(None) };
-        static BUSY: Cell<bool> = const { Cell::new(false) };
-    }
-    WANTED.with(|w| w.set(Some(lang)));
-    if BUSY.with(|b| b.replace(true)) {
-        return;
-    }
+/// Switches the page's language: the cookie first (the server renders the next page from it),
+/// then, for a signed-in user, the account (so another browser signs in to the same language),
+/// then a reload. Pages render their words once, in one language, instead of keeping a signal
+/// per string: ~400 reactive closures cost more WASM than both languages' words.
+pub fn switch_language(next: Locale, signed_in: bool) {
+    crate::app::write_lang_cookie(next);
     leptos::task::spawn_local(async move {
-        while let Some(next) = WANTED.with(Cell::take) {
-            if let Err(e) = crate::api::auth::set_language(next.as_str().to_string()).await {
-                leptos::logging::warn!("the language was not saved on the account: {e}");
-            }
+        if signed_in && let Err(e) = crate::api::auth::set_language(next.as_str().to_string()).await
+        {
+            leptos::logging::warn!("the language was not saved on the account: {e}");
         }
-        BUSY.with(|b| b.set(false));
+        reload();
     });
 }
+
+#[cfg(feature = "hydrate")]
+fn reload() {
+    let _ = window().location().reload();
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn reload() {}
 
 /// Switches between English and Russian. The choice is kept in the language cookie and, for a
 /// signed-in user, on the account (so another browser signs in to the same language).
 #[component]
 pub fn LanguageSwitch(signed_in: bool) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let switch = move |_| {
-        let next = match i18n.get_locale_untracked() {
+        let next = match lang {
             Locale::en => Locale::ru,
             Locale::ru => Locale::en,
         };
-        i18n.set_locale(next);
-        if signed_in {
-            save_language(next);
-        }
+        switch_language(next, signed_in);
     };
     view! {
         <button
@@ -213,10 +210,10 @@ pub fn LanguageSwitch(signed_in: bool) -> impl IntoView {
             class="btn btn-ghost lang-switch"
             id="lang-switch"
             on:click=switch
-            lang=move || match i18n.get_locale() { Locale::en => "ru", Locale::ru => "en" }
-            title=move || t_string!(i18n, lang.switch_to_title)
+            lang=move || match lang { Locale::en => "ru", Locale::ru => "en" }
+            title=td_string!(lang, lang.switch_to_title)
         >
-            {t!(i18n, lang.switch_to)}
+            {td_string!(lang, lang.switch_to)}
         </button>
     }
 }
@@ -225,15 +222,15 @@ pub fn LanguageSwitch(signed_in: bool) -> impl IntoView {
 #[component]
 fn LiveStatus() -> impl IntoView {
     let live = use_live_events();
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
         <span
             id="live-status"
             class="live-dot"
             data-connected=move || live.connected.get().to_string()
-            title=move || if live.connected.get() { t_string!(i18n, shell.live_connected) } else { t_string!(i18n, shell.live_reconnecting) }
+            title=move || if live.connected.get() { td_string!(lang, shell.live_connected) } else { td_string!(lang, shell.live_reconnecting) }
             role="status"
-            aria-label=move || if live.connected.get() { t_string!(i18n, shell.live_connected) } else { t_string!(i18n, shell.live_offline) }
+            aria-label=move || if live.connected.get() { td_string!(lang, shell.live_connected) } else { td_string!(lang, shell.live_offline) }
         ></span>
     }
 }
@@ -279,7 +276,7 @@ fn use_unread() -> Unread {
 fn NotificationBell() -> impl IntoView {
     let live = use_live_events();
     let Unread { count: unread, changed } = use_unread();
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     Effect::new(move |_| {
         if live.latest.get().is_some_and(|e| e.topic == LiveTopic::Notification.as_str()) {
             changed.update(|c| *c += 1);
@@ -287,8 +284,8 @@ fn NotificationBell() -> impl IntoView {
     });
     let bell = move |count: i64| {
         let label = match count {
-            0 => t_string!(i18n, shell.notifications).to_string(),
-            n => t_string!(i18n, shell.notifications_unread, count = n),
+            0 => td_string!(lang, shell.notifications).to_string(),
+            n => td_string!(lang, shell.notifications_unread, count = n),
         };
         view! {
             <A href="/notifications" attr:id="notification-bell" attr:class="bell" attr:aria-label=label.clone() attr:title=label>
@@ -310,7 +307,7 @@ fn NotificationBell() -> impl IntoView {
 
 #[component]
 fn AccountMenu(user: CurrentUser) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let open = RwSignal::new(false);
     let signing_out = RwSignal::new(false);
     // The server's error, worded in the language shown when it is displayed.
@@ -408,14 +405,14 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
                         <strong>{user.display_name.clone()}</strong>
                         <span class="muted">{user.email.clone()}</span>
                     </div>
-                    <A href="/settings" attr:role="menuitem" attr:tabindex="-1" on:click=move |_| open.set(false)>{t!(i18n, nav.settings)}</A>
+                    <A href="/settings" attr:role="menuitem" attr:tabindex="-1" on:click=move |_| open.set(false)>{td_string!(lang, nav.settings)}</A>
                     <button type="button" role="menuitem" tabindex="-1" id="sign-out" on:click=do_sign_out disabled=move || signing_out.get()>
-                        {t!(i18n, shell.sign_out)}
+                        {td_string!(lang, shell.sign_out)}
                     </button>
                 </div>
             </Show>
             {move || failed.get().map(|error| view! {
-                <p class="field-error menu-error" role="alert">{move || t_string!(i18n, shell.still_signed_in, error = error.clone())}</p>
+                <p class="field-error menu-error" role="alert">{move || td_string!(lang, shell.still_signed_in, error = error.clone())}</p>
             })}
         </div>
     }
@@ -476,14 +473,14 @@ fn focus_menu_item(_menu: NodeRef<leptos::html::Div>, _step: Move) {}
 
 /// The page a signed-in user without `scope` sees instead of `title`'s content.
 pub fn scope_refused(title: fn(Locale) -> &'static str, scope: Scope) -> AnyView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let scope = scope.as_str();
     view! {
-        <leptos_meta::Title text=move || title(i18n.get_locale()) />
+        <leptos_meta::Title text=move || title(lang) />
         <section class="page">
-            <h1>{move || title(i18n.get_locale())}</h1>
+            <h1>{move || title(lang)}</h1>
             <div class="banner banner-error" role="alert">
-                {move || t_string!(i18n, shell.needs_scope, scope)}
+                {move || td_string!(lang, shell.needs_scope, scope)}
             </div>
         </section>
     }
@@ -493,16 +490,16 @@ pub fn scope_refused(title: fn(Locale) -> &'static str, scope: Scope) -> AnyView
 /// The tabs between the admin pages; `current` is the path of the page showing them.
 #[component]
 pub fn AdminTabs(current: &'static str) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let tab = move |href: &'static str, label: fn(Locale) -> &'static str| {
         view! {
             <a href=href aria-current=(href == current).then_some("page")>
-                {move || label(i18n.get_locale())}
+                {move || label(lang)}
             </a>
         }
     };
     view! {
-        <nav class="tabs" aria-label=move || t_string!(i18n, shell.admin_sections)>
+        <nav class="tabs" aria-label=td_string!(lang, shell.admin_sections)>
             {tab("/admin", |l| crate::i18n::td_string!(l, shell.admin_users))}
             {tab("/admin/jobs", |l| crate::i18n::td_string!(l, shell.admin_jobs))}
             {tab("/admin/llm", |l| crate::i18n::td_string!(l, shell.admin_llm))}

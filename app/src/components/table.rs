@@ -1,6 +1,6 @@
 //! Pieces every list page shares: the pager under a table and human-readable durations.
 
-use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use crate::l10n;
 use leptos::prelude::*;
 
@@ -14,13 +14,13 @@ pub fn Pager(
     /// Rows per page.
     page: i64,
 ) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let range = move || {
-        let l = i18n.get_locale();
+        let l = lang;
         let from = if total == 0 { 0 } else { offset.get() + 1 };
         let to = (offset.get() + page).min(total);
-        t_string!(
-            i18n,
+        td_string!(
+            lang,
             pager.range,
             from = l10n::number(l, from),
             to = l10n::number(l, to),
@@ -30,8 +30,8 @@ pub fn Pager(
     view! {
         <div class="pager">
             <span class="muted">{range}</span>
-            <button type="button" class="btn btn-small" disabled=move || offset.get() == 0 on:click=move |_| offset.update(|o| *o = (*o - page).max(0))>{t!(i18n, pager.previous)}</button>
-            <button type="button" class="btn btn-small" disabled=move || { offset.get() + page >= total } on:click=move |_| offset.update(|o| *o += page)>{t!(i18n, pager.next)}</button>
+            <button type="button" class="btn btn-small" disabled=move || offset.get() == 0 on:click=move |_| offset.update(|o| *o = (*o - page).max(0))>{td_string!(lang, pager.previous)}</button>
+            <button type="button" class="btn btn-small" disabled=move || { offset.get() + page >= total } on:click=move |_| offset.update(|o| *o += page)>{td_string!(lang, pager.next)}</button>
         </div>
     }
 }

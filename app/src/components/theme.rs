@@ -1,7 +1,7 @@
 //! Theme: follows the system until the user picks light or dark; the choice is kept in a
 //! cookie so the server renders the right theme without a flash.
 
-use crate::i18n::{t_string, use_i18n};
+use crate::i18n::td_string;
 use leptos::prelude::*;
 
 /// Cycles system → light → dark.
@@ -22,11 +22,11 @@ pub fn ThemeToggle() -> impl IntoView {
         apply_theme(next);
         theme.set(next.to_string());
     };
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let label = move || match theme.get().as_str() {
-        "light" => t_string!(i18n, theme.light),
-        "dark" => t_string!(i18n, theme.dark),
-        _ => t_string!(i18n, theme.system),
+        "light" => td_string!(lang, theme.light),
+        "dark" => td_string!(lang, theme.dark),
+        _ => td_string!(lang, theme.system),
     };
     view! {
         <button type="button" class="btn btn-ghost" id="theme-toggle" on:click=cycle data-theme-choice=move || theme.get()>

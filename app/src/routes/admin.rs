@@ -7,7 +7,7 @@ use crate::components::form::{ErrorBanner, FormGate, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::Pager;
-use crate::i18n::{t, t_string, td_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -109,17 +109,17 @@ impl LazyRoute for AdminRoute {
                 .and_then(Result::err)
                 .or_else(|| set_active.value().get().and_then(Result::err))
         });
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, admin.title) />
+            <Title text=td_string!(lang, admin.title) />
             <section class="page">
-                <h1>{t!(i18n, admin.title)}</h1>
+                <h1>{td_string!(lang, admin.title)}</h1>
                 <AdminTabs current="/admin" />
                 <div class="card">
-                    <h2>{t!(i18n, admin.users)}</h2>
-                    <input id="user-search" type="search" placeholder=move || t_string!(i18n, admin.search_placeholder) on:input=on_search aria-label=move || t_string!(i18n, admin.search_users) />
+                    <h2>{td_string!(lang, admin.users)}</h2>
+                    <input id="user-search" type="search" placeholder=td_string!(lang, admin.search_placeholder) on:input=on_search aria-label=td_string!(lang, admin.search_users) />
                     <ErrorBanner error=action_error />
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, admin.loading_users)}</p> }>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, admin.loading_users)}</p> }>
                         {move || Suspend::new(async move {
                             match users.await {
                                 Ok(page) => {
@@ -128,10 +128,10 @@ impl LazyRoute for AdminRoute {
                                     view! {
                                         <table class="table" id="users-table">
                                             <thead><tr>
-                                                <th>{t!(i18n, admin.user)}</th>
-                                                <th>{t!(i18n, admin.scopes)}</th>
-                                                <th>{t!(i18n, admin.status)}</th>
-                                                <th>{t!(i18n, admin.last_sign_in)}</th>
+                                                <th>{td_string!(lang, admin.user)}</th>
+                                                <th>{td_string!(lang, admin.scopes)}</th>
+                                                <th>{td_string!(lang, admin.status)}</th>
+                                                <th>{td_string!(lang, admin.last_sign_in)}</th>
                                             </tr></thead>
                                             <tbody>{rows}</tbody>
                                         </table>
@@ -145,8 +145,8 @@ impl LazyRoute for AdminRoute {
                 </div>
                 <BudgetForm set_budget />
                 <div class="card">
-                    <h2>{t!(i18n, admin.audit)}</h2>
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, admin.loading_audit)}</p> }>
+                    <h2>{td_string!(lang, admin.audit)}</h2>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, admin.loading_audit)}</p> }>
                         {move || Suspend::new(async move {
                             match audit.await {
                                 Ok(page) => {
@@ -155,18 +155,18 @@ impl LazyRoute for AdminRoute {
                                         <div class="table-scroll">
                                         <table class="table" id="audit-table">
                                             <thead><tr>
-                                                <th>{t!(i18n, admin.when)}</th>
-                                                <th>{t!(i18n, admin.who)}</th>
-                                                <th>{t!(i18n, admin.action)}</th>
-                                                <th>{t!(i18n, admin.target)}</th>
-                                                <th>{t!(i18n, admin.details)}</th>
+                                                <th>{td_string!(lang, admin.when)}</th>
+                                                <th>{td_string!(lang, admin.who)}</th>
+                                                <th>{td_string!(lang, admin.action)}</th>
+                                                <th>{td_string!(lang, admin.target)}</th>
+                                                <th>{td_string!(lang, admin.details)}</th>
                                             </tr></thead>
                                             <tbody>
                                                 {page.items.into_iter().map(|a| {
                                                     let at = a.at;
                                                     view! {
                                                         <tr>
-                                                            <td class="nowrap">{move || l10n::date_time(i18n.get_locale(), at)}</td>
+                                                            <td class="nowrap">{move || l10n::date_time(lang, at)}</td>
                                                             <td>{a.actor_email.unwrap_or_default()}</td>
                                                             <td><code>{a.action}</code></td>
                                                             <td>{a.target}</td>
@@ -199,7 +199,7 @@ fn UserRow(
     set_active: ServerAction<SetUserActive>,
 ) -> impl IntoView {
     let id = user.id;
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let active = user.active;
     let last_login = user.last_login_at;
     let scopes = user.scopes.clone();
@@ -231,7 +231,7 @@ fn UserRow(
             </td>
             <td>{boxes}</td>
             <td>
-                {move || if active { t_string!(i18n, admin.active) } else { t_string!(i18n, admin.deactivated) }}
+                {move || if active { td_string!(lang, admin.active) } else { td_string!(lang, admin.deactivated) }}
                 " "
                 <button
                     type="button"
@@ -239,10 +239,10 @@ fn UserRow(
                     disabled=id == me
                     on:click=move |_| { set_active.dispatch(SetUserActive { user_id: id, active: !active }); }
                 >
-                    {move || if active { t_string!(i18n, admin.deactivate) } else { t_string!(i18n, admin.activate) }}
+                    {move || if active { td_string!(lang, admin.deactivate) } else { td_string!(lang, admin.activate) }}
                 </button>
             </td>
-            <td>{move || last_login.map(|d| l10n::date_time(i18n.get_locale(), d)).unwrap_or_else(|| t_string!(i18n, admin.never).to_string())}</td>
+            <td>{move || last_login.map(|d| l10n::date_time(lang, d)).unwrap_or_else(|| td_string!(lang, admin.never).to_string())}</td>
         </tr>
     }
 }
@@ -266,34 +266,33 @@ fn BudgetForm(set_budget: ServerAction<SetBudget>) -> impl IntoView {
             reason: reason.get_untracked(),
         });
     };
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
         <div class="card" id="budget-form">
-            <h2>{t!(i18n, admin.budgets)}</h2>
-            <p class="muted">{t!(i18n, admin.budgets_text)}</p>
+            <h2>{td_string!(lang, admin.budgets)}</h2>
+            <p class="muted">{td_string!(lang, admin.budgets_text)}</p>
             <form method="post" class="inline-form" on:submit=submit><FormGate>
-                <label for="budget-email">{t!(i18n, admin.user_email)}</label>
-                <input id="budget-email" type="email" placeholder=move || t_string!(i18n, admin.everyone_placeholder) bind:value=email />
-                <label for="budget-limit">{t!(i18n, admin.limit)}</label>
+                <label for="budget-email">{td_string!(lang, admin.user_email)}</label>
+                <input id="budget-email" type="email" placeholder=td_string!(lang, admin.everyone_placeholder) bind:value=email />
+                <label for="budget-limit">{td_string!(lang, admin.limit)}</label>
                 <input id="budget-limit" type="number" min="0" step="0.01" bind:value=limit />
-                <label for="budget-period">{t!(i18n, admin.period)}</label>
+                <label for="budget-period">{td_string!(lang, admin.period)}</label>
                 <select id="budget-period" on:change=move |ev| period.set(event_target_value(&ev)) prop:value=move || period.get()>
-                    <option value="daily">{t!(i18n, usage.daily)}</option>
-                    <option value="weekly">{t!(i18n, usage.weekly)}</option>
-                    <option value="monthly">{t!(i18n, usage.monthly)}</option>
+                    <option value="daily">{td_string!(lang, usage.daily)}</option>
+                    <option value="weekly">{td_string!(lang, usage.weekly)}</option>
+                    <option value="monthly">{td_string!(lang, usage.monthly)}</option>
                 </select>
-                <label for="budget-reason">{t!(i18n, admin.reason)}</label>
+                <label for="budget-reason">{td_string!(lang, admin.reason)}</label>
                 <input id="budget-reason" type="text" bind:value=reason />
-                <button type="submit" class="btn btn-primary" disabled=move || set_budget.pending().get()>{t!(i18n, admin.save_budget)}</button>
+                <button type="submit" class="btn btn-primary" disabled=move || set_budget.pending().get()>{td_string!(lang, admin.save_budget)}</button>
             </FormGate></form>
             <FieldError error field="user_email" />
             <FieldError error field="limit_usd" />
             <FieldError error field="reason" />
             <ErrorBanner error />
             {move || saved().map(|b| {
-                let l = i18n.get_locale();
-                let text = t_string!(
-                    i18n,
+                let l = lang;
+                let text = td_string!(lang,
                     admin.saved,
                     budget = b.budget.to_string(),
                     period = l10n::period_words(l, &b.period),

@@ -7,7 +7,7 @@ use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
 use crate::components::table::{Pager, human_ms};
-use crate::i18n::{t, t_string, td_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -111,15 +111,15 @@ impl LazyRoute for AdminJobsRoute {
                 .or_else(|| discard.value().get().and_then(Result::err))
                 .or_else(|| cancel.value().get().and_then(Result::err))
         });
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, shell.admin_jobs) />
+            <Title text=td_string!(lang, shell.admin_jobs) />
             <section class="page">
-                <h1>{t!(i18n, admin.title)}</h1>
+                <h1>{td_string!(lang, admin.title)}</h1>
                 <AdminTabs current="/admin/jobs" />
                 <div class="card">
-                    <h2>{t!(i18n, admin_jobs.queue)}</h2>
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, admin_jobs.loading_queue)}</p> }>
+                    <h2>{td_string!(lang, admin_jobs.queue)}</h2>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, admin_jobs.loading_queue)}</p> }>
                         {move || Suspend::new(async move {
                             match overview.await {
                                 Ok(o) => view! { <Overview overview=o kind_filter offset /> }.into_any(),
@@ -129,34 +129,34 @@ impl LazyRoute for AdminJobsRoute {
                     </Transition>
                 </div>
                 <div class="card">
-                    <h2>{t!(i18n, admin_jobs.jobs)}</h2>
+                    <h2>{td_string!(lang, admin_jobs.jobs)}</h2>
                     <div class="inline-form">
-                        <label for="job-state-filter">{t!(i18n, admin_jobs.state)}</label>
+                        <label for="job-state-filter">{td_string!(lang, admin_jobs.state)}</label>
                         <select id="job-state-filter" on:change=move |ev| { offset.set(0); state_filter.set(event_target_value(&ev)); } prop:value=move || state_filter.get()>
-                            <option value="">{t!(i18n, admin_jobs.all)}</option>
-                            {JobState::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{move || l10n::job_state(i18n.get_locale(), s)}</option> }).collect_view()}
+                            <option value="">{td_string!(lang, admin_jobs.all)}</option>
+                            {JobState::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{move || l10n::job_state(lang, s)}</option> }).collect_view()}
                         </select>
-                        <label for="job-kind-filter">{t!(i18n, admin_jobs.kind)}</label>
-                        <input id="job-kind-filter" type="search" placeholder=move || t_string!(i18n, admin_jobs.any_kind) prop:value=move || kind_filter.get()
+                        <label for="job-kind-filter">{td_string!(lang, admin_jobs.kind)}</label>
+                        <input id="job-kind-filter" type="search" placeholder=td_string!(lang, admin_jobs.any_kind) prop:value=move || kind_filter.get()
                             on:change=move |ev| { offset.set(0); kind_filter.set(event_target_value(&ev).trim().to_string()); } />
                     </div>
                     <ErrorBanner error />
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, admin_jobs.loading)}</p> }>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, admin_jobs.loading)}</p> }>
                         {move || Suspend::new(async move {
                             match jobs.await {
-                                Ok(page) if page.items.is_empty() => view! { <p class="muted" id="admin-jobs-empty">{t!(i18n, admin_jobs.none_match)}</p> }.into_any(),
+                                Ok(page) if page.items.is_empty() => view! { <p class="muted" id="admin-jobs-empty">{td_string!(lang, admin_jobs.none_match)}</p> }.into_any(),
                                 Ok(page) => {
                                     let total = page.total;
                                     view! {
                                         <div class="table-scroll">
                                         <table class="table" id="admin-jobs-table">
                                             <thead><tr>
-                                                <th>{t!(i18n, admin_jobs.job)}</th>
-                                                <th>{t!(i18n, admin_jobs.state)}</th>
-                                                <th>{t!(i18n, admin_jobs.owner)}</th>
-                                                <th>{t!(i18n, admin_jobs.attempts)}</th>
-                                                <th>{t!(i18n, admin_jobs.last_error)}</th>
-                                                <th><span class="visually-hidden">{t!(i18n, admin_jobs.actions)}</span></th>
+                                                <th>{td_string!(lang, admin_jobs.job)}</th>
+                                                <th>{td_string!(lang, admin_jobs.state)}</th>
+                                                <th>{td_string!(lang, admin_jobs.owner)}</th>
+                                                <th>{td_string!(lang, admin_jobs.attempts)}</th>
+                                                <th>{td_string!(lang, admin_jobs.last_error)}</th>
+                                                <th><span class="visually-hidden">{td_string!(lang, admin_jobs.actions)}</span></th>
                                             </tr></thead>
                                             <tbody>
                                                 {page.items.into_iter().map(|job| view! { <AdminJobRow job retry discard cancel /> }).collect_view()}
@@ -188,35 +188,33 @@ fn Overview(
     let per_min = overview.throughput_per_min();
     let window_min = overview.window_secs / 60;
     let oldest = overview.kinds.iter().filter_map(|k| k.oldest_waiting_ms).max();
-    let i18n = use_i18n();
-    let opt = move |v: Option<i64>| {
-        v.map(|ms| human_ms(i18n.get_locale(), ms)).unwrap_or_else(|| "–".into())
-    };
+    let lang = crate::l10n::use_lang();
+    let opt = move |v: Option<i64>| v.map(|ms| human_ms(lang, ms)).unwrap_or_else(|| "–".into());
     view! {
         <div class="stats" id="queue-stats">
-            <div class="stat"><span class="stat-value" data-stat="queued">{queued}</span><span class="muted">{t!(i18n, admin_jobs.queued)}</span></div>
-            <div class="stat"><span class="stat-value" data-stat="running">{running}</span><span class="muted">{t!(i18n, admin_jobs.running)}</span></div>
-            <div class="stat"><span class="stat-value" data-stat="dead">{dead}</span><span class="muted">{t!(i18n, admin_jobs.dead_letters)}</span></div>
-            <div class="stat"><span class="stat-value" data-stat="throughput">{move || l10n::decimal(i18n.get_locale(), per_min, 1)}</span><span class="muted">{move || t_string!(i18n, admin_jobs.done_per_min, min = window_min)}</span></div>
-            <div class="stat"><span class="stat-value" data-stat="oldest">{move || opt(oldest)}</span><span class="muted">{t!(i18n, admin_jobs.oldest_waiting)}</span></div>
+            <div class="stat"><span class="stat-value" data-stat="queued">{queued}</span><span class="muted">{td_string!(lang, admin_jobs.queued)}</span></div>
+            <div class="stat"><span class="stat-value" data-stat="running">{running}</span><span class="muted">{td_string!(lang, admin_jobs.running)}</span></div>
+            <div class="stat"><span class="stat-value" data-stat="dead">{dead}</span><span class="muted">{td_string!(lang, admin_jobs.dead_letters)}</span></div>
+            <div class="stat"><span class="stat-value" data-stat="throughput">{move || l10n::decimal(lang, per_min, 1)}</span><span class="muted">{move || td_string!(lang, admin_jobs.done_per_min, min = window_min)}</span></div>
+            <div class="stat"><span class="stat-value" data-stat="oldest">{move || opt(oldest)}</span><span class="muted">{td_string!(lang, admin_jobs.oldest_waiting)}</span></div>
         </div>
         {if overview.kinds.is_empty() {
-            view! { <p class="muted">{t!(i18n, admin_jobs.none)}</p> }.into_any()
+            view! { <p class="muted">{td_string!(lang, admin_jobs.none)}</p> }.into_any()
         } else {
             view! {
                 <div class="table-scroll">
                 <table class="table" id="queue-table">
                     <thead><tr>
-                        <th>{t!(i18n, admin_jobs.kind)}</th>
-                        <th>{t!(i18n, admin_jobs.col_queued)}</th>
-                        <th>{t!(i18n, admin_jobs.col_running)}</th>
-                        <th>{t!(i18n, admin_jobs.col_dead)}</th>
-                        <th>{t!(i18n, admin_jobs.col_oldest)}</th>
-                        <th>{t!(i18n, admin_jobs.col_longest)}</th>
-                        <th>{move || t_string!(i18n, admin_jobs.col_done, min = window_min)}</th>
-                        <th>{t!(i18n, admin_jobs.col_died)}</th>
-                        <th>{t!(i18n, admin_jobs.col_cancelled)}</th>
-                        <th>{t!(i18n, admin_jobs.col_avg)}</th>
+                        <th>{td_string!(lang, admin_jobs.kind)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_queued)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_running)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_dead)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_oldest)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_longest)}</th>
+                        <th>{move || td_string!(lang, admin_jobs.col_done, min = window_min)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_died)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_cancelled)}</th>
+                        <th>{td_string!(lang, admin_jobs.col_avg)}</th>
                     </tr></thead>
                     <tbody>
                         {overview.kinds.iter().map(|k| {
@@ -224,7 +222,7 @@ fn Overview(
                             let (oldest, longest, avg) = (k.oldest_waiting_ms, k.longest_running_ms, k.avg_run_ms);
                             view! {
                                 <tr data-kind=k.kind.clone()>
-                                    <td><button type="button" class="link" title=move || t_string!(i18n, admin_jobs.show_kind) on:click=move |_| { offset.set(0); kind_filter.set(kind.clone()); }><code>{k.kind.clone()}</code></button></td>
+                                    <td><button type="button" class="link" title=td_string!(lang, admin_jobs.show_kind) on:click=move |_| { offset.set(0); kind_filter.set(kind.clone()); }><code>{k.kind.clone()}</code></button></td>
                                     <td data-col="queued">{k.queued}</td>
                                     <td data-col="running">{k.running}</td>
                                     <td data-col="dead">{k.dead}</td>
@@ -253,7 +251,7 @@ fn AdminJobRow(
     cancel: ServerAction<CancelJob>,
 ) -> impl IntoView {
     let id = job.id;
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let when = job.finished_at.or(job.started_at).unwrap_or(job.created_at);
     let (state, owner) = (job.state, job.owner_id);
     view! {
@@ -262,23 +260,23 @@ fn AdminJobRow(
                 <code>{job.kind.clone()}</code>
                 " #" {id}
                 <br />
-                <span class="muted">{move || l10n::date_time(i18n.get_locale(), when)}</span>
+                <span class="muted">{move || l10n::date_time(lang, when)}</span>
             </td>
-            <td><span class="badge job-state" data-state=job.state.as_str()>{move || l10n::job_state(i18n.get_locale(), state)}</span></td>
-            <td>{move || owner.map(|id| t_string!(i18n, admin_jobs.user, id)).unwrap_or_else(|| t_string!(i18n, admin_jobs.system).to_string())}</td>
+            <td><span class="badge job-state" data-state=job.state.as_str()>{move || l10n::job_state(lang, state)}</span></td>
+            <td>{move || owner.map(|id| td_string!(lang, admin_jobs.user, id)).unwrap_or_else(|| td_string!(lang, admin_jobs.system).to_string())}</td>
             <td>{format!("{} / {}", job.attempts, job.max_attempts)}</td>
             <td class="error-cell">{job.last_error.clone().map(|e| view! { <code>{e}</code> })}</td>
             <td class="actions">
                 {match job.state {
                     JobState::Dead => view! {
-                        <button type="button" class="btn btn-small" on:click=move |_| { retry.dispatch(AdminRetryJob { id }); }>{t!(i18n, admin_jobs.retry)}</button>
-                        <button type="button" class="btn btn-small btn-danger" on:click=move |_| { discard.dispatch(DiscardJob { id }); }>{t!(i18n, admin_jobs.discard)}</button>
+                        <button type="button" class="btn btn-small" on:click=move |_| { retry.dispatch(AdminRetryJob { id }); }>{td_string!(lang, admin_jobs.retry)}</button>
+                        <button type="button" class="btn btn-small btn-danger" on:click=move |_| { discard.dispatch(DiscardJob { id }); }>{td_string!(lang, admin_jobs.discard)}</button>
                     }.into_any(),
                     JobState::Cancelled => view! {
-                        <button type="button" class="btn btn-small" on:click=move |_| { retry.dispatch(AdminRetryJob { id }); }>{t!(i18n, admin_jobs.retry)}</button>
+                        <button type="button" class="btn btn-small" on:click=move |_| { retry.dispatch(AdminRetryJob { id }); }>{td_string!(lang, admin_jobs.retry)}</button>
                     }.into_any(),
                     JobState::Queued | JobState::Running => view! {
-                        <button type="button" class="btn btn-small" on:click=move |_| { cancel.dispatch(CancelJob { id }); }>{t!(i18n, admin_jobs.cancel)}</button>
+                        <button type="button" class="btn btn-small" on:click=move |_| { cancel.dispatch(CancelJob { id }); }>{td_string!(lang, admin_jobs.cancel)}</button>
                     }.into_any(),
                     JobState::Succeeded => ().into_any(),
                 }}

@@ -6,7 +6,7 @@ use crate::api::search::{RebuildSearchIndex, get_search_analytics};
 use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
-use crate::i18n::{t, t_string, td_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -52,26 +52,26 @@ impl LazyRoute for AdminSearchRoute {
         let this = AdminSearchData::load();
         let AdminSearchData { days, analytics, rebuild } = this;
         let error = Signal::derive(move || rebuild.value().get().and_then(Result::err));
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, admin_search.title) />
+            <Title text=td_string!(lang, admin_search.title) />
             <section class="page">
-                <h1>{t!(i18n, admin.title)}</h1>
+                <h1>{td_string!(lang, admin.title)}</h1>
                 <AdminTabs current="/admin/search" />
                 <div class="row">
-                    <label>{t!(i18n, admin_search.period)} " "
+                    <label>{td_string!(lang, admin_search.period)} " "
                         <select id="analytics-days" on:change=move |ev| days.set(event_target_value(&ev).parse().unwrap_or(7))>
-                            <option value="7">{t!(i18n, admin_search.days_7)}</option>
-                            <option value="30">{t!(i18n, admin_search.days_30)}</option>
-                            <option value="90">{t!(i18n, admin_search.days_90)}</option>
+                            <option value="7">{td_string!(lang, admin_search.days_7)}</option>
+                            <option value="30">{td_string!(lang, admin_search.days_30)}</option>
+                            <option value="90">{td_string!(lang, admin_search.days_90)}</option>
                         </select>
                     </label>
                     <button type="button" class="btn" id="rebuild-index" disabled=move || rebuild.pending().get()
-                        on:click=move |_| { rebuild.dispatch(RebuildSearchIndex {}); }>{t!(i18n, admin_search.rebuild)}</button>
-                    {move || rebuild.value().get().and_then(Result::ok).map(|n| view! { <span class="muted">{move || t_string!(i18n, admin_search.rebuilt, count = n)}</span> })}
+                        on:click=move |_| { rebuild.dispatch(RebuildSearchIndex {}); }>{td_string!(lang, admin_search.rebuild)}</button>
+                    {move || rebuild.value().get().and_then(Result::ok).map(|n| view! { <span class="muted">{move || crate::plural!(lang, admin_search.rebuilt, count = n)}</span> })}
                 </div>
                 <ErrorBanner error />
-                <Transition fallback=move || view! { <p class="loading">{t!(i18n, admin_search.loading)}</p> }>
+                <Transition fallback=move || view! { <p class="loading">{td_string!(lang, admin_search.loading)}</p> }>
                     {move || Suspend::new(async move {
                         match analytics.await {
                             Ok(a) => view! { <Analytics a /> }.into_any(),
@@ -88,15 +88,11 @@ impl LazyRoute for AdminSearchRoute {
 #[component]
 fn Analytics(a: SearchAnalytics) -> impl IntoView {
     let i = a.index.clone();
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let mb = move |b: i64| {
-        t_string!(
-            i18n,
-            admin_search.mb,
-            n = l10n::decimal(i18n.get_locale(), b as f64 / 1_048_576.0, 1)
-        )
+        td_string!(lang, admin_search.mb, n = l10n::decimal(lang, b as f64 / 1_048_576.0, 1))
     };
-    let pct = move |r: f64| format!("{} %", l10n::decimal(i18n.get_locale(), r * 100.0, 1));
+    let pct = move |r: f64| format!("{} %", l10n::decimal(lang, r * 100.0, 1));
     let (p50, p95) = (a.latency_p50_ms, a.latency_p95_ms);
     let (zero_rate, click_rate) = (a.zero_result_rate, a.click_through_rate);
     let (vectors, dims, vector_bytes, text_bytes) =
@@ -106,56 +102,56 @@ fn Analytics(a: SearchAnalytics) -> impl IntoView {
     view! {
         <div class="grid-2">
             <div class="card" id="search-stats">
-                <h2>{t!(i18n, admin_search.searches)}</h2>
+                <h2>{td_string!(lang, admin_search.searches)}</h2>
                 <dl class="kv">
-                    <dt>{t!(i18n, admin_search.queries)}</dt><dd id="stat-queries">{a.queries}</dd>
-                    <dt>{t!(i18n, admin_search.latency)}</dt><dd>{move || { let l = i18n.get_locale(); format!("{} / {}", l10n::decimal(l, p50, 1), td_string!(l, units.ms, n = l10n::decimal(l, p95, 1))) }}</dd>
-                    <dt>{t!(i18n, admin_search.zero)}</dt><dd>{move || pct(zero_rate)}</dd>
-                    <dt>{t!(i18n, admin_search.with_click)}</dt><dd>{move || pct(click_rate)}</dd>
+                    <dt>{td_string!(lang, admin_search.queries)}</dt><dd id="stat-queries">{a.queries}</dd>
+                    <dt>{td_string!(lang, admin_search.latency)}</dt><dd>{move || { let l = lang; format!("{} / {}", l10n::decimal(l, p50, 1), td_string!(l, units.ms, n = l10n::decimal(l, p95, 1))) }}</dd>
+                    <dt>{td_string!(lang, admin_search.zero)}</dt><dd>{move || pct(zero_rate)}</dd>
+                    <dt>{td_string!(lang, admin_search.with_click)}</dt><dd>{move || pct(click_rate)}</dd>
                 </dl>
-                <h3>{t!(i18n, admin_search.per_day)}</h3>
+                <h3>{td_string!(lang, admin_search.per_day)}</h3>
                 <ul class="plain">{a.volume.into_iter().map(|(d, n)| view! { <li>{format!("{d}: {n}")}</li> }).collect_view()}</ul>
-                <h3>{t!(i18n, admin_search.clicks_by_position)}</h3>
+                <h3>{td_string!(lang, admin_search.clicks_by_position)}</h3>
                 <ul class="plain">{a.clicks_by_position.into_iter().map(|(p, n)| view! { <li>{format!("#{p}: {n}")}</li> }).collect_view()}</ul>
             </div>
             <div class="card" id="index-stats">
-                <h2>{t!(i18n, admin_search.index)}</h2>
+                <h2>{td_string!(lang, admin_search.index)}</h2>
                 <dl class="kv">
-                    <dt>{t!(i18n, admin_search.docs_chunks)}</dt><dd>{format!("{} / {}", i.documents, i.chunks)}</dd>
-                    <dt>{t!(i18n, admin_search.vectors)}</dt><dd>{move || t_string!(i18n, admin_search.vectors_value, n = vectors, dims, size = mb(vector_bytes))}</dd>
-                    <dt>{t!(i18n, admin_search.full_text)}</dt><dd>{move || mb(text_bytes)}</dd>
-                    <dt>{t!(i18n, admin_search.embedder)}</dt><dd id="embedder">{move || embedder.clone().unwrap_or_else(|| t_string!(i18n, admin_search.no_embedder).to_string())}</dd>
-                    <dt>{t!(i18n, admin_search.last_rebuild)}</dt><dd>{move || rebuilt_at.map(|t| { let l = i18n.get_locale(); format!("{} ({})", l10n::date_time(l, t), td_string!(l, units.ms, n = l10n::decimal(l, rebuild_ms, 0))) }).unwrap_or_default()}</dd>
+                    <dt>{td_string!(lang, admin_search.docs_chunks)}</dt><dd>{format!("{} / {}", i.documents, i.chunks)}</dd>
+                    <dt>{td_string!(lang, admin_search.vectors)}</dt><dd>{move || td_string!(lang, admin_search.vectors_value, n = vectors, dims, size = mb(vector_bytes))}</dd>
+                    <dt>{td_string!(lang, admin_search.full_text)}</dt><dd>{move || mb(text_bytes)}</dd>
+                    <dt>{td_string!(lang, admin_search.embedder)}</dt><dd id="embedder">{move || embedder.clone().unwrap_or_else(|| td_string!(lang, admin_search.no_embedder).to_string())}</dd>
+                    <dt>{td_string!(lang, admin_search.last_rebuild)}</dt><dd>{move || rebuilt_at.map(|t| { let l = lang; format!("{} ({})", l10n::date_time(l, t), td_string!(l, units.ms, n = l10n::decimal(l, rebuild_ms, 0))) }).unwrap_or_default()}</dd>
                 </dl>
-                {i.embedder_problem.clone().map(|problem| view! { <p class="banner banner-error" role="alert">{move || t_string!(i18n, admin_search.vector_problem, problem = problem.clone())}</p> })}
+                {i.embedder_problem.clone().map(|problem| view! { <p class="banner banner-error" role="alert">{move || td_string!(lang, admin_search.vector_problem, problem = problem.clone())}</p> })}
             </div>
         </div>
         <div class="card">
-            <h2>{t!(i18n, admin_search.top_without_results)}</h2>
+            <h2>{td_string!(lang, admin_search.top_without_results)}</h2>
             {if a.top_zero_result.is_empty() {
-                view! { <p class="muted">{t!(i18n, admin_search.none)}</p> }.into_any()
+                view! { <p class="muted">{td_string!(lang, admin_search.none)}</p> }.into_any()
             } else {
-                view! { <table class="table" id="zero-results"><thead><tr><th>{t!(i18n, admin_search.query)}</th><th>{t!(i18n, admin_search.times)}</th></tr></thead><tbody>
+                view! { <table class="table" id="zero-results"><thead><tr><th>{td_string!(lang, admin_search.query)}</th><th>{td_string!(lang, admin_search.times)}</th></tr></thead><tbody>
                     {a.top_zero_result.into_iter().map(|(q, n)| view! { <tr><td>{q}</td><td>{n}</td></tr> }).collect_view()}
                 </tbody></table> }.into_any()
             }}
         </div>
         <div class="card">
-            <h2>{t!(i18n, admin_search.freshness)}</h2>
+            <h2>{td_string!(lang, admin_search.freshness)}</h2>
             <div class="table-scroll">
             <table class="table" id="freshness"><thead><tr>
-                <th>{t!(i18n, admin_search.source)}</th>
-                <th>{t!(i18n, admin_search.documents)}</th>
-                <th>{t!(i18n, admin_search.chunks)}</th>
-                <th>{t!(i18n, admin_search.last_sync)}</th>
-                <th>{t!(i18n, admin_search.newest)}</th>
+                <th>{td_string!(lang, admin_search.source)}</th>
+                <th>{td_string!(lang, admin_search.documents)}</th>
+                <th>{td_string!(lang, admin_search.chunks)}</th>
+                <th>{td_string!(lang, admin_search.last_sync)}</th>
+                <th>{td_string!(lang, admin_search.newest)}</th>
             </tr></thead><tbody>
                 {a.sources.into_iter().map(|s| {
                     let (last, status, newest) = (s.last_sync_at, s.last_status.clone().unwrap_or_default(), s.newest_document_at);
                     view! { <tr>
                         <td>{format!("{} ({})", s.name, s.kind.label())}</td><td>{s.documents}</td><td>{s.chunks}</td>
-                        <td>{move || last.map(|t| format!("{} · {}", l10n::date_time(i18n.get_locale(), t), status)).unwrap_or_else(|| t_string!(i18n, admin_search.never).to_string())}</td>
-                        <td>{move || newest.map(|t| l10n::date_time(i18n.get_locale(), t)).unwrap_or_default()}</td>
+                        <td>{move || last.map(|t| format!("{} · {}", l10n::date_time(lang, t), status)).unwrap_or_else(|| td_string!(lang, admin_search.never).to_string())}</td>
+                        <td>{move || newest.map(|t| l10n::date_time(lang, t)).unwrap_or_default()}</td>
                     </tr> }
                 }).collect_view()}
             </tbody></table>

@@ -5,7 +5,7 @@ use crate::api::auth::{Register, SignIn};
 use crate::components::form::{ErrorBanner, FieldError};
 use crate::components::session::{safe_next, use_session};
 use crate::components::shell::LanguageSwitch;
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::td_string;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::NavigateOptions;
@@ -37,14 +37,18 @@ where
     V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
     let session = use_session();
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
+    let query = use_query_map();
     Effect::new(move |_| {
         if matches!(value.get(), Some(Ok(_))) {
-            // Sign-in sets the language cookie from the account: show that language now.
-            if let Some(lang) = cookie_language() {
-                i18n.set_locale(lang);
+            // Sign-in sets the language cookie from the account. Pages render in one language,
+            // so another one means loading the next page afresh.
+            match cookie_language() {
+                Some(chosen) if chosen != lang => {
+                    go_to(&safe_next(query.get_untracked().get("next")));
+                }
+                _ => session.reload(),
             }
-            session.reload();
         }
     });
 }
@@ -67,14 +71,22 @@ fn cookie_language() -> Option<crate::i18n::Locale> {
     None
 }
 
+#[cfg(feature = "hydrate")]
+fn go_to(path: &str) {
+    let _ = window().location().set_href(path);
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn go_to(_path: &str) {}
+
 /// Until the page is interactive the submit button is disabled; this says why (and disappears
 /// once it is not).
 #[component]
 fn NeedsScript(ready: ReadSignal<bool>) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
         <Show when=move || !ready.get()>
-            <p class="hint" id="needs-script">{t!(i18n, auth.needs_script)}</p>
+            <p class="hint" id="needs-script">{td_string!(lang, auth.needs_script)}</p>
         </Show>
     }
 }
@@ -110,7 +122,7 @@ impl LazyRoute for SignInRoute {
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
         let ready = hydrated();
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         reload_session_on_success(action.value());
         leave_if_signed_in();
         let query = use_query_map();
@@ -128,23 +140,23 @@ impl LazyRoute for SignInRoute {
             });
         };
         view! {
-            <Title text=move || t_string!(i18n, auth.sign_in_title) />
+            <Title text=td_string!(lang, auth.sign_in_title) />
             <main class="center-page" id="main">
                 <div class="auth-lang"><LanguageSwitch signed_in=false /></div>
                 <form class="card narrow auth-form" method="post" on:submit=submit>
-                    <h1>{t!(i18n, auth.sign_in_heading)}</h1>
+                    <h1>{td_string!(lang, auth.sign_in_heading)}</h1>
                     <ErrorBanner error />
-                    <label for="email">{t!(i18n, auth.email)}</label>
+                    <label for="email">{td_string!(lang, auth.email)}</label>
                     <input id="email" name="email" type="email" autocomplete="username" required bind:value=email />
                     <FieldError error field="email" />
-                    <label for="password">{t!(i18n, auth.password)}</label>
+                    <label for="password">{td_string!(lang, auth.password)}</label>
                     <input id="password" name="password" type="password" autocomplete="current-password" required bind:value=password />
                     <FieldError error field="password" />
                     <button type="submit" class="btn btn-primary" disabled=move || !ready.get() || action.pending().get()>
-                        {move || if action.pending().get() { t_string!(i18n, auth.signing_in) } else { t_string!(i18n, auth.sign_in) }}
+                        {move || if action.pending().get() { td_string!(lang, auth.signing_in) } else { td_string!(lang, auth.sign_in) }}
                     </button>
                     <NeedsScript ready />
-                    <p class="muted">{t!(i18n, auth.no_account)} " " <a href=register_href>{t!(i18n, auth.create_link)}</a></p>
+                    <p class="muted">{td_string!(lang, auth.no_account)} " " <a href=register_href>{td_string!(lang, auth.create_link)}</a></p>
                 </form>
             </main>
         }
@@ -168,7 +180,7 @@ impl LazyRoute for RegisterRoute {
         let password = RwSignal::new(String::new());
         let error = last_error(action.value());
         let ready = hydrated();
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         reload_session_on_success(action.value());
         leave_if_signed_in();
         let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -182,28 +194,28 @@ impl LazyRoute for RegisterRoute {
             });
         };
         view! {
-            <Title text=move || t_string!(i18n, auth.register_title) />
+            <Title text=td_string!(lang, auth.register_title) />
             <main class="center-page" id="main">
                 <div class="auth-lang"><LanguageSwitch signed_in=false /></div>
                 <form class="card narrow auth-form" method="post" on:submit=submit>
-                    <h1>{t!(i18n, auth.register_heading)}</h1>
-                    <p class="muted">{t!(i18n, auth.first_admin)}</p>
+                    <h1>{td_string!(lang, auth.register_heading)}</h1>
+                    <p class="muted">{td_string!(lang, auth.first_admin)}</p>
                     <ErrorBanner error />
-                    <label for="display_name">{t!(i18n, auth.name)}</label>
+                    <label for="display_name">{td_string!(lang, auth.name)}</label>
                     <input id="display_name" name="display_name" autocomplete="name" required bind:value=name />
                     <FieldError error field="display_name" />
-                    <label for="email">{t!(i18n, auth.email)}</label>
+                    <label for="email">{td_string!(lang, auth.email)}</label>
                     <input id="email" name="email" type="email" autocomplete="username" required bind:value=email />
                     <FieldError error field="email" />
-                    <label for="password">{t!(i18n, auth.password)}</label>
+                    <label for="password">{td_string!(lang, auth.password)}</label>
                     <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" bind:value=password />
-                    <p class="hint">{t!(i18n, auth.password_hint)}</p>
+                    <p class="hint">{td_string!(lang, auth.password_hint)}</p>
                     <FieldError error field="password" />
                     <button type="submit" class="btn btn-primary" disabled=move || !ready.get() || action.pending().get()>
-                        {move || if action.pending().get() { t_string!(i18n, auth.creating) } else { t_string!(i18n, auth.create_account) }}
+                        {move || if action.pending().get() { td_string!(lang, auth.creating) } else { td_string!(lang, auth.create_account) }}
                     </button>
                     <NeedsScript ready />
-                    <p class="muted">{t!(i18n, auth.have_account)} " " <A href="/signin">{t!(i18n, auth.sign_in)}</A></p>
+                    <p class="muted">{td_string!(lang, auth.have_account)} " " <A href="/signin">{td_string!(lang, auth.sign_in)}</A></p>
                 </form>
             </main>
         }

@@ -7,7 +7,7 @@ use crate::api::dashboard::dashboard_overview;
 use crate::components::form::LoadError;
 use crate::components::live::use_live_events;
 use crate::components::session::use_session;
-use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -54,14 +54,14 @@ impl LazyRoute for DashboardRoute {
     fn view(_this: Self) -> AnyView {
         let DashboardData { overview } = DashboardData::load();
         let session = use_session();
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         let name = move || session.current().map(|u| u.display_name).unwrap_or_default();
         view! {
-            <Title text=move || t_string!(i18n, dashboard.title) />
+            <Title text=td_string!(lang, dashboard.title) />
             <section class="page">
-                <h1 id="dashboard-title">{move || t_string!(i18n, dashboard.welcome, name = name())}</h1>
-                <p class="muted">{t!(i18n, dashboard.tagline)}</p>
-                <Transition fallback=move || view! { <p class="loading">{t!(i18n, loading)}</p> }>
+                <h1 id="dashboard-title">{move || td_string!(lang, dashboard.welcome, name = name())}</h1>
+                <p class="muted">{td_string!(lang, dashboard.tagline)}</p>
+                <Transition fallback=move || view! { <p class="loading">{td_string!(lang, loading)}</p> }>
                     {move || Suspend::new(async move {
                         match overview.await {
                             Ok(o) => view! { <State o /> }.into_any(),
@@ -93,7 +93,7 @@ fn State(o: Overview) -> impl IntoView {
 
 #[component]
 fn FirstSteps(steps: Vec<FirstStep>, admin: bool) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let item = move |step: FirstStep| {
         let (id, href, title, text): (_, _, Text, Text) = match (step, admin) {
             (FirstStep::AddSource, true) => (
@@ -129,18 +129,18 @@ fn FirstSteps(steps: Vec<FirstStep>, admin: bool) -> impl IntoView {
         };
         view! {
             <li id=id>
-                <strong>{move || title(i18n.get_locale())}</strong>
-                <p class="muted">{move || text(i18n.get_locale())}</p>
+                <strong>{move || title(lang)}</strong>
+                <p class="muted">{move || text(lang)}</p>
                 {(!href.is_empty()).then(|| view! {
-                    <A href=href attr:class="btn btn-primary btn-small">{t!(i18n, dashboard.go)}</A>
+                    <A href=href attr:class="btn btn-primary btn-small">{td_string!(lang, dashboard.go)}</A>
                 })}
             </li>
         }
     };
     view! {
         <section class="card first-steps" id="first-steps" aria-labelledby="first-steps-title">
-            <h2 id="first-steps-title">{t!(i18n, dashboard.first_steps)}</h2>
-            <p class="muted">{t!(i18n, dashboard.first_steps_intro)}</p>
+            <h2 id="first-steps-title">{td_string!(lang, dashboard.first_steps)}</h2>
+            <p class="muted">{td_string!(lang, dashboard.first_steps_intro)}</p>
             <ol class="steps">{steps.into_iter().map(item).collect_view()}</ol>
         </section>
     }
@@ -148,7 +148,7 @@ fn FirstSteps(steps: Vec<FirstStep>, admin: bool) -> impl IntoView {
 
 #[component]
 fn SourcesCard(sources: Vec<SourceHealth>) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let empty = sources.is_empty();
     let row = move |s: SourceHealth| {
         let (class, status): (&str, Text) = if !s.enabled {
@@ -167,15 +167,15 @@ fn SourcesCard(sources: Vec<SourceHealth>) -> impl IntoView {
         view! {
             <li>
                 <span>{s.name}</span>
-                <span class="muted">{move || t_string!(i18n, dashboard.documents, count = docs)}</span>
-                <span class=class>{move || status(i18n.get_locale())}</span>
+                <span class="muted">{move || crate::plural!(lang, dashboard.documents, count = docs)}</span>
+                <span class=class>{move || status(lang)}</span>
             </li>
         }
     };
     view! {
         <section class="card" id="dash-sources">
-            <h2><A href="/sources">{t!(i18n, dashboard.sources_heading)}</A></h2>
-            {empty.then(|| view! { <p class="muted">{t!(i18n, dashboard.no_sources)}</p> })}
+            <h2><A href="/sources">{td_string!(lang, dashboard.sources_heading)}</A></h2>
+            {empty.then(|| view! { <p class="muted">{td_string!(lang, dashboard.no_sources)}</p> })}
             <ul class="plain-list">{sources.into_iter().take(6).map(row).collect_view()}</ul>
         </section>
     }
@@ -183,13 +183,13 @@ fn SourcesCard(sources: Vec<SourceHealth>) -> impl IntoView {
 
 #[component]
 fn SearchesCard(searches: Vec<model::SearchHistoryEntry>) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let empty = searches.is_empty();
     let now = l10n::now();
     view! {
         <section class="card" id="dash-searches">
-            <h2><A href="/search">{t!(i18n, dashboard.searches_heading)}</A></h2>
-            {empty.then(|| view! { <p class="muted">{t!(i18n, dashboard.no_searches)}</p> })}
+            <h2><A href="/search">{td_string!(lang, dashboard.searches_heading)}</A></h2>
+            {empty.then(|| view! { <p class="muted">{td_string!(lang, dashboard.no_searches)}</p> })}
             <ul class="plain-list">
                 {searches
                     .into_iter()
@@ -199,7 +199,7 @@ fn SearchesCard(searches: Vec<model::SearchHistoryEntry>) -> impl IntoView {
                         view! {
                             <li>
                                 <A href=href>{s.q}</A>
-                                <span class="muted">{move || l10n::ago(i18n.get_locale(), at, now)}</span>
+                                <span class="muted">{move || l10n::ago(lang, at, now)}</span>
                             </li>
                         }
                     })
@@ -211,12 +211,12 @@ fn SearchesCard(searches: Vec<model::SearchHistoryEntry>) -> impl IntoView {
 
 #[component]
 fn SpendCard(budgets: Vec<model::BudgetStatus>) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let empty = budgets.is_empty();
     view! {
         <section class="card" id="dash-spend">
-            <h2><A href="/usage">{t!(i18n, dashboard.spend_heading)}</A></h2>
-            {empty.then(|| view! { <p class="muted">{t!(i18n, dashboard.no_budget)}</p> })}
+            <h2><A href="/usage">{td_string!(lang, dashboard.spend_heading)}</A></h2>
+            {empty.then(|| view! { <p class="muted">{td_string!(lang, dashboard.no_budget)}</p> })}
             <ul class="plain-list">
                 {budgets
                     .into_iter()
@@ -224,11 +224,10 @@ fn SpendCard(budgets: Vec<model::BudgetStatus>) -> impl IntoView {
                         let percent = b.percent;
                         let global = b.budget.is_global();
                         let period = b.period.clone();
-                        let title = move || l10n::budget_title(i18n.get_locale(), global, &period);
+                        let title = move || l10n::budget_title(lang, global, &period);
                         let line = move || {
-                            let l = i18n.get_locale();
-                            t_string!(
-                                i18n,
+                            let l = lang;
+                            td_string!(lang,
                                 dashboard.spent_of,
                                 spent = l10n::usd(l, b.spent_nanos),
                                 limit = l10n::usd(l, b.limit_nanos),
@@ -251,7 +250,7 @@ fn SpendCard(budgets: Vec<model::BudgetStatus>) -> impl IntoView {
 
 #[component]
 fn JobsCard(running: Vec<Job>, recent: Vec<Job>) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let now = l10n::now();
     let no_running = running.is_empty();
     let no_recent = recent.is_empty();
@@ -261,18 +260,18 @@ fn JobsCard(running: Vec<Job>, recent: Vec<Job>) -> impl IntoView {
         view! {
             <li>
                 <span>{j.kind}</span>
-                <span class="badge">{move || l10n::job_state(i18n.get_locale(), state)}</span>
-                <span class="muted">{move || l10n::ago(i18n.get_locale(), at, now)}</span>
+                <span class="badge">{move || l10n::job_state(lang, state)}</span>
+                <span class="muted">{move || l10n::ago(lang, at, now)}</span>
             </li>
         }
     };
     view! {
         <section class="card" id="dash-jobs">
-            <h2><A href="/jobs">{t!(i18n, dashboard.jobs_heading)}</A></h2>
-            {no_running.then(|| view! { <p class="muted">{t!(i18n, dashboard.no_running_jobs)}</p> })}
+            <h2><A href="/jobs">{td_string!(lang, dashboard.jobs_heading)}</A></h2>
+            {no_running.then(|| view! { <p class="muted">{td_string!(lang, dashboard.no_running_jobs)}</p> })}
             <ul class="plain-list">{running.into_iter().map(row).collect_view()}</ul>
-            <h3>{t!(i18n, dashboard.recent_heading)}</h3>
-            {no_recent.then(|| view! { <p class="muted">{t!(i18n, dashboard.no_activity)}</p> })}
+            <h3>{td_string!(lang, dashboard.recent_heading)}</h3>
+            {no_recent.then(|| view! { <p class="muted">{td_string!(lang, dashboard.no_activity)}</p> })}
             <ul class="plain-list">{recent.into_iter().map(row).collect_view()}</ul>
         </section>
     }
@@ -281,7 +280,7 @@ fn JobsCard(running: Vec<Job>, recent: Vec<Job>) -> impl IntoView {
 /// The areas of the workbench; `false`: on its way (an honest placeholder page).
 #[component]
 fn Areas() -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let areas: [(&str, Text, Text, bool); 6] = [
         ("/search", |l| td_string!(l, nav.search), |l| td_string!(l, dashboard.area_search), true),
         (
@@ -301,16 +300,16 @@ fn Areas() -> impl IntoView {
         ),
     ];
     view! {
-        <h2 class="section-title">{t!(i18n, dashboard.areas)}</h2>
+        <h2 class="section-title">{td_string!(lang, dashboard.areas)}</h2>
         <div class="grid">
             {areas
                 .into_iter()
                 .map(|(href, title, text, built)| {
                     view! {
                         <A href=href attr:class="card tile">
-                            <h3>{move || title(i18n.get_locale())}</h3>
-                            <p class="muted">{move || text(i18n.get_locale())}</p>
-                            {(!built).then(|| view! { <span class="badge">{t!(i18n, placeholder.not_built)}</span> })}
+                            <h3>{move || title(lang)}</h3>
+                            <p class="muted">{move || text(lang)}</p>
+                            {(!built).then(|| view! { <span class="badge">{td_string!(lang, placeholder.not_built)}</span> })}
                         </A>
                     }
                 })

@@ -3,7 +3,7 @@
 use crate::api::jobs::{CancelJob, RetryJob, StartDemoJob, list_my_jobs};
 use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::live::use_live_events;
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -79,35 +79,35 @@ impl LazyRoute for JobsRoute {
             let steps = steps.get_untracked().trim().parse::<i64>().unwrap_or(0);
             start.dispatch(StartDemoJob { steps, step_ms: 300 });
         };
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, jobs.title) />
+            <Title text=td_string!(lang, jobs.title) />
             <section class="page">
-                <h1>{t!(i18n, jobs.title)}</h1>
+                <h1>{td_string!(lang, jobs.title)}</h1>
                 <div class="card">
-                    <h2>{t!(i18n, jobs.demo)}</h2>
-                    <p class="muted">{t!(i18n, jobs.demo_text)}</p>
+                    <h2>{td_string!(lang, jobs.demo)}</h2>
+                    <p class="muted">{td_string!(lang, jobs.demo_text)}</p>
                     <form method="post" class="inline-form" on:submit=submit><FormGate>
-                        <label for="demo-steps">{t!(i18n, jobs.steps)}</label>
+                        <label for="demo-steps">{td_string!(lang, jobs.steps)}</label>
                         <input id="demo-steps" type="number" min="1" max="10000" bind:value=steps />
-                        <button type="submit" class="btn btn-primary" id="start-demo" disabled=move || start.pending().get()>{t!(i18n, jobs.start)}</button>
+                        <button type="submit" class="btn btn-primary" id="start-demo" disabled=move || start.pending().get()>{td_string!(lang, jobs.start)}</button>
                     </FormGate></form>
                     <FieldError error field="steps" />
                     <ErrorBanner error />
                 </div>
                 <div class="card">
-                    <h2>{t!(i18n, jobs.yours)}</h2>
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, jobs.loading)}</p> }>
+                    <h2>{td_string!(lang, jobs.yours)}</h2>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, jobs.loading)}</p> }>
                         {move || Suspend::new(async move {
                             match jobs.await {
-                                Ok(page) if page.items.is_empty() => view! { <p class="muted">{t!(i18n, jobs.none)}</p> }.into_any(),
+                                Ok(page) if page.items.is_empty() => view! { <p class="muted">{td_string!(lang, jobs.none)}</p> }.into_any(),
                                 Ok(page) => view! {
                                     <table class="table" id="jobs-table">
                                         <thead><tr>
-                                            <th>{t!(i18n, jobs.job)}</th>
-                                            <th>{t!(i18n, jobs.state)}</th>
-                                            <th>{t!(i18n, jobs.progress)}</th>
-                                            <th><span class="visually-hidden">{t!(i18n, jobs.actions)}</span></th>
+                                            <th>{td_string!(lang, jobs.job)}</th>
+                                            <th>{td_string!(lang, jobs.state)}</th>
+                                            <th>{td_string!(lang, jobs.progress)}</th>
+                                            <th><span class="visually-hidden">{td_string!(lang, jobs.actions)}</span></th>
                                         </tr></thead>
                                         <tbody>
                                             {page.items.into_iter().map(|job| view! { <JobRow job latest cancel retry /> }).collect_view()}
@@ -133,7 +133,7 @@ fn JobRow(
     retry: ServerAction<RetryJob>,
 ) -> impl IntoView {
     let id = job.id;
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let created = job.created_at;
     let stored_state = job.state;
     let stored_progress = job.progress.clone();
@@ -158,21 +158,21 @@ fn JobRow(
                 <strong>{job.kind.clone()}</strong>
                 " #" {id}
                 <br />
-                <span class="muted">{move || l10n::date_time(i18n.get_locale(), created)}</span>
+                <span class="muted">{move || l10n::date_time(lang, created)}</span>
             </td>
-            <td><span class="badge job-state" data-state=move || state().as_str()>{move || l10n::job_state(i18n.get_locale(), state())}</span></td>
+            <td><span class="badge job-state" data-state=move || state().as_str()>{move || l10n::job_state(lang, state())}</span></td>
             <td class="progress-cell">
-                <progress class="progress" max="100" value=move || percent().to_string() aria-label=move || t_string!(i18n, jobs.progress_of, id)></progress>
+                <progress class="progress" max="100" value=move || percent().to_string() aria-label=move || td_string!(lang, jobs.progress_of, id)></progress>
                 <span class="muted">{message}</span>
                 {job.last_error.clone().map(|e| view! { <p class="field-error">{e}</p> })}
             </td>
             <td>
                 {move || match state() {
                     JobState::Queued | JobState::Running => view! {
-                        <button type="button" class="btn btn-small" on:click=move |_| { cancel.dispatch(CancelJob { id }); }>{t!(i18n, jobs.cancel)}</button>
+                        <button type="button" class="btn btn-small" on:click=move |_| { cancel.dispatch(CancelJob { id }); }>{td_string!(lang, jobs.cancel)}</button>
                     }.into_any(),
                     JobState::Dead | JobState::Cancelled => view! {
-                        <button type="button" class="btn btn-small" on:click=move |_| { retry.dispatch(RetryJob { id }); }>{t!(i18n, jobs.retry)}</button>
+                        <button type="button" class="btn btn-small" on:click=move |_| { retry.dispatch(RetryJob { id }); }>{td_string!(lang, jobs.retry)}</button>
                     }.into_any(),
                     JobState::Succeeded => ().into_any(),
                 }}

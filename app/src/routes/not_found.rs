@@ -1,6 +1,6 @@
 //! The 404 page, with a real 404 status on the server.
 
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::td_string;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -12,14 +12,14 @@ pub fn NotFound() -> impl IntoView {
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.set_status(http::StatusCode::NOT_FOUND);
     }
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
-        <Title text=move || t_string!(i18n, not_found.title) />
+        <Title text=td_string!(lang, not_found.title) />
         <main class="center-page" id="main">
             <div class="card narrow">
-                <h1>{t!(i18n, not_found.heading)}</h1>
-                <p class="muted">{t!(i18n, not_found.text)}</p>
-                <A href="/" attr:class="btn btn-primary">{t!(i18n, not_found.home)}</A>
+                <h1>{td_string!(lang, not_found.heading)}</h1>
+                <p class="muted">{td_string!(lang, not_found.text)}</p>
+                <A href="/" attr:class="btn btn-primary">{td_string!(lang, not_found.home)}</A>
             </div>
         </main>
     }

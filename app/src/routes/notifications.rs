@@ -7,7 +7,7 @@ use crate::api::notifications::{
 use crate::components::form::{ErrorBanner, LoadError};
 use crate::components::live::use_live_events;
 use crate::components::table::Pager;
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -65,12 +65,12 @@ impl LazyRoute for NotificationsRoute {
                 .and_then(Result::err)
                 .or_else(|| mark_all.value().get().and_then(Result::err))
         });
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, notifications.title) />
+            <Title text=td_string!(lang, notifications.title) />
             <section class="page">
                 <div class="card-head">
-                    <h1>{t!(i18n, notifications.title)}</h1>
+                    <h1>{td_string!(lang, notifications.title)}</h1>
                     <button
                         type="button"
                         class="btn btn-small"
@@ -80,20 +80,20 @@ impl LazyRoute for NotificationsRoute {
                             mark_all.dispatch(MarkAllNotificationsRead {});
                         }
                     >
-                        {t!(i18n, notifications.mark_all)}
+                        {td_string!(lang, notifications.mark_all)}
                     </button>
                 </div>
                 <ErrorBanner error />
                 <div class="card">
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, notifications.loading)}</p> }>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, notifications.loading)}</p> }>
                         {move || Suspend::new(async move {
                             match page.await {
-                                Ok(p) if p.items.is_empty() => view! { <p class="muted">{t!(i18n, notifications.none)}</p> }.into_any(),
+                                Ok(p) if p.items.is_empty() => view! { <p class="muted">{td_string!(lang, notifications.none)}</p> }.into_any(),
                                 Ok(p) => {
                                     let total = p.total;
                                     let unread = p.unread;
                                     view! {
-                                        <p class="muted" id="unread-count">{move || t_string!(i18n, notifications.unread, count = unread)}</p>
+                                        <p class="muted" id="unread-count">{move || td_string!(lang, notifications.unread, count = unread)}</p>
                                         <ul class="notifications" id="notifications">
                                             {p.items.into_iter().map(|n| view! { <NotificationItem notification=n mark /> }).collect_view()}
                                         </ul>
@@ -117,21 +117,21 @@ fn NotificationItem(
     mark: ServerAction<MarkNotificationRead>,
 ) -> impl IntoView {
     let id = notification.id;
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let created = notification.created_at;
     let unread = notification.read_at.is_none();
     view! {
         <li class="notification" data-notification-id=id.to_string() data-unread=unread.to_string()>
             <div class="card-head">
                 <strong>{notification.title.clone()}</strong>
-                <span class="muted">{move || l10n::date_time(i18n.get_locale(), created)}</span>
+                <span class="muted">{move || l10n::date_time(lang, created)}</span>
             </div>
             <p>{notification.body.clone()}</p>
             <div class="notification-actions">
-                {notification.link.clone().map(|href| view! { <a href=href>{t!(i18n, notifications.open)}</a> })}
+                {notification.link.clone().map(|href| view! { <a href=href>{td_string!(lang, notifications.open)}</a> })}
                 {unread.then(|| view! {
                     <button type="button" class="link" on:click=move |_| { mark.dispatch(MarkNotificationRead { id }); }>
-                        {t!(i18n, notifications.mark_read)}
+                        {td_string!(lang, notifications.mark_read)}
                     </button>
                 })}
             </div>

@@ -1,19 +1,19 @@
 //! Areas whose features are not built yet: each says so plainly.
 
-use crate::i18n::{Locale, t, td_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{LazyRoute, lazy_route};
 
 fn coming(title: fn(Locale) -> &'static str, what: fn(Locale) -> &'static str) -> AnyView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
-        <Title text=move || title(i18n.get_locale()) />
+        <Title text=move || title(lang) />
         <section class="page">
-            <h1>{move || title(i18n.get_locale())}</h1>
+            <h1>{move || title(lang)}</h1>
             <div class="card notice" role="status">
-                <span class="badge">{t!(i18n, placeholder.not_built)}</span>
-                <p>{move || what(i18n.get_locale())}</p>
+                <span class="badge">{td_string!(lang, placeholder.not_built)}</span>
+                <p>{move || what(lang)}</p>
             </div>
         </section>
     }

@@ -2,7 +2,7 @@
 //! snippets, links to the originals, more like this, pages, history and "did you mean".
 
 use crate::api::search::{more_like_this, record_search_click, search_history, search_knowledge};
-use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -90,32 +90,32 @@ impl LazyRoute for SearchRoute {
             let doc = *doc;
             async move { (doc, more_like_this(doc, 5).await) }
         });
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, search.title) />
+            <Title text=td_string!(lang, search.title) />
             <section class="page search-page">
-                <h1>{t!(i18n, search.title)}</h1>
+                <h1>{td_string!(lang, search.title)}</h1>
                 <form class="search-bar" role="search" method="get" action="/search" on:submit=move |ev| { ev.prevent_default(); run_now(q.get_untracked()); }>
-                    <input id="search-input" name="q" value=q.get_untracked() type="search" placeholder=move || t_string!(i18n, search.placeholder)
-                        aria-label=move || t_string!(i18n, search.title) autocomplete="off" prop:value=move || q.get() on:input=on_input />
-                    <select id="search-mode" aria-label=move || t_string!(i18n, search.ranking) on:change=move |ev| {
+                    <input id="search-input" name="q" value=q.get_untracked() type="search" placeholder=td_string!(lang, search.placeholder)
+                        aria-label=td_string!(lang, search.title) autocomplete="off" prop:value=move || q.get() on:input=on_input />
+                    <select id="search-mode" aria-label=td_string!(lang, search.ranking) on:change=move |ev| {
                         mode.set(match event_target_value(&ev).as_str() {
                             "keyword" => SearchMode::Keyword,
                             "vector" => SearchMode::Vector,
                             _ => SearchMode::Hybrid,
                         });
                     }>
-                        <option value="hybrid">{t!(i18n, search.hybrid)}</option>
-                        <option value="keyword">{t!(i18n, search.keyword)}</option>
-                        <option value="vector">{t!(i18n, search.vector)}</option>
+                        <option value="hybrid">{td_string!(lang, search.hybrid)}</option>
+                        <option value="keyword">{td_string!(lang, search.keyword)}</option>
+                        <option value="vector">{td_string!(lang, search.vector)}</option>
                     </select>
                 </form>
-                <Transition fallback=move || view! { <p class="loading">{t!(i18n, search.searching)}</p> }>
+                <Transition fallback=move || view! { <p class="loading">{td_string!(lang, search.searching)}</p> }>
                     {move || Suspend::new(async move {
                         match results.await {
                             Ok(None) => view! { <History history run_now /> }.into_any(),
                             Ok(Some(resp)) => view! { <Results resp filters offset similar run_now /> }.into_any(),
-                            Err(e) => view! { <p class="banner banner-error" role="alert">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
+                            Err(e) => view! { <p class="banner banner-error" role="alert">{l10n::error_text(lang, &e)}</p> }.into_any(),
                         }
                     })}
                 </Transition>
@@ -130,25 +130,25 @@ fn History(
     history: Resource<Result<Vec<SearchHistoryEntry>, AppError>>,
     run_now: impl Fn(String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
         <div class="card">
-            <h2>{t!(i18n, search.recent)}</h2>
+            <h2>{td_string!(lang, search.recent)}</h2>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match history.await {
-                        Ok(items) if items.is_empty() => view! { <p class="muted">{t!(i18n, search.empty_history)}</p> }.into_any(),
+                        Ok(items) if items.is_empty() => view! { <p class="muted">{td_string!(lang, search.empty_history)}</p> }.into_any(),
                         Ok(items) => view! {
                             <ul class="history" id="search-history">
                                 {items.into_iter().map(|h| {
                                     let text = h.q.clone();
                                     let n = h.results;
                                     view! { <li><button type="button" class="link" on:click=move |_| run_now(text.clone())>{h.q.clone()}</button>
-                                        <span class="muted">" · " {move || t_string!(i18n, search.results, count = n)}</span></li> }
+                                        <span class="muted">" · " {move || crate::plural!(lang, search.results, count = n)}</span></li> }
                                 }).collect_view()}
                             </ul>
                         }.into_any(),
-                        Err(e) => view! { <p class="muted">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
+                        Err(e) => view! { <p class="muted">{l10n::error_text(lang, &e)}</p> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -171,14 +171,14 @@ fn Results(
     let facets = resp.facets.clone();
     let has_prev = resp.offset > 0;
     let has_next = resp.offset + resp.limit < total;
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let took = resp.took_ms;
     let cached = resp.cached;
     let summary = move || {
-        let l = i18n.get_locale();
+        let l = lang;
         let mut parts = vec![
-            t_string!(i18n, search.results, count = total),
-            t_string!(i18n, search.took, ms = l10n::decimal(l, took, 0)),
+            crate::plural!(lang, search.results, count = total),
+            td_string!(lang, search.took, ms = l10n::decimal(l, took, 0)),
         ];
         if cached {
             parts.push(td_string!(l, search.cached).to_string());
@@ -189,7 +189,7 @@ fn Results(
     view! {
         // Filters beside the results; on a narrow screen CSS moves the results above them.
         <div class="search-layout">
-            <aside class="facets" aria-label=move || t_string!(i18n, search.filters)>
+            <aside class="facets" aria-label=td_string!(lang, search.filters)>
                 <FacetGroup facet=Facet::Source values=facets.sources.clone() filters />
                 <FacetGroup facet=Facet::Type values=facets.types.clone() filters />
                 <FacetGroup facet=Facet::Language values=facets.languages.clone() filters />
@@ -197,7 +197,7 @@ fn Results(
                 <FacetGroup facet=Facet::Label values=facets.labels.clone() filters />
                 <UpdatedFacet values=facets.updated.clone() filters />
                 <Show when=move || !filters.with(SearchFilters::is_empty)>
-                    <button type="button" class="btn btn-small" id="clear-filters" on:click=move |_| filters.set(SearchFilters::default())>{t!(i18n, search.clear_filters)}</button>
+                    <button type="button" class="btn btn-small" id="clear-filters" on:click=move |_| filters.set(SearchFilters::default())>{td_string!(lang, search.clear_filters)}</button>
                 </Show>
             </aside>
             <div class="results">
@@ -207,9 +207,9 @@ fn Results(
                     let suggestions = resp.suggestions.clone();
                     view! {
                         <div class="card" id="no-results">
-                            <p>{move || t_string!(i18n, search.nothing_matched, q = q.clone())}</p>
+                            <p>{move || td_string!(lang, search.nothing_matched, q = q.clone())}</p>
                             {(!suggestions.is_empty()).then(|| view! {
-                                <p>{t!(i18n, search.try_these)} " " {suggestions.into_iter().map(|s| {
+                                <p>{td_string!(lang, search.try_these)} " " {suggestions.into_iter().map(|s| {
                                     // The server marks the "same words, no filters" suggestion with this
                                     // machine suffix; the reader sees it in their language.
                                     let (text, clear) = match s.strip_suffix(" (without filters)") {
@@ -217,7 +217,7 @@ fn Results(
                                         None => (s.clone(), false),
                                     };
                                     let label = if clear {
-                                        td_string!(i18n.get_locale_untracked(), search.without_filters, q = text.clone()).to_string()
+                                        td_string!(lang, search.without_filters, q = text.clone()).to_string()
                                     } else {
                                         text.clone()
                                     };
@@ -234,13 +234,13 @@ fn Results(
                     }).collect_view()}
                 </ol>
                 <Show when=move || has_prev || has_next>
-                    <nav class="pager" aria-label=move || t_string!(i18n, search.result_pages)>
-                        <button type="button" class="btn btn-small" disabled=!has_prev on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>{t!(i18n, search.previous)}</button>
+                    <nav class="pager" aria-label=td_string!(lang, search.result_pages)>
+                        <button type="button" class="btn btn-small" disabled=!has_prev on:click=move |_| offset.update(|o| *o = (*o - PAGE).max(0))>{td_string!(lang, search.previous)}</button>
                         <span class="muted">{move || {
-                            let l = i18n.get_locale();
-                            t_string!(i18n, search.range, from = l10n::number(l, shown_from), to = l10n::number(l, shown_to), total = l10n::number(l, total))
+                            let l = lang;
+                            td_string!(lang, search.range, from = l10n::number(l, shown_from), to = l10n::number(l, shown_to), total = l10n::number(l, total))
                         }}</span>
-                        <button type="button" class="btn btn-small" id="next-page" disabled=!has_next on:click=move |_| offset.update(|o| *o += PAGE)>{t!(i18n, search.next)}</button>
+                        <button type="button" class="btn btn-small" id="next-page" disabled=!has_next on:click=move |_| offset.update(|o| *o += PAGE)>{td_string!(lang, search.next)}</button>
                     </nav>
                 </Show>
             </div>
@@ -289,12 +289,12 @@ fn FacetGroup(
     if values.is_empty() {
         return ().into_any();
     }
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let is_source = facet == Facet::Source;
     let title = facet.key();
     view! {
         <fieldset class="facet">
-            <legend>{move || facet.label(i18n.get_locale())}</legend>
+            <legend>{move || facet.label(lang)}</legend>
             {values.into_iter().map(|v| {
                 let value = v.value.clone();
                 let value_for_check = value.clone();
@@ -365,7 +365,7 @@ fn UpdatedFacet(values: Vec<FacetValue>, filters: RwSignal<SearchFilters>) -> im
                 .flatten();
         });
     };
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     type Label = fn(Locale) -> &'static str;
     let options: [(i64, Label, i64); 4] = [
         (0, |l| td_string!(l, search.any_time), any),
@@ -375,13 +375,13 @@ fn UpdatedFacet(values: Vec<FacetValue>, filters: RwSignal<SearchFilters>) -> im
     ];
     view! {
         <fieldset class="facet">
-            <legend>{t!(i18n, search.facet_updated)}</legend>
+            <legend>{td_string!(lang, search.facet_updated)}</legend>
             {options
                 .into_iter()
                 .map(|(days, label, n)| view! {
                     <label class="facet-value">
                         <input type="radio" name="updated" prop:checked=move || choice() == days on:change=move |_| pick(days) data-facet="Updated" data-value=days.to_string() />
-                        {move || label(i18n.get_locale())}
+                        {move || label(lang)}
                         <span class="count">{n}</span>
                     </label>
                 })
@@ -424,7 +424,7 @@ fn Hit(
             });
         }
     };
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let meta_head = format!(
         "{} · {}{}{}",
         hit.source_name,
@@ -434,14 +434,14 @@ fn Hit(
     );
     let updated_at = hit.updated_at;
     let meta = move || {
-        let date = l10n::date(i18n.get_locale(), updated_at);
-        format!("{meta_head} · {}", t_string!(i18n, search.updated, date))
+        let date = l10n::date(lang, updated_at);
+        format!("{meta_head} · {}", td_string!(lang, search.updated, date))
     };
     let (keyword_rank, vector_rank) = (hit.keyword_rank, hit.vector_rank);
     let why = move || match (keyword_rank, vector_rank) {
-        (Some(k), Some(v)) => t_string!(i18n, search.why_both, k, v),
-        (Some(k), None) => t_string!(i18n, search.why_words, k),
-        (None, Some(v)) => t_string!(i18n, search.why_meaning, v),
+        (Some(k), Some(v)) => td_string!(lang, search.why_both, k, v),
+        (Some(k), None) => td_string!(lang, search.why_words, k),
+        (None, Some(v)) => td_string!(lang, search.why_meaning, v),
         (None, None) => String::new(),
     };
     let score = hit.score;
@@ -459,17 +459,17 @@ fn Hit(
                 }).collect_view()}
             </p>
             <div class="hit-actions">
-                <span class="muted score" title=why>{move || t_string!(i18n, search.score, score = l10n::decimal(i18n.get_locale(), score, 4))}</span>
-                <button type="button" class="link more-like-this" on:click=move |_| { similar.dispatch(doc); }>{t!(i18n, search.more_like_this)}</button>
+                <span class="muted score" title=why>{move || td_string!(lang, search.score, score = l10n::decimal(lang, score, 4))}</span>
+                <button type="button" class="link more-like-this" on:click=move |_| { similar.dispatch(doc); }>{td_string!(lang, search.more_like_this)}</button>
             </div>
             {move || similar_here().map(|r| match r {
-                Ok(resp) if resp.hits.is_empty() => view! { <p class="muted">{t!(i18n, search.nothing_similar)}</p> }.into_any(),
+                Ok(resp) if resp.hits.is_empty() => view! { <p class="muted">{td_string!(lang, search.nothing_similar)}</p> }.into_any(),
                 Ok(resp) => view! {
                     <ul class="similar">
                         {resp.hits.into_iter().map(|h| view! { <li><a href=h.url target="_blank" rel="noopener noreferrer">{h.title}</a> <span class="muted">{h.source_name}</span></li> }).collect_view()}
                     </ul>
                 }.into_any(),
-                Err(e) => view! { <p class="field-error">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
+                Err(e) => view! { <p class="field-error">{l10n::error_text(lang, &e)}</p> }.into_any(),
             })}
         </li>
     }

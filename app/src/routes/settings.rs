@@ -3,7 +3,7 @@
 use crate::api::tokens::{CreateApiToken, RevokeApiToken, list_api_tokens};
 use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::session::use_session;
-use crate::i18n::{Locale, t, t_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_i18n::Locale as _;
@@ -56,7 +56,7 @@ impl LazyRoute for SettingsRoute {
                 .and_then(Result::ok)
                 .filter(|c| revoked_id.get() != Some(c.info.id))
         };
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         let submit = move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let expires_in_days = days.get_untracked().trim().parse::<i64>().unwrap_or(0);
@@ -70,50 +70,50 @@ impl LazyRoute for SettingsRoute {
         };
         let me = session.current();
         view! {
-            <Title text=move || t_string!(i18n, settings.title) />
+            <Title text=td_string!(lang, settings.title) />
             <section class="page">
-                <h1>{t!(i18n, settings.title)}</h1>
+                <h1>{td_string!(lang, settings.title)}</h1>
                 <div class="card">
-                    <h2>{t!(i18n, settings.profile)}</h2>
+                    <h2>{td_string!(lang, settings.profile)}</h2>
                     <dl class="facts">
-                        <dt>{t!(i18n, settings.name)}</dt><dd>{me.as_ref().map(|u| u.display_name.clone())}</dd>
-                        <dt>{t!(i18n, settings.email)}</dt><dd>{me.as_ref().map(|u| u.email.clone())}</dd>
-                        <dt>{t!(i18n, settings.scopes)}</dt><dd>{me.as_ref().map(|u| u.scopes.to_csv().replace(',', ", "))}</dd>
+                        <dt>{td_string!(lang, settings.name)}</dt><dd>{me.as_ref().map(|u| u.display_name.clone())}</dd>
+                        <dt>{td_string!(lang, settings.email)}</dt><dd>{me.as_ref().map(|u| u.email.clone())}</dd>
+                        <dt>{td_string!(lang, settings.scopes)}</dt><dd>{me.as_ref().map(|u| u.scopes.to_csv().replace(',', ", "))}</dd>
                     </dl>
                 </div>
                 <LanguageCard />
                 <div class="card">
-                    <h2>{t!(i18n, settings.tokens)}</h2>
-                    <p class="muted">{t!(i18n, settings.tokens_text)} " " <code>"Authorization: Bearer <token>"</code> "."</p>
+                    <h2>{td_string!(lang, settings.tokens)}</h2>
+                    <p class="muted">{td_string!(lang, settings.tokens_text)} " " <code>"Authorization: Bearer <token>"</code> "."</p>
                     <form method="post" class="inline-form" on:submit=submit><FormGate>
-                        <label for="token-name">{t!(i18n, settings.name)}</label>
+                        <label for="token-name">{td_string!(lang, settings.name)}</label>
                         <input id="token-name" bind:value=name placeholder="ci-bot" />
-                        <label for="token-days">{t!(i18n, settings.expires_in)}</label>
+                        <label for="token-days">{td_string!(lang, settings.expires_in)}</label>
                         <input id="token-days" type="number" min="1" max="365" bind:value=days />
-                        <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>{t!(i18n, settings.create)}</button>
+                        <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>{td_string!(lang, settings.create)}</button>
                     </FormGate></form>
                     <FieldError error field="name" />
                     <FieldError error field="expires_in_days" />
                     <ErrorBanner error />
                     {move || created().map(|c| view! {
                         <div class="banner banner-ok" role="status">
-                            <p>{t!(i18n, settings.copy_now)}</p>
+                            <p>{td_string!(lang, settings.copy_now)}</p>
                             <code id="new-token" class="secret">{c.token}</code>
                         </div>
                     })}
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, settings.loading)}</p> }>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, settings.loading)}</p> }>
                         {move || Suspend::new(async move {
                             match tokens.await {
-                                Ok(list) if list.is_empty() => view! { <p class="muted">{t!(i18n, settings.none)}</p> }.into_any(),
+                                Ok(list) if list.is_empty() => view! { <p class="muted">{td_string!(lang, settings.none)}</p> }.into_any(),
                                 Ok(list) => view! {
                                     <div class="table-scroll">
                                     <table class="table" id="tokens-table">
                                         <thead><tr>
-                                            <th>{t!(i18n, settings.name)}</th>
-                                            <th>{t!(i18n, settings.scopes)}</th>
-                                            <th>{t!(i18n, settings.expires)}</th>
-                                            <th>{t!(i18n, settings.last_used)}</th>
-                                            <th><span class="visually-hidden">{t!(i18n, settings.actions)}</span></th>
+                                            <th>{td_string!(lang, settings.name)}</th>
+                                            <th>{td_string!(lang, settings.scopes)}</th>
+                                            <th>{td_string!(lang, settings.expires)}</th>
+                                            <th>{td_string!(lang, settings.last_used)}</th>
+                                            <th><span class="visually-hidden">{td_string!(lang, settings.actions)}</span></th>
                                         </tr></thead>
                                         <tbody>
                                             {list.into_iter().map(|t| {
@@ -124,13 +124,13 @@ impl LazyRoute for SettingsRoute {
                                                     <tr data-token-id=id.to_string()>
                                                         <td>{t.name}</td>
                                                         <td>{t.scopes.to_csv().replace(',', ", ")}</td>
-                                                        <td>{move || l10n::date(i18n.get_locale(), expires)}</td>
-                                                        <td>{move || used.map(|d| l10n::date_time(i18n.get_locale(), d)).unwrap_or_else(|| t_string!(i18n, settings.never).to_string())}</td>
+                                                        <td>{move || l10n::date(lang, expires)}</td>
+                                                        <td>{move || used.map(|d| l10n::date_time(lang, d)).unwrap_or_else(|| td_string!(lang, settings.never).to_string())}</td>
                                                         <td>
                                                             {if revoked {
-                                                                view! { <span class="badge">{t!(i18n, settings.revoked)}</span> }.into_any()
+                                                                view! { <span class="badge">{td_string!(lang, settings.revoked)}</span> }.into_any()
                                                             } else {
-                                                                view! { <button type="button" class="btn btn-small" on:click=move |_| { revoked_id.set(Some(id)); revoke.dispatch(RevokeApiToken { id }); }>{t!(i18n, settings.revoke)}</button> }.into_any()
+                                                                view! { <button type="button" class="btn btn-small" on:click=move |_| { revoked_id.set(Some(id)); revoke.dispatch(RevokeApiToken { id }); }>{td_string!(lang, settings.revoke)}</button> }.into_any()
                                                             }}
                                                         </td>
                                                     </tr>
@@ -154,22 +154,21 @@ impl LazyRoute for SettingsRoute {
 /// The language, kept on the account (the top bar's switch does the same in one click).
 #[component]
 fn LanguageCard() -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let choose = move |ev: leptos::ev::Event| {
         let next = match event_target_value(&ev).as_str() {
             "ru" => Locale::ru,
             _ => Locale::en,
         };
-        i18n.set_locale(next);
-        crate::components::shell::save_language(next);
+        crate::components::shell::switch_language(next, true);
     };
     view! {
         <div class="card">
-            <h2><label for="language">{t!(i18n, settings.language)}</label></h2>
-            <p class="muted">{t!(i18n, settings.language_text)}</p>
-            <select id="language" on:change=choose prop:value=move || i18n.get_locale().as_str()>
-                <option value="en" lang="en">{t!(i18n, lang.en)}</option>
-                <option value="ru" lang="ru">{t!(i18n, lang.ru)}</option>
+            <h2><label for="language">{td_string!(lang, settings.language)}</label></h2>
+            <p class="muted">{td_string!(lang, settings.language_text)}</p>
+            <select id="language" on:change=choose prop:value=move || lang.as_str()>
+                <option value="en" lang="en">{td_string!(lang, lang.en)}</option>
+                <option value="ru" lang="ru">{td_string!(lang, lang.ru)}</option>
             </select>
         </div>
     }

@@ -7,7 +7,7 @@ use crate::api::sources::{
 };
 use crate::components::form::{ErrorBanner, FormGate, LoadError, ValidationList};
 use crate::components::live::use_live_events;
-use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -60,7 +60,7 @@ impl LazyRoute for SourcesRoute {
         let progress: RwSignal<HashMap<i64, SyncProgress>> = RwSignal::new(HashMap::new());
         // Upload results per source outlive the cards, which re-render when the list reloads.
         let uploads: RwSignal<HashMap<i64, Upload>> = RwSignal::new(HashMap::new());
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         Effect::new(move |_| {
             let Some(event) = live.latest.get() else { return };
             let Some(LivePayload::Sync(p)) = event.payload() else { return };
@@ -73,15 +73,15 @@ impl LazyRoute for SourcesRoute {
             }
         });
         view! {
-            <Title text=move || t_string!(i18n, sources.title) />
+            <Title text=td_string!(lang, sources.title) />
             <section class="page">
-                <h1>{t!(i18n, sources.heading)}</h1>
-                <p class="muted">{t!(i18n, sources.intro)}</p>
+                <h1>{td_string!(lang, sources.heading)}</h1>
+                <p class="muted">{td_string!(lang, sources.intro)}</p>
                 <AddSource create test />
-                <Transition fallback=move || view! { <p class="loading">{t!(i18n, sources.loading)}</p> }>
+                <Transition fallback=move || view! { <p class="loading">{td_string!(lang, sources.loading)}</p> }>
                     {move || Suspend::new(async move {
                         match sources.await {
-                            Ok(list) if list.is_empty() => view! { <p class="muted" id="no-sources">{t!(i18n, sources.none)}</p> }.into_any(),
+                            Ok(list) if list.is_empty() => view! { <p class="muted" id="no-sources">{td_string!(lang, sources.none)}</p> }.into_any(),
                             Ok(list) => view! {
                                 <div class="sources" id="sources">
                                     {list.into_iter().map(|source| view! { <SourceCard source progress uploads sync delete reload /> }).collect_view()}
@@ -170,62 +170,62 @@ fn AddSource(create: ServerAction<CreateSource>, test: ServerAction<TestSource>)
         }
     });
     let is_connector = move || kind.get() != "files";
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     // Brand names stay as they are in both languages.
     view! {
         <div class="card">
-            <h2>{t!(i18n, sources.add)}</h2>
+            <h2>{td_string!(lang, sources.add)}</h2>
             <form method="post" class="stack" id="add-source" on:submit=move |ev| { ev.prevent_default(); create.dispatch(CreateSource { form: form() }); }><FormGate>
                 <div class="grid-2">
-                    <label>{t!(i18n, sources.name)} <input id="source-name" required maxlength="80" bind:value=name /></label>
-                    <label>{t!(i18n, sources.kind)}
+                    <label>{td_string!(lang, sources.name)} <input id="source-name" required maxlength="80" bind:value=name /></label>
+                    <label>{td_string!(lang, sources.kind)}
                         <select id="source-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                            <option value="files">{t!(i18n, sources.kind_files)}</option>
+                            <option value="files">{td_string!(lang, sources.kind_files)}</option>
                             <option value="confluence">{SourceKind::Confluence.label()}</option>
                             <option value="jira">{SourceKind::Jira.label()}</option>
                             <option value="gitlab">{SourceKind::Gitlab.label()}</option>
                         </select>
                     </label>
-                    <label>{t!(i18n, sources.who_sees)}
+                    <label>{td_string!(lang, sources.who_sees)}
                         <select id="source-visibility" on:change=move |ev| visibility.set(event_target_value(&ev))>
-                            <option value="owner">{t!(i18n, sources.only_me)}</option>
-                            <option value="members">{t!(i18n, sources.me_and_people)}</option>
-                            <option value="everyone">{t!(i18n, sources.everyone)}</option>
+                            <option value="owner">{td_string!(lang, sources.only_me)}</option>
+                            <option value="members">{td_string!(lang, sources.me_and_people)}</option>
+                            <option value="everyone">{td_string!(lang, sources.everyone)}</option>
                         </select>
                     </label>
                     // The list of people only matters when they are who sees it.
                     <Show when=move || visibility.get() == "members">
-                        <label>{t!(i18n, sources.people)} <input id="source-members" bind:value=members /></label>
+                        <label>{td_string!(lang, sources.people)} <input id="source-members" bind:value=members /></label>
                     </Show>
                 </div>
                 <Show when=is_connector>
                     <div class="grid-2">
-                        <label>{t!(i18n, sources.base_url)} <input id="source-base-url" type="url" placeholder="https://acme.atlassian.net/wiki" bind:value=base_url /></label>
+                        <label>{td_string!(lang, sources.base_url)} <input id="source-base-url" type="url" placeholder="https://acme.atlassian.net/wiki" bind:value=base_url /></label>
                         <Show when=move || kind.get() != "gitlab">
-                            <label>{t!(i18n, sources.deployment)}
+                            <label>{td_string!(lang, sources.deployment)}
                                 <select id="source-deployment" on:change=move |ev| deployment.set(event_target_value(&ev))>
-                                    <option value="cloud">{t!(i18n, sources.cloud)}</option>
-                                    <option value="data_center">{t!(i18n, sources.data_center)}</option>
+                                    <option value="cloud">{td_string!(lang, sources.cloud)}</option>
+                                    <option value="data_center">{td_string!(lang, sources.data_center)}</option>
                                 </select>
                             </label>
-                            <label>{t!(i18n, sources.account_email)} <input id="source-email" type="email" bind:value=email /></label>
+                            <label>{td_string!(lang, sources.account_email)} <input id="source-email" type="email" bind:value=email /></label>
                         </Show>
-                        <label>{move || match kind.get().as_str() { "confluence" => t_string!(i18n, sources.space_keys), "jira" => t_string!(i18n, sources.project_keys), _ => t_string!(i18n, sources.gitlab_projects) }}
+                        <label>{move || match kind.get().as_str() { "confluence" => td_string!(lang, sources.space_keys), "jira" => td_string!(lang, sources.project_keys), _ => td_string!(lang, sources.gitlab_projects) }}
                             <input id="source-keys" placeholder="ENG, OPS" bind:value=keys />
                         </label>
                         <Show when=move || kind.get() == "jira">
-                            <label>{t!(i18n, sources.jql)} <input id="source-jql" bind:value=jql /></label>
+                            <label>{td_string!(lang, sources.jql)} <input id="source-jql" bind:value=jql /></label>
                         </Show>
-                        <label>{t!(i18n, sources.api_token)} <input id="source-secret" type="password" autocomplete="off" bind:value=secret /></label>
-                        <label>{t!(i18n, sources.schedule)} <input id="source-schedule" placeholder="0 */30 * * * *" bind:value=schedule /></label>
+                        <label>{td_string!(lang, sources.api_token)} <input id="source-secret" type="password" autocomplete="off" bind:value=secret /></label>
+                        <label>{td_string!(lang, sources.schedule)} <input id="source-schedule" placeholder="0 */30 * * * *" bind:value=schedule /></label>
                     </div>
                 </Show>
                 <div class="row">
                     <Show when=is_connector>
                         <button type="button" class="btn" id="test-source" disabled=move || test.pending().get()
-                            on:click=move |_| { test.dispatch(TestSource { id: None, form: form() }); }>{t!(i18n, sources.test)}</button>
+                            on:click=move |_| { test.dispatch(TestSource { id: None, form: form() }); }>{td_string!(lang, sources.test)}</button>
                     </Show>
-                    <button type="submit" class="btn btn-primary" id="create-source" disabled=move || create.pending().get()>{t!(i18n, sources.create)}</button>
+                    <button type="submit" class="btn btn-primary" id="create-source" disabled=move || create.pending().get()>{td_string!(lang, sources.create)}</button>
                 </div>
                 {move || tested().map(|m| view! { <p class="banner banner-ok" role="status" id="test-result">{m}</p> })}
                 <ValidationList error />
@@ -245,7 +245,7 @@ fn SourceCard(
     reload: RwSignal<u32>,
 ) -> impl IntoView {
     let id = source.id;
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let live = move || progress.with(|m| m.get(&id).cloned());
     // The machine status (`data-status`, for styles and tests) and its words.
     let status = {
@@ -254,7 +254,7 @@ fn SourceCard(
     };
     let status_words = {
         let status = status.clone();
-        move || sync_status(i18n.get_locale(), &status())
+        move || sync_status(lang, &status())
     };
     let show_runs = RwSignal::new(false);
     let runs = Resource::new(
@@ -291,25 +291,25 @@ fn SourceCard(
     let last_sync_at = source.last_sync_at;
     let schedule = source.schedule.clone();
     let facts = move || {
-        let l = i18n.get_locale();
+        let l = lang;
         let mut parts = vec![
-            t_string!(i18n, sources.documents, count = documents),
-            t_string!(i18n, sources.chunks, count = chunks),
+            crate::plural!(lang, sources.documents, count = documents),
+            crate::plural!(lang, sources.chunks, count = chunks),
             match visibility {
                 model::Visibility::Everyone => td_string!(l, sources.seen_everyone).to_string(),
                 model::Visibility::Members => {
-                    t_string!(i18n, sources.seen_members, people = people.clone())
+                    td_string!(lang, sources.seen_members, people = people.clone())
                 }
                 model::Visibility::Owner => {
-                    t_string!(i18n, sources.seen_owner, owner = owner.clone())
+                    td_string!(lang, sources.seen_owner, owner = owner.clone())
                 }
             },
         ];
         if let Some(at) = last_sync_at {
-            parts.push(t_string!(i18n, sources.last_sync, at = l10n::date_time(l, at)));
+            parts.push(td_string!(lang, sources.last_sync, at = l10n::date_time(l, at)));
         }
         if let Some(cron) = schedule.clone() {
-            parts.push(t_string!(i18n, sources.schedule_is, cron));
+            parts.push(td_string!(lang, sources.schedule_is, cron));
         }
         parts.join(" · ")
     };
@@ -318,16 +318,16 @@ fn SourceCard(
         let status = status.clone();
         move || {
             let upload = uploads.with(|m| m.get(&id).cloned())?;
-            let l = i18n.get_locale();
+            let l = lang;
             Some(match upload {
                 Upload::Sending => Ok(td_string!(l, sources.uploading).to_string()),
                 Upload::Failed(m) => Err(m.message(l)),
                 Upload::Sent(name) => match live().map(|_| status()).as_deref() {
-                    Some("succeeded") => Ok(t_string!(i18n, sources.uploaded_indexed, name)),
+                    Some("succeeded") => Ok(td_string!(lang, sources.uploaded_indexed, name)),
                     Some("failed" | "dead" | "cancelled") => {
-                        Err(t_string!(i18n, sources.uploaded_failed, name))
+                        Err(td_string!(lang, sources.uploaded_failed, name))
                     }
-                    _ => Ok(t_string!(i18n, sources.uploaded_indexing, name)),
+                    _ => Ok(td_string!(lang, sources.uploaded_indexing, name)),
                 },
             })
         }
@@ -336,7 +336,7 @@ fn SourceCard(
         <article class="card source" data-source-id=id.to_string() data-status=status.clone()>
             <header class="row">
                 <h3>{source.name.clone()}</h3>
-                <span class="badge">{move || if kind == SourceKind::Files { td_string!(i18n.get_locale(), sources.kind_files) } else { kind.label() }}</span>
+                <span class="badge">{move || if kind == SourceKind::Files { td_string!(lang, sources.kind_files) } else { kind.label() }}</span>
                 <span class="badge source-status" data-status=status.clone()>{status_words}</span>
             </header>
             <p class="muted">{facts}</p>
@@ -344,19 +344,18 @@ fn SourceCard(
             {move || live().filter(|p| p.status == "running").map(|p| {
                 let total = p.counts.total.unwrap_or(0).max(p.counts.processed);
                 let percent = if total > 0 { p.counts.processed * 100 / total } else { 0 };
-                let l = i18n.get_locale();
-                let mut line = vec![t_string!(
-                    i18n,
+                let l = lang;
+                let mut line = vec![td_string!(lang,
                     sources.progress,
                     processed = l10n::number(l, p.counts.processed),
                     total = p.counts.total.map(|t| l10n::number(l, t)).unwrap_or_else(|| "?".into()),
                     rate = l10n::decimal(l, p.rate, 1)
                 )];
                 if let Some(secs) = p.eta_secs {
-                    line.push(t_string!(i18n, sources.eta, secs = l10n::decimal(l, secs, 0)));
+                    line.push(td_string!(lang, sources.eta, secs = l10n::decimal(l, secs, 0)));
                 }
-                line.push(t_string!(i18n, sources.errors, count = p.counts.errors));
-                let label = t_string!(i18n, sources.progress_label, name = name.clone());
+                line.push(crate::plural!(lang, sources.errors, count = p.counts.errors));
+                let label = td_string!(lang, sources.progress_label, name = name.clone());
                 view! {
                     <div class="sync-progress" role="status">
                         <progress class="progress" max="100" value=percent.to_string() aria-label=label></progress>
@@ -366,18 +365,18 @@ fn SourceCard(
             })}
             <div class="row">
                 <Show when=move || kind == SourceKind::Files && source.can_manage>
-                    <input type="file" node_ref=input class="upload-input" aria-label=move || t_string!(i18n, sources.file_to_upload)
+                    <input type="file" node_ref=input class="upload-input" aria-label=td_string!(lang, sources.file_to_upload)
                         accept=".md,.markdown,.txt,.html,.htm,.pdf,.docx" />
-                    <button type="button" class="btn btn-small upload-button" on:click=on_upload>{t!(i18n, sources.upload)}</button>
+                    <button type="button" class="btn btn-small upload-button" on:click=on_upload>{td_string!(lang, sources.upload)}</button>
                 </Show>
                 <Show when=move || source.can_manage>
-                    <button type="button" class="btn btn-small sync-now" on:click=move |_| { sync.dispatch(SyncSource { id }); }>{t!(i18n, sources.sync_now)}</button>
+                    <button type="button" class="btn btn-small sync-now" on:click=move |_| { sync.dispatch(SyncSource { id }); }>{td_string!(lang, sources.sync_now)}</button>
                 </Show>
                 <button type="button" class="btn btn-small show-runs" on:click=move |_| show_runs.update(|s| *s = !*s)>
-                    {move || if show_runs.get() { t_string!(i18n, sources.hide_history) } else { t_string!(i18n, sources.history) }}
+                    {move || if show_runs.get() { td_string!(lang, sources.hide_history) } else { td_string!(lang, sources.history) }}
                 </button>
                 <Show when=move || source.can_manage>
-                    <button type="button" class="btn btn-small btn-danger" on:click=move |_| { delete.dispatch(DeleteSource { id }); }>{t!(i18n, sources.delete)}</button>
+                    <button type="button" class="btn btn-small btn-danger" on:click=move |_| { delete.dispatch(DeleteSource { id }); }>{td_string!(lang, sources.delete)}</button>
                 </Show>
             </div>
             {move || upload_message().map(|r| match r {
@@ -385,12 +384,12 @@ fn SourceCard(
                 Err(m) => view! { <p class="banner banner-error upload-result" role="alert">{m}</p> }.into_any(),
             })}
             <Show when=move || show_runs.get()>
-                <Suspense fallback=move || view! { <p class="loading">{t!(i18n, sources.loading_history)}</p> }>
+                <Suspense fallback=move || view! { <p class="loading">{td_string!(lang, sources.loading_history)}</p> }>
                     {move || Suspend::new(async move {
                         match runs.await {
-                            Ok(list) if list.is_empty() => view! { <p class="muted">{t!(i18n, sources.no_syncs)}</p> }.into_any(),
+                            Ok(list) if list.is_empty() => view! { <p class="muted">{td_string!(lang, sources.no_syncs)}</p> }.into_any(),
                             Ok(list) => view! { <RunList runs=list /> }.into_any(),
-                            Err(e) => view! { <p class="field-error">{l10n::error_text(i18n.get_locale_untracked(), &e)}</p> }.into_any(),
+                            Err(e) => view! { <p class="field-error">{l10n::error_text(lang, &e)}</p> }.into_any(),
                         }
                     })}
                 </Suspense>
@@ -401,15 +400,15 @@ fn SourceCard(
 
 #[component]
 fn RunList(runs: Vec<SyncRun>) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
         <table class="table runs">
             <thead><tr>
-                <th>{t!(i18n, sources.started)}</th>
-                <th>{t!(i18n, sources.trigger)}</th>
-                <th>{t!(i18n, sources.status)}</th>
-                <th>{t!(i18n, sources.counts)}</th>
-                <th>{t!(i18n, sources.log)}</th>
+                <th>{td_string!(lang, sources.started)}</th>
+                <th>{td_string!(lang, sources.trigger)}</th>
+                <th>{td_string!(lang, sources.status)}</th>
+                <th>{td_string!(lang, sources.counts)}</th>
+                <th>{td_string!(lang, sources.log)}</th>
             </tr></thead>
             <tbody>
                 {runs.into_iter().map(|r| {
@@ -419,11 +418,11 @@ fn RunList(runs: Vec<SyncRun>) -> impl IntoView {
                     let lines = r.log.len();
                     view! {
                         <tr data-run-status=r.status.clone()>
-                            <td>{move || l10n::date_time(i18n.get_locale(), started)}</td>
+                            <td>{move || l10n::date_time(lang, started)}</td>
                             <td>{r.trigger.clone()}</td>
-                            <td><span class="badge">{move || sync_status(i18n.get_locale(), &status)}</span></td>
-                            <td>{move || t_string!(i18n, sources.run_counts, processed = c.processed, added = c.added, updated = c.updated, unchanged = c.unchanged, deleted = c.deleted, errors = c.errors)}</td>
-                            <td><details><summary>{move || t_string!(i18n, sources.log_lines, count = lines)}</summary><pre class="log">{r.log.join("\n")}</pre></details></td>
+                            <td><span class="badge">{move || sync_status(lang, &status)}</span></td>
+                            <td>{move || td_string!(lang, sources.run_counts, processed = c.processed, added = c.added, updated = c.updated, unchanged = c.unchanged, deleted = c.deleted, errors = c.errors)}</td>
+                            <td><details><summary>{move || crate::plural!(lang, sources.log_lines, count = lines)}</summary><pre class="log">{r.log.join("\n")}</pre></details></td>
                         </tr>
                     }
                 }).collect_view()}

@@ -7,7 +7,7 @@ use crate::components::chart::SpendSummary;
 use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::live::use_live_events;
 use crate::components::table::{Pager, human_ms};
-use crate::i18n::{t, t_string, td_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -80,12 +80,12 @@ impl LazyRoute for UsageRoute {
                 reload.update(|r| *r += 1);
             }
         });
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, usage.title) />
+            <Title text=td_string!(lang, usage.title) />
             <section class="page">
-                <h1>{t!(i18n, usage.title)}</h1>
-                <Transition fallback=move || view! { <p class="loading">{t!(i18n, usage.loading_budgets)}</p> }>
+                <h1>{td_string!(lang, usage.title)}</h1>
+                <Transition fallback=move || view! { <p class="loading">{td_string!(lang, usage.loading_budgets)}</p> }>
                     {move || Suspend::new(async move {
                         match budgets.await {
                             Ok(list) => view! {
@@ -98,8 +98,8 @@ impl LazyRoute for UsageRoute {
                     })}
                 </Transition>
                 <div class="card" id="spend-summary">
-                    <h2>{move || t_string!(i18n, usage.spend_days, days = DAYS)}</h2>
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, usage.loading_spend)}</p> }>
+                    <h2>{move || td_string!(lang, usage.spend_days, days = DAYS)}</h2>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, usage.loading_spend)}</p> }>
                         {move || Suspend::new(async move {
                             match summary.await {
                                 Ok(s) => view! { <SpendSummary summary=s /> }.into_any(),
@@ -109,28 +109,27 @@ impl LazyRoute for UsageRoute {
                     </Transition>
                 </div>
                 <div class="card" id="try-prompt">
-                    <h2>{t!(i18n, usage.try_prompt)}</h2>
-                    <p class="muted">{t!(i18n, usage.try_text)}</p>
+                    <h2>{td_string!(lang, usage.try_prompt)}</h2>
+                    <p class="muted">{td_string!(lang, usage.try_text)}</p>
                     <Transition fallback=|| ()>
                         <Show when=no_model>
                             <p class="banner banner-warning" id="no-model" role="status">
-                                {move || if is_admin() { t_string!(i18n, dashboard.step_model_text) } else { t_string!(i18n, dashboard.step_model_member) }}
+                                {move || if is_admin() { td_string!(lang, dashboard.step_model_text) } else { td_string!(lang, dashboard.step_model_member) }}
                             </p>
                         </Show>
                     </Transition>
                     <form method="post" on:submit=submit><FormGate>
-                        <label for="prompt">{t!(i18n, usage.prompt)}</label>
+                        <label for="prompt">{td_string!(lang, usage.prompt)}</label>
                         <textarea id="prompt" rows="3" bind:value=prompt></textarea>
                         <FieldError error field="prompt" />
                         <button type="submit" class="btn btn-primary" id="ask" disabled=move || ask.pending().get() || no_model()>
-                            {move || if ask.pending().get() { t_string!(i18n, usage.asking) } else { t_string!(i18n, usage.ask) }}
+                            {move || if ask.pending().get() { td_string!(lang, usage.asking) } else { td_string!(lang, usage.ask) }}
                         </button>
                     </FormGate></form>
                     <ErrorBanner error />
                     {move || answer().map(|a| {
-                        let l = i18n.get_locale();
-                        let meta = t_string!(
-                            i18n,
+                        let l = lang;
+                        let meta = td_string!(lang,
                             usage.answer_meta,
                             provider = a.provider.clone(),
                             model = a.model.clone(),
@@ -148,30 +147,30 @@ impl LazyRoute for UsageRoute {
                 </div>
                 <div class="card">
                     <div class="card-head">
-                        <h2>{move || t_string!(i18n, usage.calls_days, days = DAYS)}</h2>
+                        <h2>{move || td_string!(lang, usage.calls_days, days = DAYS)}</h2>
                         <span class="muted">
-                            {t!(i18n, usage.export)} " "
+                            {td_string!(lang, usage.export)} " "
                             <a href=format!("/api/v1/usage/export?days={DAYS}&format=csv") rel="external" download="">"CSV"</a>
                             " · "
                             <a href=format!("/api/v1/usage/export?days={DAYS}&format=json") rel="external" download="">"JSON"</a>
                         </span>
                     </div>
-                    <Transition fallback=move || view! { <p class="loading">{t!(i18n, usage.loading_calls)}</p> }>
+                    <Transition fallback=move || view! { <p class="loading">{td_string!(lang, usage.loading_calls)}</p> }>
                         {move || Suspend::new(async move {
                             match calls.await {
-                                Ok(page) if page.items.is_empty() => view! { <p class="muted">{t!(i18n, usage.no_calls)}</p> }.into_any(),
+                                Ok(page) if page.items.is_empty() => view! { <p class="muted">{td_string!(lang, usage.no_calls)}</p> }.into_any(),
                                 Ok(page) => {
                                     let total = page.total;
                                     view! {
                                         <table class="table" id="calls-table">
                                             <thead><tr>
-                                                <th>{t!(i18n, usage.when)}</th>
-                                                <th>{t!(i18n, usage.feature)}</th>
-                                                <th>{t!(i18n, usage.model)}</th>
-                                                <th>{t!(i18n, usage.tokens)}</th>
-                                                <th>{t!(i18n, usage.cost)}</th>
-                                                <th>{t!(i18n, usage.time)}</th>
-                                                <th>{t!(i18n, usage.outcome)}</th>
+                                                <th>{td_string!(lang, usage.when)}</th>
+                                                <th>{td_string!(lang, usage.feature)}</th>
+                                                <th>{td_string!(lang, usage.model)}</th>
+                                                <th>{td_string!(lang, usage.tokens)}</th>
+                                                <th>{td_string!(lang, usage.cost)}</th>
+                                                <th>{td_string!(lang, usage.time)}</th>
+                                                <th>{td_string!(lang, usage.outcome)}</th>
                                             </tr></thead>
                                             <tbody>{page.items.into_iter().map(|c| view! { <CallRow call=c /> }).collect_view()}</tbody>
                                         </table>
@@ -191,13 +190,13 @@ impl LazyRoute for UsageRoute {
 
 #[component]
 fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let global = budget.budget.is_global();
     let period = budget.period.clone();
-    let title = move || l10n::budget_title(i18n.get_locale(), global, &period);
+    let title = move || l10n::budget_title(lang, global, &period);
     let band = budget.band;
     let label = move || {
-        let l = i18n.get_locale();
+        let l = lang;
         match band {
             BudgetBand::Active => td_string!(l, usage.band_active),
             BudgetBand::Warning => td_string!(l, usage.band_warning),
@@ -208,9 +207,9 @@ fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
     let percent = budget.percent.clamp(0, 100);
     let b = budget.clone();
     let figures = move || {
-        let l = i18n.get_locale();
+        let l = lang;
         let held = (b.reserved_nanos > 0).then(|| {
-            format!(" · {}", t_string!(i18n, usage.held, amount = l10n::usd(l, b.reserved_nanos)))
+            format!(" · {}", td_string!(lang, usage.held, amount = l10n::usd(l, b.reserved_nanos)))
         });
         (
             l10n::usd(l, b.spent_nanos),
@@ -234,11 +233,11 @@ fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
                     view! { <strong>{spent}</strong> {of} {limit} {percent} {held} }
                 }}
             </p>
-            <progress class="progress budget-bar" data-band=band.as_str() max="100" value=percent.to_string() aria-label=move || t_string!(i18n, usage.budget_used)></progress>
-            <p class="muted">{move || t_string!(i18n, usage.resets, at = l10n::date_time(i18n.get_locale(), resets_at))}</p>
+            <progress class="progress budget-bar" data-band=band.as_str() max="100" value=percent.to_string() aria-label=td_string!(lang, usage.budget_used)></progress>
+            <p class="muted">{move || td_string!(lang, usage.resets, at = l10n::date_time(lang, resets_at))}</p>
             {budget.projected_over.then(|| view! {
                 <p class="banner banner-warning projection" role="status">
-                    {move || t_string!(i18n, usage.projection, amount = l10n::usd(i18n.get_locale(), projected))}
+                    {move || td_string!(lang, usage.projection, amount = l10n::usd(lang, projected))}
                 </p>
             })}
         </div>
@@ -247,27 +246,27 @@ fn BudgetCard(budget: BudgetStatus) -> impl IntoView {
 
 #[component]
 fn CallRow(call: LlmCall) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let (at, streamed, cost, latency) = (call.at, call.streamed, call.cost_nanos, call.latency_ms);
     let (input, output) = (call.input_tokens + call.cached_input_tokens, call.output_tokens);
     view! {
         <tr data-call-id=call.id.to_string()>
-            <td>{move || l10n::date_time(i18n.get_locale(), at)}</td>
+            <td>{move || l10n::date_time(lang, at)}</td>
             <td><code>{call.feature.clone()}</code></td>
             <td>
                 {call.model.clone()}
                 <br />
-                <span class="muted">{call.provider.clone()}{move || streamed.then(|| format!(" · {}", t_string!(i18n, usage.streamed)))}</span>
+                <span class="muted">{call.provider.clone()}{move || streamed.then(|| format!(" · {}", td_string!(lang, usage.streamed)))}</span>
             </td>
             <td>
-                {move || { let l = i18n.get_locale(); format!("{} / {}", l10n::number(l, input), l10n::number(l, output)) }}
-                {call.usage_estimated.then(|| view! { <span class="badge" title=move || t_string!(i18n, usage.estimated_title)>{t!(i18n, usage.estimated)}</span> })}
+                {move || { let l = lang; format!("{} / {}", l10n::number(l, input), l10n::number(l, output)) }}
+                {call.usage_estimated.then(|| view! { <span class="badge" title=td_string!(lang, usage.estimated_title)>{td_string!(lang, usage.estimated)}</span> })}
             </td>
             <td>
-                {move || l10n::usd(i18n.get_locale(), cost)}
-                {(!call.price_known).then(|| view! { <span class="badge" title=move || t_string!(i18n, usage.default_price_title)>{t!(i18n, usage.default_price)}</span> })}
+                {move || l10n::usd(lang, cost)}
+                {(!call.price_known).then(|| view! { <span class="badge" title=td_string!(lang, usage.default_price_title)>{td_string!(lang, usage.default_price)}</span> })}
             </td>
-            <td>{move || human_ms(i18n.get_locale(), latency)}</td>
+            <td>{move || human_ms(lang, latency)}</td>
             <td><span class="badge outcome" data-outcome=call.outcome.clone()>{call.outcome.clone()}</span></td>
         </tr>
     }

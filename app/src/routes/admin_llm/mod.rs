@@ -9,7 +9,7 @@ use crate::api::llm_admin::{
 use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError, ValidationList};
 use crate::components::session::use_session;
 use crate::components::shell::{AdminTabs, scope_refused};
-use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
+use crate::i18n::{Locale, td_string};
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -35,11 +35,11 @@ impl LazyRoute for AdminLlmRoute {
         if !session.has(Scope::Admin) {
             return scope_refused(|l| td_string!(l, shell.admin_llm), Scope::Admin);
         }
-        let i18n = use_i18n();
+        let lang = crate::l10n::use_lang();
         view! {
-            <Title text=move || t_string!(i18n, shell.admin_llm) />
+            <Title text=td_string!(lang, shell.admin_llm) />
             <section class="page">
-                <h1>{t!(i18n, admin.title)}</h1>
+                <h1>{td_string!(lang, admin.title)}</h1>
                 <AdminTabs current="/admin/llm" />
                 <ConsoleCard />
                 <ProvidersCard />
@@ -83,7 +83,7 @@ const CONSOLE_MAX_TOKENS: u32 = 300;
 /// ledger) and shows the answer as it arrives, then what it cost.
 #[component]
 fn ConsoleCard() -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let feature = RwSignal::new(String::from("console"));
     let prompt = RwSignal::new(String::new());
     let output = RwSignal::new(String::new());
@@ -113,7 +113,7 @@ fn ConsoleCard() -> impl IntoView {
                         output.update(|o| o.push_str(&text));
                     }
                     Ok(model::ChatStreamEvent::Cost { cost_nanos, usage }) => {
-                        let l = i18n.get_locale_untracked();
+                        let l = lang;
                         cost.set(Some(td_string!(
                             l,
                             llm.cost_line,
@@ -133,7 +133,7 @@ fn ConsoleCard() -> impl IntoView {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        let l = i18n.get_locale_untracked();
+                        let l = lang;
                         error.set(Some(td_string!(l, llm.stream_unreadable, error = e.to_string())))
                     }
                 }
@@ -147,29 +147,29 @@ fn ConsoleCard() -> impl IntoView {
     };
     view! {
         <div class="card" id="llm-console">
-            <h2>{t!(i18n, llm.console)}</h2>
-            <p class="muted">{t!(i18n, llm.console_text)}</p>
+            <h2>{td_string!(lang, llm.console)}</h2>
+            <p class="muted">{td_string!(lang, llm.console_text)}</p>
             <form method="post" on:submit=submit><FormGate>
-                <label for="console-feature">{t!(i18n, llm.feature)}</label>
+                <label for="console-feature">{td_string!(lang, llm.feature)}</label>
                 <input id="console-feature" type="text" bind:value=feature />
-                <label for="console-prompt">{t!(i18n, llm.prompt)}</label>
+                <label for="console-prompt">{td_string!(lang, llm.prompt)}</label>
                 <textarea id="console-prompt" rows="3" bind:value=prompt></textarea>
                 <button type="submit" class="btn btn-primary" id="console-send" disabled=move || running.get()>
-                    {move || if running.get() { t_string!(i18n, llm.streaming) } else { t_string!(i18n, llm.send) }}
+                    {move || if running.get() { td_string!(lang, llm.streaming) } else { td_string!(lang, llm.send) }}
                 </button>
             </FormGate></form>
             {move || error.get().map(|e| view! { <div class="banner banner-error" role="alert">{e}</div> })}
             <Show when=move || !output.get().is_empty()>
                 <div class="answer" id="console-output"><p>{move || output.get()}</p></div>
             </Show>
-            {move || cost.get().map(|line| view! { <p class="muted" id="console-cost">{move || t_string!(i18n, llm.cost, line = line.clone())}</p> })}
+            {move || cost.get().map(|line| view! { <p class="muted" id="console-cost">{move || td_string!(lang, llm.cost, line = line.clone())}</p> })}
         </div>
     }
 }
 
 #[component]
 fn ProvidersCard() -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let save = ServerAction::<SaveLlmProvider>::new();
     let delete = ServerAction::<DeleteLlmProvider>::new();
     let probe = ServerAction::<ProbeLlmProvider>::new();
@@ -218,33 +218,33 @@ fn ProvidersCard() -> impl IntoView {
     });
     view! {
         <div class="card" id="llm-providers">
-            <h2>{t!(i18n, llm.providers)}</h2>
-            <p class="muted">{t!(i18n, llm.providers_text)}</p>
+            <h2>{td_string!(lang, llm.providers)}</h2>
+            <p class="muted">{td_string!(lang, llm.providers_text)}</p>
             {move || probe.value().get().and_then(Result::ok).map(|h| {
                 let text = if h.ok {
-                    t_string!(i18n, llm.probe_ok, name = h.name.clone(), ms = h.latency_ms.unwrap_or(0))
+                    td_string!(lang, llm.probe_ok, name = h.name.clone(), ms = h.latency_ms.unwrap_or(0))
                 } else {
-                    t_string!(i18n, llm.probe_failed, name = h.name.clone(), error = h.error.clone().unwrap_or_default())
+                    td_string!(lang, llm.probe_failed, name = h.name.clone(), error = h.error.clone().unwrap_or_default())
                 };
                 view! {
                     <p class=if h.ok { "banner banner-ok" } else { "banner banner-error" } role="status" id="probe-result">{text}</p>
                 }
             })}
-            <Transition fallback=move || view! { <p class="loading">{t!(i18n, llm.loading_providers)}</p> }>
+            <Transition fallback=move || view! { <p class="loading">{td_string!(lang, llm.loading_providers)}</p> }>
                 {move || Suspend::new(async move {
                     match providers.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">{t!(i18n, llm.no_providers)}</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="muted">{td_string!(lang, llm.no_providers)}</p> }.into_any(),
                         Ok(list) => view! {
                             <div class="table-scroll">
                             <table class="table" id="providers-table">
                                 <thead><tr>
-                                    <th>{t!(i18n, llm.name)}</th>
-                                    <th>{t!(i18n, llm.kind)}</th>
-                                    <th>{t!(i18n, llm.base_url)}</th>
-                                    <th>{t!(i18n, llm.key)}</th>
-                                    <th>{t!(i18n, llm.private)}</th>
-                                    <th>{t!(i18n, llm.state)}</th>
-                                    <th><span class="visually-hidden">{t!(i18n, llm.actions)}</span></th>
+                                    <th>{td_string!(lang, llm.name)}</th>
+                                    <th>{td_string!(lang, llm.kind)}</th>
+                                    <th>{td_string!(lang, llm.base_url)}</th>
+                                    <th>{td_string!(lang, llm.key)}</th>
+                                    <th>{td_string!(lang, llm.private)}</th>
+                                    <th>{td_string!(lang, llm.state)}</th>
+                                    <th><span class="visually-hidden">{td_string!(lang, llm.actions)}</span></th>
                                 </tr></thead>
                                 <tbody>{list.into_iter().map(|p| view! { <ProviderRowView p form probe delete /> }).collect_view()}</tbody>
                             </table>
@@ -254,27 +254,27 @@ fn ProvidersCard() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <h3>{t!(i18n, llm.add_provider)}</h3>
+            <h3>{td_string!(lang, llm.add_provider)}</h3>
             <form method="post" class="inline-form" on:submit=submit id="provider-form"><FormGate>
-                <label for="provider-name">{t!(i18n, llm.name)}</label>
+                <label for="provider-name">{td_string!(lang, llm.name)}</label>
                 <input id="provider-name" type="text" bind:value=form.name />
-                <label for="provider-kind">{t!(i18n, llm.kind)}</label>
+                <label for="provider-kind">{td_string!(lang, llm.kind)}</label>
                 <select id="provider-kind" on:change=move |ev| form.kind.set(event_target_value(&ev)) prop:value=move || form.kind.get()>
-                    <option value="openai">{t!(i18n, llm.openai)}</option>
+                    <option value="openai">{td_string!(lang, llm.openai)}</option>
                     <option value="anthropic">{"Anthropic"}</option>
                     <option value="ollama">{"Ollama"}</option>
                 </select>
-                <label for="provider-url">{t!(i18n, llm.base_url)}</label>
+                <label for="provider-url">{td_string!(lang, llm.base_url)}</label>
                 <input id="provider-url" type="url" placeholder="https://api.openai.com/v1" bind:value=form.base_url />
-                <label for="provider-key">{t!(i18n, llm.api_key)}</label>
-                <input id="provider-key" type="password" autocomplete="off" placeholder=move || t_string!(i18n, llm.key_unchanged) bind:value=form.api_key />
-                <label><input type="checkbox" id="provider-private" prop:checked=move || form.private.get() on:change=move |ev| form.private.set(event_target_checked(&ev)) />" " {t!(i18n, llm.private_box)}</label>
-                <label><input type="checkbox" id="provider-enabled" prop:checked=move || form.enabled.get() on:change=move |ev| form.enabled.set(event_target_checked(&ev)) />" " {t!(i18n, llm.enabled_box)}</label>
-                <label for="provider-timeout">{t!(i18n, llm.timeout)}</label>
+                <label for="provider-key">{td_string!(lang, llm.api_key)}</label>
+                <input id="provider-key" type="password" autocomplete="off" placeholder=td_string!(lang, llm.key_unchanged) bind:value=form.api_key />
+                <label><input type="checkbox" id="provider-private" prop:checked=move || form.private.get() on:change=move |ev| form.private.set(event_target_checked(&ev)) />" " {td_string!(lang, llm.private_box)}</label>
+                <label><input type="checkbox" id="provider-enabled" prop:checked=move || form.enabled.get() on:change=move |ev| form.enabled.set(event_target_checked(&ev)) />" " {td_string!(lang, llm.enabled_box)}</label>
+                <label for="provider-timeout">{td_string!(lang, llm.timeout)}</label>
                 <input id="provider-timeout" type="number" min="1" max="3600" bind:value=form.timeout />
-                <label for="provider-retries">{t!(i18n, llm.retries)}</label>
+                <label for="provider-retries">{td_string!(lang, llm.retries)}</label>
                 <input id="provider-retries" type="number" min="0" max="10" bind:value=form.retries />
-                <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>{t!(i18n, llm.save_provider)}</button>
+                <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>{td_string!(lang, llm.save_provider)}</button>
             </FormGate></form>
             {["name", "kind", "base_url", "api_key", "timeout_secs", "max_retries"].into_iter().map(|f| view! { <FieldError error field=f /> }).collect_view()}
             <ErrorBanner error />
@@ -289,17 +289,17 @@ fn ProviderRowView(
     probe: ServerAction<ProbeLlmProvider>,
     delete: ServerAction<DeleteLlmProvider>,
 ) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let admin = p.source == "admin";
     let name = p.name.clone();
     let (probe_name, delete_name) = (name.clone(), name.clone());
     let edit = p.clone();
     let (problem, breaker) = (p.problem.clone(), p.breaker.clone());
     let state = move || match (&problem, breaker.as_str()) {
-        (Some(problem), _) => t_string!(i18n, llm.not_in_use, problem = problem.clone()),
-        (None, "open") => t_string!(i18n, llm.circuit_open).to_string(),
-        (None, "half_open") => t_string!(i18n, llm.probing).to_string(),
-        (None, _) => t_string!(i18n, llm.ready).to_string(),
+        (Some(problem), _) => td_string!(lang, llm.not_in_use, problem = problem.clone()),
+        (None, "open") => td_string!(lang, llm.circuit_open).to_string(),
+        (None, "half_open") => td_string!(lang, llm.probing).to_string(),
+        (None, _) => td_string!(lang, llm.ready).to_string(),
     };
     let (has_key, private) = (p.has_key, p.private);
     view! {
@@ -307,11 +307,11 @@ fn ProviderRowView(
             <td><strong>{name.clone()}</strong><br /><span class="muted">{p.source.clone()}</span></td>
             <td>{p.kind.clone()}</td>
             <td><code>{p.base_url.clone()}</code></td>
-            <td>{move || if has_key { t_string!(i18n, llm.key_set) } else { "–" }}</td>
-            <td>{move || if private { t_string!(i18n, llm.yes) } else { t_string!(i18n, llm.no) }}</td>
+            <td>{move || if has_key { td_string!(lang, llm.key_set) } else { "–" }}</td>
+            <td>{move || if private { td_string!(lang, llm.yes) } else { td_string!(lang, llm.no) }}</td>
             <td class=if p.problem.is_some() || p.breaker == "open" { "health-bad" } else { "health-ok" }>{state}</td>
             <td>
-                <button type="button" class="btn btn-small" on:click=move |_| { probe.dispatch(ProbeLlmProvider { name: probe_name.clone() }); }>{t!(i18n, llm.probe)}</button>
+                <button type="button" class="btn btn-small" on:click=move |_| { probe.dispatch(ProbeLlmProvider { name: probe_name.clone() }); }>{td_string!(lang, llm.probe)}</button>
                 {admin.then(|| view! {
                     <button type="button" class="btn btn-small" on:click=move |_| {
                         form.name.set(edit.name.clone());
@@ -322,8 +322,8 @@ fn ProviderRowView(
                         form.enabled.set(edit.enabled);
                         form.timeout.set(edit.timeout_secs.to_string());
                         form.retries.set(edit.max_retries.to_string());
-                    }>{t!(i18n, llm.edit)}</button>
-                    <button type="button" class="btn btn-small" on:click=move |_| { delete.dispatch(DeleteLlmProvider { name: delete_name.clone() }); }>{t!(i18n, llm.delete)}</button>
+                    }>{td_string!(lang, llm.edit)}</button>
+                    <button type="button" class="btn btn-small" on:click=move |_| { delete.dispatch(DeleteLlmProvider { name: delete_name.clone() }); }>{td_string!(lang, llm.delete)}</button>
                 })}
             </td>
         </tr>
@@ -332,13 +332,13 @@ fn ProviderRowView(
 
 #[component]
 fn RoutingCard() -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let save = ServerAction::<SaveLlmRouting>::new();
     let routing = Resource::new(move || save.version().get(), |_| get_llm_routing());
     view! {
         <div class="card" id="llm-routing">
-            <h2>{t!(i18n, llm.routing)}</h2>
-            <Transition fallback=move || view! { <p class="loading">{t!(i18n, llm.loading_routing)}</p> }>
+            <h2>{td_string!(lang, llm.routing)}</h2>
+            <Transition fallback=move || view! { <p class="loading">{td_string!(lang, llm.loading_routing)}</p> }>
                 {move || Suspend::new(async move {
                     match routing.await {
                         Ok(view_) => view! { <RoutingForm routing=view_ save /> }.into_any(),
@@ -390,7 +390,7 @@ fn describe(l: Locale, s: Strategy) -> &'static str {
 
 #[component]
 fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let strategy = RwSignal::new(routing.strategy.as_str().to_string());
     let routes = RwSignal::new(routes_text(&routing));
     let features = RwSignal::new(routing.private_features.join(", "));
@@ -398,7 +398,7 @@ fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl
     let error = Signal::derive(move || save.value().get().and_then(Result::err));
     let configured = routing.config_strategy.as_str();
     let help = move || {
-        let l = i18n.get_locale();
+        let l = lang;
         let what = Strategy::parse(&strategy.get()).map(|s| describe(l, s)).unwrap_or_default();
         format!("{what} {}", td_string!(l, llm.configured_default, strategy = configured))
     };
@@ -415,10 +415,10 @@ fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl
         <div class="table-scroll">
         <table class="table" id="routes-table">
             <thead><tr>
-                <th>{t!(i18n, llm.feature)}</th>
-                <th>{t!(i18n, llm.route)}</th>
-                <th>{t!(i18n, llm.from)}</th>
-                <th>{t!(i18n, llm.private_only)}</th>
+                <th>{td_string!(lang, llm.feature)}</th>
+                <th>{td_string!(lang, llm.route)}</th>
+                <th>{td_string!(lang, llm.from)}</th>
+                <th>{td_string!(lang, llm.private_only)}</th>
             </tr></thead>
             <tbody>
                 {routing.routes.iter().map(|r| {
@@ -428,7 +428,7 @@ fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl
                             <td><code>{r.feature.clone()}</code></td>
                             <td>{r.targets.join(" → ")}</td>
                             <td>{r.source.clone()}</td>
-                            <td>{move || if private { t_string!(i18n, llm.yes) } else { "" }}</td>
+                            <td>{move || if private { td_string!(lang, llm.yes) } else { "" }}</td>
                         </tr>
                     }
                 }).collect_view()}
@@ -436,24 +436,24 @@ fn RoutingForm(routing: RoutingView, save: ServerAction<SaveLlmRouting>) -> impl
         </table>
         </div>
         <form method="post" on:submit=submit id="routing-form"><FormGate>
-            <label for="routing-strategy">{t!(i18n, llm.strategy)}</label>
+            <label for="routing-strategy">{td_string!(lang, llm.strategy)}</label>
             <select id="routing-strategy" on:change=move |ev| strategy.set(event_target_value(&ev)) prop:value=move || strategy.get()>
                 {Strategy::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
             </select>
             <p class="muted strategy-help">{help}</p>
-            <label for="routing-routes">{t!(i18n, llm.routes_label)}</label>
+            <label for="routing-routes">{td_string!(lang, llm.routes_label)}</label>
             <textarea id="routing-routes" class="route-editor" rows="4" bind:value=routes></textarea>
-            <label for="routing-private-features">{t!(i18n, llm.private_features)}</label>
+            <label for="routing-private-features">{td_string!(lang, llm.private_features)}</label>
             <input id="routing-private-features" type="text" bind:value=features />
-            <label for="routing-private-users">{t!(i18n, llm.private_users)}</label>
+            <label for="routing-private-users">{td_string!(lang, llm.private_users)}</label>
             <input id="routing-private-users" type="text" bind:value=users />
-            <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>{t!(i18n, llm.save_routing)}</button>
+            <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>{td_string!(lang, llm.save_routing)}</button>
         </FormGate></form>
         <ValidationList error />
         <ErrorBanner error />
         {move || save.value().get().and_then(Result::ok).map(|v| {
             let strategy = v.strategy.as_str();
-            view! { <p class="banner banner-ok" role="status" id="routing-saved">{move || t_string!(i18n, llm.routing_saved, strategy)}</p> }
+            view! { <p class="banner banner-ok" role="status" id="routing-saved">{move || td_string!(lang, llm.routing_saved, strategy)}</p> }
         })}
     }
 }

@@ -6,7 +6,7 @@ use crate::api::usage::{SetPrice, list_prices};
 use crate::components::chart::SpendSummary;
 use crate::components::form::{ErrorBanner, FieldError, FormGate, LoadError};
 use crate::components::table::Pager;
-use crate::i18n::{t, t_string, use_i18n};
+use crate::i18n::td_string;
 use crate::l10n;
 use leptos::prelude::*;
 use model::{ModelPrice, UserSpend};
@@ -18,51 +18,51 @@ pub(super) fn SpendCard() -> impl IntoView {
     let q = RwSignal::new(String::new());
     let min = RwSignal::new(0i64);
     let offset = RwSignal::new(0i64);
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let spend = Resource::new(
         move || (q.get(), min.get(), offset.get()),
         |(q, min, offset)| get_spend_overview(q, min, PAGE, offset),
     );
     view! {
         <div class="card" id="llm-spend">
-            <h2>{t!(i18n, llm.spend)}</h2>
+            <h2>{td_string!(lang, llm.spend)}</h2>
             <div class="inline-form">
-                <label for="spend-q">{t!(i18n, llm.user)}</label>
-                <input id="spend-q" type="search" placeholder=move || t_string!(i18n, llm.user_placeholder) prop:value=move || q.get()
+                <label for="spend-q">{td_string!(lang, llm.user)}</label>
+                <input id="spend-q" type="search" placeholder=td_string!(lang, llm.user_placeholder) prop:value=move || q.get()
                     on:change=move |ev| { offset.set(0); q.set(event_target_value(&ev)); } />
-                <label for="spend-min">{t!(i18n, llm.at_least)}</label>
+                <label for="spend-min">{td_string!(lang, llm.at_least)}</label>
                 <select id="spend-min" on:change=move |ev| { offset.set(0); min.set(event_target_value(&ev).parse().unwrap_or(0)); }>
-                    <option value="0">{t!(i18n, llm.any_spend)}</option>
-                    <option value="80">{t!(i18n, llm.min_80)}</option>
-                    <option value="95">{t!(i18n, llm.min_95)}</option>
-                    <option value="100">{t!(i18n, llm.min_100)}</option>
+                    <option value="0">{td_string!(lang, llm.any_spend)}</option>
+                    <option value="80">{td_string!(lang, llm.min_80)}</option>
+                    <option value="95">{td_string!(lang, llm.min_95)}</option>
+                    <option value="100">{td_string!(lang, llm.min_100)}</option>
                 </select>
             </div>
-            <Transition fallback=move || view! { <p class="loading">{t!(i18n, llm.loading_spend)}</p> }>
+            <Transition fallback=move || view! { <p class="loading">{td_string!(lang, llm.loading_spend)}</p> }>
                 {move || Suspend::new(async move {
                     match spend.await {
                         Ok(o) => {
                             let total = o.total;
                             let over = o.over_warning;
                             view! {
-                                <p class="muted" id="over-warning">{move || t_string!(i18n, llm.over_warning, count = over)}</p>
+                                <p class="muted" id="over-warning">{move || crate::plural!(lang, llm.over_warning, count = over)}</p>
                                 {(!o.top.is_empty()).then(|| view! {
-                                    <h3>{t!(i18n, llm.top_spenders)}</h3>
+                                    <h3>{td_string!(lang, llm.top_spenders)}</h3>
                                     <ol class="top-spenders" id="top-spenders">
                                         {o.top.iter().map(|u| {
                                             let (email, spent, limit) = (u.email.clone(), u.spent_nanos, u.limit_nanos);
-                                            view! { <li>{move || { let l = i18n.get_locale(); t_string!(i18n, llm.top_line, email = email.clone(), spent = l10n::usd(l, spent), limit = l10n::usd(l, limit)) }}</li> }
+                                            view! { <li>{move || { let l = lang; td_string!(lang, llm.top_line, email = email.clone(), spent = l10n::usd(l, spent), limit = l10n::usd(l, limit)) }}</li> }
                                         }).collect_view()}
                                     </ol>
                                 })}
                                 <div class="table-scroll">
                                 <table class="table" id="spend-table">
                                     <thead><tr>
-                                        <th>{t!(i18n, llm.user)}</th>
-                                        <th>{t!(i18n, llm.spent)}</th>
-                                        <th>{t!(i18n, llm.budget)}</th>
-                                        <th>{t!(i18n, llm.used)}</th>
-                                        <th>{t!(i18n, llm.resets)}</th>
+                                        <th>{td_string!(lang, llm.user)}</th>
+                                        <th>{td_string!(lang, llm.spent)}</th>
+                                        <th>{td_string!(lang, llm.budget)}</th>
+                                        <th>{td_string!(lang, llm.used)}</th>
+                                        <th>{td_string!(lang, llm.resets)}</th>
                                     </tr></thead>
                                     <tbody>{o.users.into_iter().map(|u| view! { <SpendRow u /> }).collect_view()}</tbody>
                                 </table>
@@ -80,7 +80,7 @@ pub(super) fn SpendCard() -> impl IntoView {
 
 #[component]
 fn SpendRow(u: UserSpend) -> impl IntoView {
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let band = u.band.as_str();
     let (spent, reserved, limit, resets) =
         (u.spent_nanos, u.reserved_nanos, u.limit_nanos, u.resets_at);
@@ -89,17 +89,17 @@ fn SpendRow(u: UserSpend) -> impl IntoView {
         <tr data-user-email=u.email.clone() data-band=band>
             <td><strong>{u.display_name.clone()}</strong><br /><span class="muted">{u.email.clone()}</span></td>
             <td>{move || {
-                let l = i18n.get_locale();
-                let held = (reserved > 0).then(|| format!(" {}", t_string!(i18n, llm.held, amount = l10n::usd(l, reserved))));
+                let l = lang;
+                let held = (reserved > 0).then(|| format!(" {}", td_string!(lang, llm.held, amount = l10n::usd(l, reserved))));
                 format!("{}{}", l10n::usd(l, spent), held.unwrap_or_default())
             }}</td>
             <td>{move || {
-                let l = i18n.get_locale();
-                let by_admin = if custom { format!(" · {}", t_string!(i18n, llm.set_by_admin)) } else { String::new() };
+                let l = lang;
+                let by_admin = if custom { format!(" · {}", td_string!(lang, llm.set_by_admin)) } else { String::new() };
                 format!("{} {}{by_admin}", l10n::usd(l, limit), l10n::period_words(l, &period))
             }}</td>
             <td><span class="badge band" data-band=band>{format!("{} %", u.percent)}</span></td>
-            <td class="nowrap">{move || l10n::date_time(i18n.get_locale(), resets)}</td>
+            <td class="nowrap">{move || l10n::date_time(lang, resets)}</td>
         </tr>
     }
 }
@@ -115,7 +115,7 @@ pub(super) fn PricesCard() -> impl IntoView {
     let cached = RwSignal::new(String::new());
     let quality = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     let error = Signal::derive(move || set.value().get().and_then(Result::err));
     let num = |s: RwSignal<String>| s.get_untracked().trim().parse::<f64>().unwrap_or(-1.0);
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -140,21 +140,21 @@ pub(super) fn PricesCard() -> impl IntoView {
     };
     view! {
         <div class="card" id="llm-prices">
-            <h2>{t!(i18n, llm.prices)}</h2>
+            <h2>{td_string!(lang, llm.prices)}</h2>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match unpriced.await {
                         Ok(list) if !list.is_empty() => view! {
                             <div class="banner banner-warning" role="status" id="unpriced">
-                                <p>{t!(i18n, llm.unpriced)}</p>
+                                <p>{td_string!(lang, llm.unpriced)}</p>
                                 <ul>{list.into_iter().map(|m| {
                                     let name = m.model.clone();
                                     let (calls, last) = (m.calls, m.last_at);
                                     view! {
                                         <li data-model=m.model.clone()>
                                             <code>{m.model.clone()}</code>
-                                            " " {move || t_string!(i18n, llm.unpriced_line, count = calls, at = l10n::date_time(i18n.get_locale(), last))} " "
-                                            <button type="button" class="btn btn-small" on:click=move |_| model.set(name.clone())>{t!(i18n, llm.price_it)}</button>
+                                            " " {move || crate::plural!(lang, llm.unpriced_line, count = calls, at = l10n::date_time(lang, last))} " "
+                                            <button type="button" class="btn btn-small" on:click=move |_| model.set(name.clone())>{td_string!(lang, llm.price_it)}</button>
                                         </li>
                                     }
                                 }).collect_view()}</ul>
@@ -164,24 +164,24 @@ pub(super) fn PricesCard() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <Transition fallback=move || view! { <p class="loading">{t!(i18n, llm.loading_prices)}</p> }>
+            <Transition fallback=move || view! { <p class="loading">{td_string!(lang, llm.loading_prices)}</p> }>
                 {move || Suspend::new(async move {
                     match prices.await {
                         Ok(list) => view! {
                             <div class="table-scroll">
                             <table class="table" id="prices-table">
                                 <thead><tr>
-                                    <th>{t!(i18n, llm.model)}</th>
-                                    <th>{t!(i18n, llm.input)}</th>
-                                    <th>{t!(i18n, llm.output)}</th>
-                                    <th>{t!(i18n, llm.cached_input)}</th>
-                                    <th>{t!(i18n, llm.quality)}</th>
-                                    <th><span class="visually-hidden">{t!(i18n, llm.actions)}</span></th>
+                                    <th>{td_string!(lang, llm.model)}</th>
+                                    <th>{td_string!(lang, llm.input)}</th>
+                                    <th>{td_string!(lang, llm.output)}</th>
+                                    <th>{td_string!(lang, llm.cached_input)}</th>
+                                    <th>{td_string!(lang, llm.quality)}</th>
+                                    <th><span class="visually-hidden">{td_string!(lang, llm.actions)}</span></th>
                                 </tr></thead>
                                 <tbody>{list.into_iter().map(|p| {
                                     let row = p.clone();
                                     let (input, output, cached) = (p.input_usd_per_mtok, p.output_usd_per_mtok, p.cached_input_usd_per_mtok);
-                                    let money = move |v: f64| l10n::decimal(i18n.get_locale(), v, 3);
+                                    let money = move |v: f64| l10n::decimal(lang, v, 3);
                                     view! {
                                         <tr data-model=p.model.clone()>
                                             <td><code>{p.model.clone()}</code></td>
@@ -189,7 +189,7 @@ pub(super) fn PricesCard() -> impl IntoView {
                                             <td>{move || money(output)}</td>
                                             <td>{move || money(cached)}</td>
                                             <td>{p.quality.map(|q| q.to_string()).unwrap_or_else(|| "–".into())}</td>
-                                            <td><button type="button" class="btn btn-small" on:click=move |_| fill(&row)>{t!(i18n, llm.edit)}</button></td>
+                                            <td><button type="button" class="btn btn-small" on:click=move |_| fill(&row)>{td_string!(lang, llm.edit)}</button></td>
                                         </tr>
                                     }
                                 }).collect_view()}</tbody>
@@ -201,19 +201,19 @@ pub(super) fn PricesCard() -> impl IntoView {
                 })}
             </Transition>
             <form method="post" class="inline-form" on:submit=submit id="price-form"><FormGate>
-                <label for="price-model">{t!(i18n, llm.model_prefix)}</label>
+                <label for="price-model">{td_string!(lang, llm.model_prefix)}</label>
                 <input id="price-model" type="text" bind:value=model />
-                <label for="price-input">{t!(i18n, llm.input)}</label>
+                <label for="price-input">{td_string!(lang, llm.input)}</label>
                 <input id="price-input" type="number" min="0" step="0.001" bind:value=input />
-                <label for="price-output">{t!(i18n, llm.output)}</label>
+                <label for="price-output">{td_string!(lang, llm.output)}</label>
                 <input id="price-output" type="number" min="0" step="0.001" bind:value=output />
-                <label for="price-cached">{t!(i18n, llm.cached_input)}</label>
+                <label for="price-cached">{td_string!(lang, llm.cached_input)}</label>
                 <input id="price-cached" type="number" min="0" step="0.001" bind:value=cached />
-                <label for="price-quality">{t!(i18n, llm.quality_range)}</label>
+                <label for="price-quality">{td_string!(lang, llm.quality_range)}</label>
                 <input id="price-quality" type="number" min="0" max="100" bind:value=quality />
-                <label for="price-reason">{t!(i18n, llm.reason)}</label>
+                <label for="price-reason">{td_string!(lang, llm.reason)}</label>
                 <input id="price-reason" type="text" bind:value=reason />
-                <button type="submit" class="btn btn-primary" disabled=move || set.pending().get()>{t!(i18n, llm.save_price)}</button>
+                <button type="submit" class="btn btn-primary" disabled=move || set.pending().get()>{td_string!(lang, llm.save_price)}</button>
             </FormGate></form>
             {["model", "input_usd_per_mtok", "output_usd_per_mtok", "cached_input_usd_per_mtok", "quality", "reason"].into_iter().map(|f| view! { <FieldError error field=f /> }).collect_view()}
             <ErrorBanner error />
@@ -224,11 +224,11 @@ pub(super) fn PricesCard() -> impl IntoView {
 #[component]
 pub(super) fn TeamUsageCard() -> impl IntoView {
     let summary = Resource::new(|| (), |_| team_usage_summary(30));
-    let i18n = use_i18n();
+    let lang = crate::l10n::use_lang();
     view! {
         <div class="card" id="team-usage">
-            <h2>{t!(i18n, llm.team_spend)}</h2>
-            <Transition fallback=move || view! { <p class="loading">{t!(i18n, llm.loading_spend)}</p> }>
+            <h2>{td_string!(lang, llm.team_spend)}</h2>
+            <Transition fallback=move || view! { <p class="loading">{td_string!(lang, llm.loading_spend)}</p> }>
                 {move || Suspend::new(async move {
                     match summary.await {
                         Ok(s) => view! { <SpendSummary summary=s team=true /> }.into_any(),
