@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/blueprint
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: run test tools browser build watch fmt lint unit e2e size bench fuzz clean
+.PHONY: relevance run test tools browser build watch fmt lint unit e2e size bench fuzz clean
 
 ## tools: the wasm target, pinned cargo-leptos and wasm-bindgen-cli, npm's wasm-opt (skips what is present)
 tools:
@@ -64,6 +64,11 @@ size:
 
 ## test: everything CI checks
 test: tools browser fmt build size lint unit e2e
+
+## relevance: MRR@10 and recall@10 per set and mode on the judged real-document sets
+## (server/tests/knowledge/real), beside plain BM25; the floors also run in `make test`
+relevance:
+	cargo test -p server --release --test knowledge -- real_sets --nocapture
 
 ## bench: load generators (not part of `make test`; PostgreSQL must be running)
 bench: build

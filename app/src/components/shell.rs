@@ -174,6 +174,15 @@ fn focus_heading(_old: Option<()>, _tries: u32) {}
 /// then a reload. Pages render their words once, in one language, instead of keeping a signal
 /// per string: ~400 reactive closures cost more WASM than both languages' words.
 pub fn switch_language(next: Locale, signed_in: bool) {
+    use std::cell::Cell;
+    thread_local! {
+        // One switch at a time: a second click while the account is being saved would race it
+        // (the first reload abandons the second request, which may land later and win).
+        static SWITCHING: Cell<bool> = const { Cell::new(false) };
+    }
+    if SWITCHING.with(|s| s.replace(true)) {
+        return;
+    }
     crate::app::write_lang_cookie(next);
     leptos::task::spawn_local(async move {
         if signed_in && let Err(e) = crate::api::auth::set_language(next.as_str().to_string()).await
@@ -285,7 +294,7 @@ fn NotificationBell() -> impl IntoView {
     let bell = move |count: i64| {
         let label = match count {
             0 => td_string!(lang, shell.notifications).to_string(),
-            n => td_string!(lang, shell.notifications_unread, count = n),
+            n => td_string!(lang, shell.notifications_unread, count = crate::l10n::number(lang, n)),
         };
         view! {
             <A href="/notifications" attr:id="notification-bell" attr:class="bell" attr:aria-label=label.clone() attr:title=label>

@@ -117,7 +117,7 @@ fn Analytics(a: SearchAnalytics) -> impl IntoView {
             <div class="card" id="index-stats">
                 <h2>{td_string!(lang, admin_search.index)}</h2>
                 <dl class="kv">
-                    <dt>{td_string!(lang, admin_search.docs_chunks)}</dt><dd>{format!("{} / {}", i.documents, i.chunks)}</dd>
+                    <dt>{td_string!(lang, admin_search.docs_chunks)}</dt><dd>{format!("{} / {}", l10n::number(lang, i.documents), l10n::number(lang, i.chunks))}</dd>
                     <dt>{td_string!(lang, admin_search.vectors)}</dt><dd>{move || td_string!(lang, admin_search.vectors_value, n = vectors, dims, size = mb(vector_bytes))}</dd>
                     <dt>{td_string!(lang, admin_search.full_text)}</dt><dd>{move || mb(text_bytes)}</dd>
                     <dt>{td_string!(lang, admin_search.embedder)}</dt><dd id="embedder">{move || embedder.clone().unwrap_or_else(|| td_string!(lang, admin_search.no_embedder).to_string())}</dd>

@@ -73,7 +73,8 @@ fn cookie_language() -> Option<crate::i18n::Locale> {
 
 #[cfg(feature = "hydrate")]
 fn go_to(path: &str) {
-    let _ = window().location().set_href(path);
+    // Replace: Back should not return to the sign-in form the user just left.
+    let _ = window().location().replace(path);
 }
 
 #[cfg(not(feature = "hydrate"))]

@@ -93,7 +93,7 @@ impl LazyRoute for NotificationsRoute {
                                     let total = p.total;
                                     let unread = p.unread;
                                     view! {
-                                        <p class="muted" id="unread-count">{move || td_string!(lang, notifications.unread, count = unread)}</p>
+                                        <p class="muted" id="unread-count">{move || td_string!(lang, notifications.unread, count = crate::l10n::number(lang, unread))}</p>
                                         <ul class="notifications" id="notifications">
                                             {p.items.into_iter().map(|n| view! { <NotificationItem notification=n mark /> }).collect_view()}
                                         </ul>

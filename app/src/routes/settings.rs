@@ -167,8 +167,8 @@ fn LanguageCard() -> impl IntoView {
             <h2><label for="language">{td_string!(lang, settings.language)}</label></h2>
             <p class="muted">{td_string!(lang, settings.language_text)}</p>
             <select id="language" on:change=choose prop:value=move || lang.as_str()>
-                <option value="en" lang="en">{td_string!(lang, lang.en)}</option>
-                <option value="ru" lang="ru">{td_string!(lang, lang.ru)}</option>
+                <option value="en" lang="en" selected=lang == Locale::en>{td_string!(lang, lang.en)}</option>
+                <option value="ru" lang="ru" selected=lang == Locale::ru>{td_string!(lang, lang.ru)}</option>
             </select>
         </div>
     }

@@ -421,7 +421,7 @@ fn RunList(runs: Vec<SyncRun>) -> impl IntoView {
                             <td>{move || l10n::date_time(lang, started)}</td>
                             <td>{r.trigger.clone()}</td>
                             <td><span class="badge">{move || sync_status(lang, &status)}</span></td>
-                            <td>{move || td_string!(lang, sources.run_counts, processed = c.processed, added = c.added, updated = c.updated, unchanged = c.unchanged, deleted = c.deleted, errors = c.errors)}</td>
+                            <td>{move || td_string!(lang, sources.run_counts, processed = l10n::number(lang, c.processed), added = l10n::number(lang, c.added), updated = l10n::number(lang, c.updated), unchanged = l10n::number(lang, c.unchanged), deleted = l10n::number(lang, c.deleted), errors = l10n::number(lang, c.errors))}</td>
                             <td><details><summary>{move || crate::plural!(lang, sources.log_lines, count = lines)}</summary><pre class="log">{r.log.join("\n")}</pre></details></td>
                         </tr>
                     }

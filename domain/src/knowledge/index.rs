@@ -12,20 +12,31 @@
 //! idempotent.
 
 use super::index_types::{DocMeta, IndexedChunk};
+use super::words::CodeTokenizer;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, FuzzyTermQuery, Occur, Query, QueryParser, TermSetQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::snippet::SnippetGenerator;
-use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
-};
+use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 const ANALYZER: &str = "bp_en_ru";
+/// Words as written (lower-cased, not stemmed): an exact match outranks a stem match.
+const EXACT: &str = "bp_exact";
+/// Distinct words a query keeps: a pasted stack trace keeps its rarest words, not its first.
+const MAX_QUERY_TERMS: usize = 48;
+/// Field weights: the title and the heading path say what a chunk is about; the unstemmed
+/// copy of the words adds to a match that is exact.
+const TITLE_BOOST: f32 = 1.5;
+const HEADING_BOOST: f32 = 1.2;
+const EXACT_BOOST: f32 = 0.6;
+const WHOLE_IDENTIFIER_BOOST: f32 = 2.0;
 /// Memory the tantivy writer may buffer before it flushes a segment.
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -37,6 +48,8 @@ struct Fields {
     title: Field,
     heading: Field,
     body: Field,
+    /// Title, heading path and text again, unstemmed.
+    exact: Field,
 }
 
 /// One hit of one retriever: a chunk and its score.
@@ -196,7 +209,6 @@ struct Catalog {
 
 /// The in-memory search index of this instance.
 pub struct SearchIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
@@ -211,12 +223,29 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(48))
+    TextAnalyzer::builder(CodeTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
         .filter(Stemmer::new(Language::English))
         .filter(Stemmer::new(Language::Russian))
         .build()
+}
+
+fn exact_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(CodeTokenizer::default())
+        .filter(RemoveLongFilter::limit(64))
+        .filter(LowerCaser)
+        .build()
+}
+
+/// The words of `text` through `analyzer`: (word, position, number of parts it spans).
+fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(String, usize, usize)> {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(t) = stream.next() {
+        out.push((t.text.clone(), t.position, t.position_length));
+    }
+    out
 }
 
 impl SearchIndex {
@@ -228,6 +257,11 @@ impl SearchIndex {
                 .set_tokenizer(ANALYZER)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
+        let exact = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(EXACT)
+                .set_index_option(IndexRecordOption::WithFreqs),
+        );
         let fields = Fields {
             chunk_id: builder.add_i64_field("chunk_id", INDEXED | FAST | STORED),
             doc_id: builder.add_i64_field("doc_id", INDEXED | FAST),
@@ -235,13 +269,14 @@ impl SearchIndex {
             title: builder.add_text_field("title", text.clone()),
             heading: builder.add_text_field("heading", text.clone()),
             body: builder.add_text_field("body", text),
+            exact: builder.add_text_field("exact", exact),
         };
         let index = Index::create_in_ram(builder.build());
         index.tokenizers().register(ANALYZER, analyzer());
+        index.tokenizers().register(EXACT, exact_analyzer());
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(Self {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,
@@ -281,6 +316,9 @@ impl SearchIndex {
                 doc.add_text(f.title, &meta.title);
                 doc.add_text(f.heading, &c.heading);
                 doc.add_text(f.body, &c.text);
+                doc.add_text(f.exact, &meta.title);
+                doc.add_text(f.exact, &c.heading);
+                doc.add_text(f.exact, &c.text);
                 writer.add_document(doc)?;
                 if let Some(v) = &c.vector {
                     vectors.insert(c.id, meta.id, meta.source_id, v);
@@ -343,27 +381,96 @@ impl SearchIndex {
         (docs, chunks, n, vectors.dim as i64, vbytes, text_bytes)
     }
 
-    /// The keyword query for `q` (lenient: syntax errors are treated as words), or None when
-    /// it has no searchable words.
+    /// The keyword query for `q`, or None when it has no searchable words. The text is text:
+    /// nothing in it is an operator (`-1`, `[-x, x]`, `NOT FOUND` and `a:b` are words), except
+    /// double quotes around a phrase. Every word counts in the title, the heading path, the
+    /// stemmed text and the exact text; a long paste keeps its rarest words.
     pub fn parse(&self, q: &str) -> Option<Box<dyn Query>> {
         let f = self.fields;
-        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.heading, f.body]);
-        parser.set_field_boost(f.title, 2.0);
-        parser.set_field_boost(f.heading, 1.5);
-        let cleaned: String = q
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c.is_whitespace() || c == '"' || c == '-' {
-                    c
-                } else {
-                    ' '
-                }
-            })
-            .collect();
-        // No searchable word: no query.
-        cleaned.split_whitespace().next()?;
-        let (query, _errors) = parser.parse_query_lenient(&cleaned);
-        Some(query)
+        let mut stemmed = analyzer();
+        let mut exact = exact_analyzer();
+        let searcher = self.reader.searcher();
+        // Quoted stretches are phrases; the rest, and the phrases' words too, are loose words.
+        let phrases: Vec<&str> =
+            q.split('"').skip(1).step_by(2).filter(|p| !p.trim().is_empty()).collect();
+        // (stem, word as written, whole identifier of several parts)
+        let mut words: Vec<(String, String, bool)> = Vec::new();
+        for (word, _, span) in analyze(&mut exact, q) {
+            if !words.iter().any(|(_, w, _)| *w == word) {
+                let stem = analyze(&mut stemmed, &word).into_iter().next().map(|t| t.0);
+                words.push((stem.unwrap_or_else(|| word.clone()), word, span > 1));
+            }
+        }
+        if words.is_empty() {
+            return None;
+        }
+        if words.len() > MAX_QUERY_TERMS {
+            // Rarest first by document frequency in the exact field; ties keep their order.
+            let df = |w: &str| searcher.doc_freq(&Term::from_field_text(f.exact, w)).unwrap_or(0);
+            let mut ranked: Vec<(u64, usize)> =
+                words.iter().enumerate().map(|(i, (_, w, _))| (df(w), i)).collect();
+            ranked.sort();
+            let mut keep: Vec<usize> =
+                ranked.into_iter().take(MAX_QUERY_TERMS).map(|(_, i)| i).collect();
+            keep.sort_unstable();
+            words = keep.into_iter().map(|i| words[i].clone()).collect();
+        }
+        let term = |field: Field, text: &str, boost: f32| -> (Occur, Box<dyn Query>) {
+            let q = TermQuery::new(
+                Term::from_field_text(field, text),
+                IndexRecordOption::WithFreqsAndPositions,
+            );
+            let q: Box<dyn Query> = if (boost - 1.0).abs() < f32::EPSILON {
+                Box::new(q)
+            } else {
+                Box::new(BoostQuery::new(Box::new(q), boost))
+            };
+            (Occur::Should, q)
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (stem, word, whole) in &words {
+            // A whole identifier is as specific as a phrase of its parts: it counts double.
+            let b = if *whole { WHOLE_IDENTIFIER_BOOST } else { 1.0 };
+            clauses.push(term(f.title, stem, TITLE_BOOST * b));
+            clauses.push(term(f.heading, stem, HEADING_BOOST * b));
+            clauses.push(term(f.body, stem, b));
+            clauses.push(term(f.exact, word, EXACT_BOOST * b));
+        }
+        for phrase in phrases {
+            // The parts of each word, at their positions; whole identifiers sit on their parts.
+            let terms: Vec<(usize, Term)> = analyze(&mut stemmed, phrase)
+                .into_iter()
+                .filter(|(_, _, span)| *span == 1)
+                .map(|(w, pos, _)| (pos, Term::from_field_text(f.body, &w)))
+                .collect();
+            if terms.len() > 1 {
+                let boosted = BoostQuery::new(Box::new(PhraseQuery::new_with_offset(terms)), 2.0);
+                clauses.push((Occur::Should, Box::new(boosted)));
+            }
+        }
+        Some(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// The share of the query's distinct words (0–1) that occur anywhere in the collection,
+    /// as written. English words asked of Russian pages are mostly unknown: there, the keyword
+    /// list is a handful of stray matches and hybrid ranking leans on the vectors.
+    pub fn coverage(&self, q: &str) -> f64 {
+        let searcher = self.reader.searcher();
+        let mut exact = exact_analyzer();
+        let mut seen = HashSet::new();
+        let (mut known, mut all) = (0_u32, 0_u32);
+        for (word, _, span) in analyze(&mut exact, q) {
+            // Parts only: a whole identifier is often new where its parts are not.
+            if span > 1 || !seen.insert(word.clone()) || seen.len() > 4 * MAX_QUERY_TERMS {
+                continue;
+            }
+            all += 1;
+            let term = Term::from_field_text(self.fields.exact, &word);
+            if searcher.doc_freq(&term).unwrap_or(0) > 0 {
+                known += 1;
+            }
+        }
+        if all == 0 { 0.0 } else { f64::from(known) / f64::from(all) }
     }
 
     /// BM25 over chunks of allowed sources whose document passes `keep`, best first.
@@ -525,6 +632,80 @@ mod tests {
         let (frag, hl) =
             idx.snippet(&*q, "Развёртывание сервисов выполняется ночью.", 100).unwrap();
         assert_eq!(&frag[hl[0].clone()], "сервисов");
+    }
+
+    fn ranked(idx: &SearchIndex, q: &str) -> Vec<i64> {
+        let all: HashSet<i64> = [1].into();
+        let q = idx.parse(q).unwrap();
+        idx.keyword(&*q, 10, &all, &|_| true).unwrap().iter().map(|h| h.doc_id).collect()
+    }
+
+    #[test]
+    fn pasted_text_is_text_not_query_syntax() {
+        let idx = SearchIndex::new().unwrap();
+        idx.apply(
+            vec![
+                (
+                    meta(1, 1, "clamp"),
+                    vec![chunk(1, "clamp(x) returns -1 for x in [-x, x] NOT FOUND", None)],
+                ),
+                (meta(2, 1, "other"), vec![chunk(2, "x values and found items", None)]),
+            ],
+            &[],
+        )
+        .unwrap();
+        // `-1`, `[-x, x]`, `NOT` and `title:` are words here; none excludes the page.
+        assert_eq!(ranked(&idx, "clamp -1 [-x, x]")[0], 1);
+        assert_eq!(ranked(&idx, "NOT FOUND clamp")[0], 1);
+        assert_eq!(ranked(&idx, "title:clamp AND (x OR y)")[0], 1);
+        assert!(idx.parse("-- [] ()").is_none());
+    }
+
+    #[test]
+    fn an_identifier_finds_itself_before_pages_using_its_parts() {
+        let idx = SearchIndex::new().unwrap();
+        idx.apply(
+            vec![
+                (meta(1, 1, "Variables"), vec![chunk(1, "An unknown variable is a common error; every variable is unknown at first.", None)]),
+                (meta(2, 1, "Lints"), vec![chunk(2, "The lint unknown_variable fires on typos.", None)]),
+                (meta(3, 1, "HTTP"), vec![chunk(3, "HttpServerError is returned when the server fails.", None)]),
+                (meta(4, 1, "Scopes"), vec![chunk(4, "A variable declared in a block is unknown outside it.", None)]),
+                (meta(5, 1, "Shadowing"), vec![chunk(5, "A variable may shadow another variable.", None)]),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ranked(&idx, "unknown_variable")[0], 2);
+        assert_eq!(ranked(&idx, "HttpServerError")[0], 3);
+        // The parts still find the whole word.
+        assert!(ranked(&idx, "server error").contains(&3));
+        // A quoted phrase is a phrase.
+        assert_eq!(ranked(&idx, "\"server fails\""), vec![3]);
+    }
+
+    #[test]
+    fn a_long_paste_keeps_its_rarest_words() {
+        let idx = SearchIndex::new().unwrap();
+        let filler = (0..200).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ");
+        idx.apply(
+            vec![
+                (meta(1, 1, "common"), vec![chunk(1, &filler, None)]),
+                (
+                    meta(2, 1, "panic"),
+                    vec![chunk(
+                        2,
+                        &format!("{filler} thread main panicked at zorblax_overflow"),
+                        None,
+                    )],
+                ),
+            ],
+            &[],
+        )
+        .unwrap();
+        // Taken in order, the first 48 words are filler both pages share, and the first page
+        // (shorter, so higher BM25) would win.
+        let paste = format!("{filler} thread 'main' panicked at zorblax_overflow");
+        assert_eq!(ranked(&idx, &paste)[0], 2);
     }
 
     #[test]

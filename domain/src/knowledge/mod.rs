@@ -22,6 +22,7 @@ pub mod index_types;
 pub mod lang;
 pub mod runtime;
 pub mod sandbox;
+pub mod words;
 
 pub use runtime::{Knowledge, KnowledgeSettings};
 

@@ -440,18 +440,39 @@ async fn enqueue_sync(
     source_id: i64,
     trigger: &str,
 ) -> Result<Job, AppError> {
+    let now = Utc::now();
     let mut job = NewJob::new(
         SYNC_SOURCE,
         serde_json::to_value(SyncPayload { source_id, trigger: trigger.into() })
             .map_err(internal)?,
-        Utc::now(),
+        now,
     )
     .owner(owner)
     .priority(JobPriority::Normal);
     job.max_attempts = SYNC_ATTEMPTS;
+    if trigger == "upload" {
+        job = burst(job, source_id, now, state.knowledge.settings().upload_sync_delay);
+    }
     let job = state.store.enqueue_job(job).await?;
     state.jobs.notify_enqueued();
     Ok(job)
+}
+
+/// Uploads and deletions of files share one sync per window of `delay`: every change in the
+/// window gets the window's key (the store returns the job already there) and the sync starts
+/// when the window closes, after the last change in it was stored.
+fn burst(
+    job: NewJob,
+    source_id: i64,
+    now: chrono::DateTime<Utc>,
+    delay: std::time::Duration,
+) -> NewJob {
+    let window = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX).max(1);
+    let slot = now.timestamp_millis().div_euclid(window);
+    let closes =
+        chrono::DateTime::from_timestamp_millis(slot.saturating_add(1).saturating_mul(window))
+            .unwrap_or(now);
+    job.idempotency_key(format!("sync:{source_id}:files:{window}:{slot}")).run_after(closes)
 }
 
 /// Starts a sync of the source now.

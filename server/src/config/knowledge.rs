@@ -14,8 +14,6 @@ pub struct KnowledgeConfig {
     pub chunk_max_chars: usize,
     /// Characters of a prose chunk the next one under the same heading repeats.
     pub chunk_overlap_chars: usize,
-    /// Reciprocal rank fusion constant k.
-    pub rrf_k: f64,
     /// Weight of the keyword ranking in the fusion.
     pub keyword_weight: f64,
     /// Weight of the vector ranking in the fusion.
@@ -24,14 +22,14 @@ pub struct KnowledgeConfig {
     pub min_similarity: f32,
     /// Chunks each retriever contributes before fusion.
     pub candidates: usize,
-    /// Ranks of each list fused by reciprocal rank; deeper finds are ordered after them.
-    pub fusion_depth: usize,
     /// Half-life of the recency boost in days (0: off).
     pub recency_half_life_days: f64,
     /// Share of the score recency may take away from old documents (0–1).
     pub recency_weight: f64,
     /// How often an instance checks the index log without a wake-up.
     pub poll_interval_ms: u64,
+    /// Uploads to one source within this many milliseconds share one sync.
+    pub upload_sync_delay_ms: u64,
     /// How long a page of results stays cached.
     pub cache_ttl_secs: u64,
     /// Syncs one instance runs at once.
@@ -67,15 +65,14 @@ impl Default for KnowledgeConfig {
             chunk_target_chars: d.chunk.target_chars,
             chunk_max_chars: d.chunk.max_chars,
             chunk_overlap_chars: d.chunk.overlap_chars,
-            rrf_k: d.rrf_k,
             keyword_weight: d.keyword_weight,
             vector_weight: d.vector_weight,
             min_similarity: d.min_similarity,
             candidates: d.candidates,
-            fusion_depth: d.fusion_depth,
             recency_half_life_days: d.recency_half_life_days,
             recency_weight: d.recency_weight,
             poll_interval_ms: d.poll_interval.as_millis() as u64,
+            upload_sync_delay_ms: d.upload_sync_delay.as_millis() as u64,
             cache_ttl_secs: d.cache_ttl.as_secs(),
             sync_concurrency: d.sync_concurrency,
             embedder: "default".into(),
@@ -102,15 +99,14 @@ impl KnowledgeConfig {
                 max_chars: self.chunk_max_chars,
                 overlap_chars: self.chunk_overlap_chars,
             },
-            rrf_k: self.rrf_k,
             keyword_weight: self.keyword_weight,
             vector_weight: self.vector_weight,
             min_similarity: self.min_similarity,
             candidates: self.candidates,
-            fusion_depth: self.fusion_depth,
             recency_half_life_days: self.recency_half_life_days,
             recency_weight: self.recency_weight,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            upload_sync_delay: std::time::Duration::from_millis(self.upload_sync_delay_ms),
             cache_ttl: std::time::Duration::from_secs(self.cache_ttl_secs),
             sync_concurrency: self.sync_concurrency,
             embed_batch: self.embed_batch,
@@ -138,9 +134,6 @@ impl KnowledgeConfig {
         if self.chunk_overlap_chars >= self.chunk_target_chars {
             return Err(bad("knowledge.chunk_overlap_chars", "must be below chunk_target_chars"));
         }
-        if self.rrf_k.is_nan() || self.rrf_k <= 0.0 {
-            return Err(bad("knowledge.rrf_k", "must be above 0"));
-        }
         if self.keyword_weight < 0.0 || self.vector_weight < 0.0 {
             return Err(bad("knowledge.keyword_weight", "weights must not be negative"));
         }
@@ -150,8 +143,8 @@ impl KnowledgeConfig {
         if !(1..=2000).contains(&self.candidates) {
             return Err(bad("knowledge.candidates", "must be between 1 and 2000"));
         }
-        if !(1..=2000).contains(&self.fusion_depth) {
-            return Err(bad("knowledge.fusion_depth", "must be between 1 and 2000"));
+        if !(1..=3_600_000).contains(&self.upload_sync_delay_ms) {
+            return Err(bad("knowledge.upload_sync_delay_ms", "must be between 1 and 3600000"));
         }
         if self.recency_half_life_days < 0.0 || !(0.0..=1.0).contains(&self.recency_weight) {
             return Err(bad(

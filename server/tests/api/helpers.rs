@@ -84,6 +84,9 @@ pub fn test_settings(database_url: &str) -> Settings {
     // Tests register many accounts from 127.0.0.1; `security::registration_is_limited_per_address`
     // checks the limit itself.
     settings.auth.register_max_per_ip = 10_000;
+    // Uploads wait this long for the rest of their burst before their sync starts;
+    // `knowledge::a_burst_of_uploads_is_one_sync` sets a long window to count the syncs.
+    settings.knowledge.upload_sync_delay_ms = 200;
     settings
 }
 

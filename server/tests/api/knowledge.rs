@@ -314,6 +314,34 @@ pub(crate) async fn uploaded_files_are_synced_found_with_highlights_and_download
     expect_error(gone, StatusCode::NOT_FOUND, "not_found").await;
 }
 
+/// A folder dropped on the page is one sync (or two, if the burst straddles a window's end), not
+/// one per file. The window is an hour here so the count cannot depend on the machine's speed.
+#[tokio::test]
+async fn a_burst_of_uploads_is_one_sync() {
+    let app = spawn_app_with(|s: &mut Settings| s.knowledge.upload_sync_delay_ms = 3_600_000).await;
+    let app = &app;
+    let (_admin, _, (_, user)) = admin_and_two_users(app).await;
+    let source = create_files_source(app, &user, "Dropped folder").await;
+    for i in 0..12 {
+        let text = format!("# Note {i}\n\nThe {i}th note of the burst.\n");
+        expect_status(
+            upload(app, &user, source, &format!("note-{i}.md"), text.as_bytes()).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let filter = domain::store::JobFilter {
+        kind: Some(domain::service::sync::SYNC_SOURCE.to_string()),
+        ..Default::default()
+    };
+    let (jobs, total) = app.state.store.list_jobs(&filter, 100, 0).await.expect("jobs");
+    assert!((1..=2).contains(&total), "12 uploads queued {total} syncs: {jobs:?}");
+    // Each waits for its window to close, so it sees every file uploaded in it.
+    assert!(jobs.iter().all(|j| j.run_after > j.created_at), "{jobs:?}");
+    let files = get_json(app, &user, &format!("/api/v1/sources/{source}/files")).await;
+    assert_eq!(files.as_array().map(Vec::len), Some(12));
+}
+
 #[tokio::test]
 async fn refused_uploads_name_the_file_and_store_nothing() {
     let app = spawn_app_with(|s: &mut Settings| s.knowledge.max_upload_bytes = 8192).await;
@@ -492,7 +520,7 @@ pub(crate) async fn owner_only_sources_stay_invisible_until_shared_with_members(
 async fn search_input_rules_name_the_field() {
     let app = spawn_app_with(|_| {}).await;
     let user = app.register(&email("admin")).await.access;
-    let long = "x".repeat(501);
+    let long = "x".repeat(10_001);
     assert_validation(search_raw(&app, &user, &[("q", &long)]).await, "q", "max_length").await;
     assert_validation(
         search_raw(&app, &user, &[("q", "deploy"), ("limit", "0")]).await,
@@ -502,8 +530,8 @@ async fn search_input_rules_name_the_field() {
     .await;
     let res = app.post_bearer("/api/v1/search", &user, &json!({ "q": long })).await;
     assert_validation(res, "q", "max_length").await;
-    // 500 characters are fine, and refused searches are not recorded.
-    let ok = search_raw(&app, &user, &[("q", &"x".repeat(500))]).await;
+    // 10 000 characters (a pasted stack trace) are fine, and refused searches are not recorded.
+    let ok = search_raw(&app, &user, &[("q", &"x".repeat(10_000))]).await;
     assert_eq!(expect_status(ok, StatusCode::OK).await["total"], 0);
     let history = get_json(&app, &user, "/api/v1/search/history").await;
     assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");

@@ -23,13 +23,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod analytics;
+pub mod fusion;
 mod suggest;
 
 pub use analytics::analytics;
 use suggest::suggestions;
 
-/// Longest query accepted, in characters.
-pub const MAX_QUERY_CHARS: usize = 500;
+/// Longest query accepted, in characters: a pasted error message or stack trace fits.
+pub const MAX_QUERY_CHARS: usize = 10_000;
 /// Results a query can page through.
 pub const MAX_RESULTS: i64 = 200;
 const SNIPPET_CHARS: usize = 240;
@@ -319,19 +320,6 @@ async fn run(
     Ok(resp)
 }
 
-/// Documents of one retriever's list in rank order: (document, its best chunk, that chunk's
-/// position in the chunk list).
-fn doc_ranks(hits: &[ChunkHit]) -> Vec<(i64, i64, usize)> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (position, h) in hits.iter().enumerate() {
-        if seen.insert(h.doc_id) {
-            out.push((h.doc_id, h.chunk_id, position));
-        }
-    }
-    out
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn assemble(
     state: &AppState,
@@ -352,38 +340,32 @@ async fn assemble(
         vr: Option<i64>,
         meta: Arc<DocMeta>,
     }
-    let mut fused: HashMap<i64, Fused> = HashMap::new();
     let now = Utc::now();
-    for (list, weight, is_kw) in [
-        (doc_ranks(&keyword_hits), s.keyword_weight, true),
-        (doc_ranks(&vector_hits), s.vector_weight, false),
-    ] {
-        for (i, (doc, chunk, position)) in list.into_iter().enumerate() {
-            let rank = i as i64 + 1;
-            let Some(meta) = index.doc(doc) else { continue };
-            let e =
-                fused.entry(doc).or_insert(Fused { score: 0.0, chunk, kr: None, vr: None, meta });
-            // Beyond the fusion depth a rank only orders the tail: a thousandth of its weight is
-            // smaller than the gap between two adjacent fused ranks.
-            let depth_factor = if position < s.fusion_depth { 1.0 } else { 0.001 };
-            e.score += depth_factor * weight / (s.rrf_k + rank as f64);
-            if is_kw {
-                e.kr = Some(rank);
-                e.chunk = chunk;
-            } else {
-                e.vr = Some(rank);
-            }
-        }
-    }
+    let coverage = query.map_or(0.0, |_| index.coverage(&req.q));
+    let mut fused: Vec<Fused> =
+        fusion::fuse(&keyword_hits, &vector_hits, coverage, s.keyword_weight, s.vector_weight)
+            .into_iter()
+            .filter_map(|f| {
+                Some(Fused {
+                    score: f.score,
+                    chunk: f.chunk,
+                    kr: f.keyword_rank,
+                    vr: f.vector_rank,
+                    meta: index.doc(f.doc)?,
+                })
+            })
+            .collect();
     if s.recency_half_life_days > 0.0 && s.recency_weight > 0.0 {
-        for f in fused.values_mut() {
+        for f in &mut fused {
             let age = (now - f.meta.updated_at).num_seconds().max(0) as f64 / 86_400.0;
             let decay = 0.5_f64.powf(age / s.recency_half_life_days);
             f.score *= 1.0 - s.recency_weight + s.recency_weight * decay;
         }
     }
-    let mut ranked: Vec<Fused> = fused.into_values().collect();
-    ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.meta.id.cmp(&b.meta.id)));
+    let mut ranked = fused;
+    if s.recency_half_life_days > 0.0 && s.recency_weight > 0.0 {
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
     ranked.truncate(MAX_RESULTS as usize);
     let sources: HashMap<i64, (String, SourceKind)> = state
         .store
@@ -541,7 +523,7 @@ mod tests {
 
     #[test]
     fn rejects_long_queries_and_bad_pages_naming_the_field() {
-        let long = SearchRequest { q: "x".repeat(501), ..SearchRequest::default() };
+        let long = SearchRequest { q: "x".repeat(MAX_QUERY_CHARS + 1), ..SearchRequest::default() };
         assert!(
             matches!(normalise(long), Err(AppError::Validation { errors }) if errors[0].field == "q")
         );
