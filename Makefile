@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/blueprint
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: relevance run test tools browser build watch fmt lint unit e2e size bench fuzz clean
+.PHONY: relevance run test tools browser build watch fmt lint unit e2e size i18n-weight bench fuzz clean
 
 ## tools: the wasm target, pinned cargo-leptos and wasm-bindgen-cli, npm's wasm-opt (skips what is present)
 tools:
@@ -61,6 +61,11 @@ FIRST_ROUTE_KB ?= 455
 ROUTE_KB ?= 325
 size:
 	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) ROUTE_KB=$(ROUTE_KB) python3 tools/size-check.py target/site/pkg
+
+## i18n-weight: what the UI's words weigh on the first page, brotli, measured by blanking them in the
+## built files (after `make build`; needs `pip install brotli`; not part of `make test`)
+i18n-weight:
+	python3 tools/i18n-weight.py target/site/pkg
 
 ## test: everything CI checks
 test: tools browser fmt build size lint unit e2e

@@ -140,17 +140,17 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The language cookie, both ways. On the server it overrides the `Accept-Language` choice
-/// leptos_i18n made (the provider renders `<html lang>` after its children, so the page and its
+/// The language cookie, both ways. On the server the request's language (the cookie, else the
+/// signed-in account's choice, else `Accept-Language`: `api::context::request_lang`) overrides
+/// the `Accept-Language` choice leptos_i18n made (the provider renders `<html lang>` after its children, so the page and its
 /// `lang` agree). In the browser the context starts from `<html lang>`, and every change,
 /// the first render included, is written back to the cookie for a year.
 #[component]
 fn LanguageCookie() -> impl IntoView {
     let i18n = crate::i18n::use_i18n();
     #[cfg(feature = "ssr")]
-    if let Some(lang) = use_context::<http::request::Parts>()
-        .and_then(|p| domain::auth::read_cookie(&p.headers, LANG_COOKIE).map(str::to_string))
-        .and_then(|v| <Locale as std::str::FromStr>::from_str(&v).ok())
+    if let Some(lang) = crate::api::context::request_lang()
+        .and_then(|l| <Locale as std::str::FromStr>::from_str(l.as_str()).ok())
     {
         i18n.set_locale_untracked(lang);
     }

@@ -141,3 +141,35 @@ test('before the page script runs: search still works, other forms are disabled 
   await expect(page.getByRole('heading', { name: 'Search', level: 1 })).toBeVisible();
   await ctx.close();
 });
+
+test('switching the language while a new token is on screen asks first, and staying keeps it', async ({ page }) => {
+  await register(page, 'Tom Token', uniqueEmail('token'), 'token password 123');
+  await page.goto('/settings');
+  await hydrated(page);
+  await page.locator('#token-name').fill('ci-bot');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = page.locator('#new-token');
+  await expect(secret).toBeVisible();
+  const token = await secret.textContent();
+
+  // Declined: no reload, the secret and the English page stay.
+  page.once('dialog', (d) => {
+    expect(d.type()).toBe('confirm');
+    expect(d.message()).toContain('will not be shown again');
+    void d.dismiss();
+  });
+  await page.locator('#lang-switch').click();
+  await expect(secret).toHaveText(token!);
+  await expect(page.locator('html')).toHaveAttribute('lang', 'en');
+  // The settings list asks too, and shows English again when the reader stays.
+  page.once('dialog', (d) => void d.dismiss());
+  await page.locator('#language').selectOption('ru');
+  await expect(page.locator('#language')).toHaveValue('en');
+  await expect(secret).toHaveText(token!);
+
+  // Accepted: the page comes back in Russian.
+  page.once('dialog', (d) => void d.accept());
+  await page.locator('#lang-switch').click();
+  await expect(page.getByRole('heading', { name: 'Настройки', level: 1 })).toBeVisible();
+  await expect(page.locator('html')).toHaveAttribute('lang', 'ru');
+});

@@ -173,16 +173,27 @@ fn focus_heading(_old: Option<()>, _tries: u32) {}
 /// then, for a signed-in user, the account (so another browser signs in to the same language),
 /// then a reload. Pages render their words once, in one language, instead of keeping a signal
 /// per string: ~400 reactive closures cost more WASM than both languages' words.
-pub fn switch_language(next: Locale, signed_in: bool) {
+///
+/// Returns false when the reader chose to stay: the page shows something it cannot show again
+/// (a new token's secret), which the reload would lose, and they declined to switch.
+pub fn switch_language(next: Locale, signed_in: bool) -> bool {
     use std::cell::Cell;
     thread_local! {
         // One switch at a time: a second click while the account is being saved would race it
         // (the first reload abandons the second request, which may land later and win).
         static SWITCHING: Cell<bool> = const { Cell::new(false) };
     }
-    if SWITCHING.with(|s| s.replace(true)) {
-        return;
+    if SWITCHING.with(Cell::get) {
+        return true;
     }
+    let current = match next {
+        Locale::en => Locale::ru,
+        Locale::ru => Locale::en,
+    };
+    if !may_reload(current) {
+        return false;
+    }
+    SWITCHING.with(|s| s.set(true));
     crate::app::write_lang_cookie(next);
     leptos::task::spawn_local(async move {
         if signed_in && let Err(e) = crate::api::auth::set_language(next.as_str().to_string()).await
@@ -191,6 +202,23 @@ pub fn switch_language(next: Locale, signed_in: bool) {
         }
         reload();
     });
+    true
+}
+
+/// Whether reloading now loses nothing, or the reader (asked in the page's language) agrees to
+/// lose what is shown only once (an element with class `secret`: a new token).
+#[cfg(feature = "hydrate")]
+fn may_reload(lang: Locale) -> bool {
+    let shown_once = document().query_selector(".secret").ok().flatten().is_some();
+    !shown_once
+        || window()
+            .confirm_with_message(td_string!(lang, lang.switch_loses_secret))
+            .unwrap_or(false)
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn may_reload(_lang: Locale) -> bool {
+    true
 }
 
 #[cfg(feature = "hydrate")]

@@ -160,7 +160,18 @@ fn LanguageCard() -> impl IntoView {
             "ru" => Locale::ru,
             _ => Locale::en,
         };
-        crate::components::shell::switch_language(next, true);
+        if !crate::components::shell::switch_language(next, true) {
+            // Staying: the list shows the page's language again.
+            #[cfg(feature = "hydrate")]
+            {
+                use wasm_bindgen::JsCast;
+                if let Some(select) =
+                    ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+                {
+                    select.set_value(lang.as_str());
+                }
+            }
+        }
     };
     view! {
         <div class="card">

@@ -138,6 +138,33 @@ pub(crate) fn route_label(path: &str) -> &'static str {
     if path.starts_with("/pkg/") { "/pkg/*" } else { "unmatched" }
 }
 
+/// The pages that need an account (every page route but sign-in and registration).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProtectedPages(pub(crate) std::sync::Arc<std::collections::HashSet<String>>);
+
+/// A visitor (no session, or one that could not be refreshed) asking for a page that needs an
+/// account is sent to sign in by the server, with the way back (`/signin?next=…`, encoded as
+/// the page would), instead of an empty frame whose script redirects once it has loaded.
+pub(crate) async fn redirect_visitors(
+    State(pages): State<ProtectedPages>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let visitor = req.extensions().get::<AuthOutcome>().is_none_or(|a| a.principal.is_none());
+    if visitor
+        && matches!(*req.method(), Method::GET | Method::HEAD)
+        && pages.0.contains(req.uri().path())
+    {
+        let here = match req.uri().query() {
+            Some(q) => format!("{}?{q}", req.uri().path()),
+            None => req.uri().path().to_string(),
+        };
+        let to = format!("/signin?next={}", app::components::session::encode_next(&here));
+        return axum::response::Redirect::to(&to).into_response();
+    }
+    next.run(req).await
+}
+
 /// Resolves credentials into an `AuthOutcome` extension, refreshes stale browser sessions,
 /// and refuses cross-site state changes made with cookies.
 pub(crate) async fn authenticate(

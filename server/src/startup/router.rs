@@ -52,6 +52,13 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
 /// The router with every route and layer.
 pub fn router(state: ServerState, settings: &Settings) -> Router {
     let routes = generate_route_list(App);
+    let protected = ProtectedPages(std::sync::Arc::new(
+        routes
+            .iter()
+            .map(|r| if r.path().is_empty() { "/".to_string() } else { r.path().to_string() })
+            .filter(|p| !app::components::session::is_auth_page(p))
+            .collect(),
+    ));
     let app_state = state.app.clone();
     let leptos_options = state.leptos_options.clone();
     let pkg_dir = std::path::Path::new(leptos_options.site_root.as_ref())
@@ -102,6 +109,7 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             shell,
         ))
         .layer(middleware::from_fn(server_fn_status))
+        .layer(middleware::from_fn_with_state(protected, redirect_visitors))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
 
     let ops = Router::new()

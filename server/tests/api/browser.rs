@@ -254,6 +254,27 @@ async fn the_accounts_language_follows_it_to_another_browser() {
     assert!(page.contains(r#"lang="ru""#), "{}", &page[..page.len().min(400)]);
     assert!(page.contains("Здравствуйте, Иван"), "the dashboard is Russian");
 
+    // A browser whose language cookie is gone (cleared, expired) but whose session is not:
+    // the server renders the account's language, not the browser's English.
+    let session: Vec<String> = cookies
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .filter(|c| !c.starts_with("bp_lang="))
+        .map(str::to_string)
+        .collect();
+    let page = reqwest::Client::new()
+        .get(app.url("/"))
+        .header("cookie", session.join("; "))
+        .header("accept-language", "en-US,en;q=0.9")
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains(r#"lang="ru""#), "{}", &page[..page.len().min(400)]);
+    assert!(page.contains("Здравствуйте, Иван"), "the account's Russian without the cookie");
+
     // The switch (its cookie is the browser's own): English from now on, on the account too.
     let res = other
         .post(app.url("/api/set_language"))
@@ -300,4 +321,29 @@ async fn the_accounts_language_follows_it_to_another_browser() {
         page.contains(r#"lang="en""#) && page.contains("Sign in to Blueprint"),
         "English default"
     );
+}
+
+/// A visitor asking for a page that needs an account is sent to sign in by the server (no page
+/// shell, no script needed), with the way back; the sign-in and registration pages are not.
+#[tokio::test]
+async fn a_visitor_is_redirected_to_sign_in_by_the_server() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for (path, next) in [
+        ("/", "/"),
+        ("/settings", "/settings"),
+        ("/search?q=deploy%20runbook", "/search%3Fq%3Ddeploy%2520runbook"),
+    ] {
+        let res = client.get(app.url(path)).send().await.expect("page");
+        assert!(res.status().is_redirection(), "{path}: {}", res.status());
+        let location = res.headers().get("location").and_then(|v| v.to_str().ok());
+        assert_eq!(location, Some(format!("/signin?next={next}").as_str()), "{path}");
+    }
+    for path in ["/signin", "/register"] {
+        let res = client.get(app.url(path)).send().await.expect("page");
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+    }
 }

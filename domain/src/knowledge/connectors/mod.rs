@@ -18,10 +18,9 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 /// Why a connector call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum ConnectorError {
     /// 401/403: the credentials are wrong or lack permission.
-    #[error("the source refused the credentials ({status}): {message}")]
     Unauthorized {
         /// HTTP status.
         status: u16,
@@ -29,13 +28,11 @@ pub enum ConnectorError {
         message: String,
     },
     /// 429 (or 503 with Retry-After) after the retries ran out.
-    #[error("the source is rate limiting; retry after {retry_after:?}")]
     RateLimited {
         /// How long the source asked us to wait.
         retry_after: Duration,
     },
     /// Any other HTTP error status.
-    #[error("the source answered {status}: {message}")]
     Http {
         /// HTTP status.
         status: u16,
@@ -43,13 +40,10 @@ pub enum ConnectorError {
         message: String,
     },
     /// Connect failures, timeouts, connections dropped mid-body.
-    #[error("could not reach the source: {0}")]
     Network(String),
     /// The source answered something we could not read.
-    #[error("unexpected answer from the source: {0}")]
     Protocol(String),
     /// The configuration is unusable (bad URL, blocked address, missing project).
-    #[error("{field}: {message}")]
     Config {
         /// The configuration field (`base_url`, `spaces` …).
         field: String,
@@ -57,6 +51,38 @@ pub enum ConnectorError {
         message: String,
     },
 }
+
+/// In the reader's language (`tr!`); what the source said stays as it said it.
+impl std::fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            ConnectorError::Unauthorized { status, message } => crate::tr!(
+                "the source refused the credentials (%{status}): %{message}",
+                status = status,
+                message = message
+            ),
+            ConnectorError::RateLimited { retry_after } => crate::tr!(
+                "the source is rate limiting requests; retry after %{secs} s",
+                secs = retry_after.as_secs().max(1)
+            ),
+            ConnectorError::Http { status, message } => crate::tr!(
+                "the source answered %{status}: %{message}",
+                status = status,
+                message = message
+            ),
+            ConnectorError::Network(cause) => {
+                crate::tr!("could not reach the source: %{cause}", cause = cause)
+            }
+            ConnectorError::Protocol(cause) => {
+                crate::tr!("unexpected answer from the source: %{cause}", cause = cause)
+            }
+            ConnectorError::Config { field, message } => format!("{field}: {message}"),
+        };
+        f.write_str(&text)
+    }
+}
+
+impl std::error::Error for ConnectorError {}
 
 impl ConnectorError {
     /// Whether another attempt later may succeed (network, rate limits, 5xx).
@@ -178,5 +204,25 @@ fn prefixed(e: ConnectorError) -> ConnectorError {
             ConnectorError::Config { field: format!("config.{field}"), message }
         }
         e => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::Lang;
+
+    #[tokio::test]
+    async fn failures_read_in_the_readers_language_keeping_what_the_source_said() {
+        let refused =
+            || ConnectorError::Unauthorized { status: 401, message: "Bad credentials".into() };
+        let limited = || ConnectorError::RateLimited { retry_after: Duration::from_millis(200) };
+        let ru =
+            crate::i18n::scope(Lang::Ru, async { (refused().to_string(), limited().to_string()) })
+                .await;
+        assert_eq!(ru.0, "источник отклонил учётные данные (401): Bad credentials");
+        assert_eq!(ru.1, "источник ограничивает частоту запросов; повторите через 1 с");
+        let en = crate::i18n::scope(Lang::En, async { refused().to_string() }).await;
+        assert_eq!(en, "the source refused the credentials (401): Bad credentials");
     }
 }
