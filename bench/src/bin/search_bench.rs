@@ -342,7 +342,6 @@ async fn ingest(
     let embedder = state
         .knowledge
         .embedder()
-        .cloned()
         .ok_or_else(|| anyhow::anyhow!("the compiled-in embedder did not load"))?;
     let model = embedder.model_id().to_string();
     let mut out = Ingested::default();
@@ -523,7 +522,7 @@ async fn run_size(
     let store =
         store::connect(url, &PoolOptions { max_connections: 16, ..PoolOptions::default() }).await?;
     let embedder: Arc<dyn Embedder> = Arc::new(DefaultEmbedder::load()?);
-    let knowledge = Knowledge::new(KnowledgeSettings::default(), Some(embedder), None, None)?;
+    let knowledge = Knowledge::new(KnowledgeSettings::default(), Some(embedder), None, None, None)?;
     let state = app_state(store, knowledge);
     let now = chrono::Utc::now();
     let user = state

@@ -13,7 +13,7 @@ use crate::store::{DynStore, IndexDocument};
 use chrono::{DateTime, Utc};
 use model::IndexStatus;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -29,8 +29,9 @@ pub struct KnowledgeSettings {
     pub chunk: ChunkOptions,
     /// Weight of the keyword list in the fusion.
     pub keyword_weight: f64,
-    /// Weight of the vector list in the fusion.
-    pub vector_weight: f64,
+    /// Weight of the vector list in the fusion; None: the serving model's own
+    /// ([`Embedder::vector_weight`]).
+    pub vector_weight: Option<f64>,
     /// Vector hits below this cosine are dropped.
     pub min_similarity: f32,
     /// Chunks each retriever contributes before fusion (documents are fused at their best
@@ -61,9 +62,7 @@ impl Default for KnowledgeSettings {
             max_upload_bytes: 20 * 1024 * 1024,
             chunk: ChunkOptions::default(),
             keyword_weight: 1.0,
-            // The compiled-in static model is weak on these sets (vector-only MRR@10 0.22–0.34):
-            // swept 0–1 on `server/tests/knowledge/real`, 0.2–0.3 was best everywhere.
-            vector_weight: 0.3,
+            vector_weight: None,
             min_similarity: 0.3,
             candidates: 300,
             recency_half_life_days: 0.0,
@@ -81,7 +80,12 @@ impl Default for KnowledgeSettings {
 struct Inner {
     index: SearchIndex,
     extractor: super::sandbox::Extractor,
+    /// The configured embedder.
     embedder: Option<Arc<dyn Embedder>>,
+    /// The compiled-in model, which serves while the configured one's vectors are being made.
+    fallback: Option<Arc<dyn Embedder>>,
+    /// The embedder whose vectors the index holds and queries are embedded with.
+    serving: RwLock<Option<Arc<dyn Embedder>>>,
     embedder_problem: Mutex<Option<String>>,
     settings: KnowledgeSettings,
     applied_seq: AtomicI64,
@@ -100,17 +104,23 @@ pub struct Knowledge {
 
 impl Knowledge {
     /// A runtime with an empty index (call `start` to fill it and keep it current).
+    /// `fallback` (the compiled-in model) serves while `embedder`'s vectors are being made.
     pub fn new(
         settings: KnowledgeSettings,
         embedder: Option<Arc<dyn Embedder>>,
+        fallback: Option<Arc<dyn Embedder>>,
         embedder_problem: Option<String>,
         redis: Option<RedisConn>,
     ) -> anyhow::Result<Self> {
+        let fallback =
+            fallback.filter(|f| embedder.as_ref().is_some_and(|e| e.model_id() != f.model_id()));
         Ok(Self {
             inner: Arc::new(Inner {
                 index: SearchIndex::new()?,
                 extractor: super::sandbox::Extractor::new(settings.extract.clone()),
+                serving: RwLock::new(embedder.clone()),
                 embedder,
+                fallback,
                 embedder_problem: Mutex::new(embedder_problem),
                 settings,
                 applied_seq: AtomicI64::new(0),
@@ -138,9 +148,64 @@ impl Knowledge {
         &self.inner.extractor
     }
 
-    /// The embedder, when vector search is on.
-    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
-        self.inner.embedder.as_ref()
+    /// The embedder queries and new chunks use now, when vector search is on: the configured
+    /// one, or the compiled-in model while the configured one's vectors are being made.
+    pub fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.inner.serving.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The configured embedder (`knowledge.embedder`), serving or not.
+    pub fn configured_embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.inner.embedder.clone()
+    }
+
+    /// Whether the compiled-in model can serve while the configured one's vectors are made.
+    pub fn has_fallback(&self) -> bool {
+        self.inner.fallback.is_some()
+    }
+
+    /// The configured embedder, when it is not serving yet: its vectors are being made.
+    pub fn pending_embedder(&self) -> Option<Arc<dyn Embedder>> {
+        let serving = self.embedder();
+        self.inner
+            .embedder
+            .clone()
+            .filter(|e| serving.as_ref().is_none_or(|s| s.model_id() != e.model_id()))
+    }
+
+    /// The vector list's weight in hybrid ranking: the setting, else the serving model's own.
+    pub fn vector_weight(&self) -> f64 {
+        self.inner
+            .settings
+            .vector_weight
+            .unwrap_or_else(|| self.embedder().map_or(0.0, |e| e.vector_weight()))
+    }
+
+    fn model(&self) -> Option<String> {
+        self.embedder().map(|e| e.model_id().to_string())
+    }
+
+    /// Whether every stored chunk has a vector of `model`.
+    async fn complete(store: &DynStore, model: &str) -> anyhow::Result<bool> {
+        Ok(!store.any_chunk_missing_embedding(model).await?)
+    }
+
+    /// Serves the configured embedder once all its vectors are made (by the `knowledge.embed`
+    /// job, on this instance or another): the index is rebuilt with them. Returns whether it
+    /// switched.
+    pub async fn serve_configured_when_complete(&self, store: &DynStore) -> anyhow::Result<bool> {
+        let Some(pending) = self.pending_embedder() else { return Ok(false) };
+        if !Self::complete(store, pending.model_id()).await? {
+            return Ok(false);
+        }
+        tracing::info!(
+            model = pending.model_id(),
+            "every chunk has a vector of the configured model; it serves from now on"
+        );
+        self.rebuild_serving(store, Some(pending)).await?;
+        // Chunks a sync embedded with the old model between the job's last batch and now.
+        self.embed_missing(store).await?;
+        Ok(true)
     }
 
     /// Records why embedding failed (shown to admins; search falls back to keywords).
@@ -182,10 +247,34 @@ impl Knowledge {
         }
         let me = self.clone();
         tokio::spawn(async move {
+            // A newly configured model whose vectors are not all made yet: the compiled-in
+            // model serves meanwhile, and the `knowledge.embed` job makes them.
+            // A few missing (a sync that ran during a switch, an embedder that failed for a
+            // while) are made below with the configured model itself.
+            if let (Some(e), Some(f)) = (&me.inner.embedder, &me.inner.fallback) {
+                let missing = async {
+                    let missing = store.count_chunks_missing_embeddings(e.model_id()).await?;
+                    let texts = store.count_chunk_texts().await?;
+                    anyhow::Ok(missing > 0 && missing * 20 > texts)
+                };
+                let fall_back = missing.await.unwrap_or_else(|err| {
+                    tracing::warn!(error = %format!("{err:#}"), "counting missing vectors failed; the compiled-in model serves");
+                    true
+                });
+                if fall_back {
+                    tracing::info!(
+                        model = e.model_id(),
+                        serving = f.model_id(),
+                        "the configured embedding model has many chunks without vectors; the compiled-in model serves until they are made"
+                    );
+                    *me.inner.serving.write().unwrap_or_else(PoisonError::into_inner) =
+                        Some(f.clone());
+                }
+            }
             if let Err(e) = me.rebuild(&store).await {
                 tracing::error!(error = %format!("{e:#}"), "search index rebuild failed");
             }
-            // Chunks stored before this model was configured (or while it failed) get vectors.
+            // Chunks stored while the serving model failed get vectors.
             match me.embed_missing(&store).await {
                 Ok(0) => {}
                 Ok(n) => {
@@ -203,6 +292,9 @@ impl Knowledge {
                 if let Err(e) = me.catch_up(&store).await {
                     tracing::warn!(error = %format!("{e:#}"), "search index catch-up failed");
                 }
+                if let Err(e) = me.serve_configured_when_complete(&store).await {
+                    tracing::warn!(error = %format!("{e:#}"), "switching to the configured embedding model failed");
+                }
             }
         });
     }
@@ -215,11 +307,11 @@ impl Knowledge {
         }
     }
 
-    /// Embeds every stored chunk text that has no vector of the current model (after a model
-    /// change, or chunks stored while the embedder failed), then marks their documents for
-    /// re-indexing on every instance. Returns how many texts were embedded.
+    /// Embeds every stored chunk text that has no vector of the serving model (chunks stored
+    /// while the embedder failed), then marks their documents for re-indexing on every
+    /// instance. Returns how many texts were embedded.
     pub async fn embed_missing(&self, store: &DynStore) -> anyhow::Result<usize> {
-        let Some(embedder) = self.inner.embedder.clone() else { return Ok(0) };
+        let Some(embedder) = self.embedder() else { return Ok(0) };
         let model = embedder.model_id().to_string();
         let batch = i64::try_from(self.inner.settings.embed_batch.max(1) * 8).unwrap_or(512);
         let mut done = 0;
@@ -253,7 +345,7 @@ impl Knowledge {
             ids.sort_unstable();
             ids.dedup();
             touched += ids.len();
-            self.load_and_apply(store, &ids).await?;
+            self.load_and_apply(store, &ids, self.model().as_deref()).await?;
             self.inner.applied_seq.store(last, Ordering::Release);
         }
         Ok(touched)
@@ -261,19 +353,38 @@ impl Knowledge {
 
     /// Empties the index and fills it from the store; returns the documents indexed.
     pub async fn rebuild(&self, store: &DynStore) -> anyhow::Result<usize> {
+        self.rebuild_serving(store, None).await
+    }
+
+    /// Rebuilds the index; with `next`, from its vectors, and `next` serves from then on.
+    async fn rebuild_serving(
+        &self,
+        store: &DynStore,
+        next: Option<Arc<dyn Embedder>>,
+    ) -> anyhow::Result<usize> {
         let started = Instant::now();
         let count = {
             let _guard = self.inner.apply_lock.lock().await;
+            // Another caller (the job, the poll) switched while this one waited.
+            if next.as_ref().is_some_and(|n| self.model().as_deref() == Some(n.model_id())) {
+                return Ok(0);
+            }
             let seq = store.max_index_seq().await?;
             let index = self.clone();
             tokio::task::spawn_blocking(move || index.inner.index.clear()).await??;
+            // The new model serves from the moment the index holds only its vectors, so a
+            // query during the refill meets vectors of its own kind.
+            if let Some(next) = next {
+                *self.inner.serving.write().unwrap_or_else(PoisonError::into_inner) = Some(next);
+            }
+            let model = self.model();
             let mut after = 0;
             let mut count = 0;
             loop {
                 let ids = store.list_document_ids(after, 500).await?;
                 let Some(last) = ids.last().copied() else { break };
                 count += ids.len();
-                self.load_and_apply(store, &ids).await?;
+                self.load_and_apply(store, &ids, model.as_deref()).await?;
                 after = last;
             }
             self.inner.applied_seq.store(seq, Ordering::Release);
@@ -290,9 +401,13 @@ impl Knowledge {
         Ok(count)
     }
 
-    async fn load_and_apply(&self, store: &DynStore, ids: &[i64]) -> anyhow::Result<()> {
-        let model = self.inner.embedder.as_ref().map(|e| e.model_id().to_string());
-        let docs = store.load_index_documents(ids, model.as_deref()).await?;
+    async fn load_and_apply(
+        &self,
+        store: &DynStore,
+        ids: &[i64],
+        model: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let docs = store.load_index_documents(ids, model).await?;
         let present: std::collections::HashSet<i64> = docs.iter().map(|d| d.doc.id).collect();
         let removals: Vec<i64> = ids.iter().copied().filter(|id| !present.contains(id)).collect();
         let upserts: Vec<(DocMeta, Vec<IndexedChunk>)> = docs.into_iter().map(to_index).collect();
@@ -312,7 +427,8 @@ impl Knowledge {
             chunks,
             vectors,
             dimensions,
-            embedder: self.inner.embedder.as_ref().map(|e| e.model_id().to_string()),
+            embedder: self.model(),
+            pending_embedder: self.pending_embedder().map(|e| e.model_id().to_string()),
             embedder_problem: self.embedder_problem(),
             vector_bytes,
             text_index_bytes,

@@ -4,7 +4,7 @@
 use crate::jobs::kinds::{builtin, builtin_schedules, register_email};
 use crate::jobs::{CronSchedule, JobRegistry, KindConfig};
 use crate::mail::Mailer;
-use crate::service::{sources, sync};
+use crate::service::{embedding, sources, sync};
 use crate::state::AppState;
 
 /// The registry: the built-in kinds (retention purges, the demo), the knowledge sync and its
@@ -12,6 +12,7 @@ use crate::state::AppState;
 pub fn registry(state: &AppState, mailer: Option<Mailer>) -> JobRegistry {
     let mut registry = builtin(state.store.clone());
     sync::register(&mut registry, state.clone());
+    embedding::register(&mut registry, state.clone());
     let tick_state = state.clone();
     registry.register(
         sources::SCHEDULE_TICK,

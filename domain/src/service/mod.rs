@@ -7,6 +7,8 @@ pub mod accounts;
 pub mod chat;
 /// The dashboard: the caller's state in one read.
 pub mod dashboard;
+/// The `knowledge.embed` job: a newly configured embedding model's vectors, with progress.
+pub mod embedding;
 /// Every job kind and built-in schedule, registered in one place.
 pub mod job_kinds;
 /// Jobs as their owners see them.

@@ -472,7 +472,7 @@ impl Run {
     /// Embeds chunk texts not cached yet. An embedder failure is logged once and leaves the
     /// chunks keyword-only (a later run embeds them).
     async fn embed(&mut self, chunks: &[NewChunk]) {
-        let Some(embedder) = self.state.knowledge.embedder().cloned() else { return };
+        let Some(embedder) = self.state.knowledge.embedder() else { return };
         let model = embedder.model_id().to_string();
         let mut hashes: Vec<String> = chunks.iter().map(|c| c.content_hash.clone()).collect();
         hashes.sort();

@@ -38,6 +38,12 @@ pub trait EmbeddingStore: Send + Sync {
         model: &str,
         limit: i64,
     ) -> StoreResult<Vec<(String, String)>>;
+    /// How many distinct chunk texts have no vector of `model`.
+    async fn count_chunks_missing_embeddings(&self, model: &str) -> StoreResult<i64>;
+    /// How many distinct chunk texts there are.
+    async fn count_chunk_texts(&self) -> StoreResult<i64>;
+    /// Whether any chunk has no vector of `model` (stops at the first).
+    async fn any_chunk_missing_embedding(&self, model: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -105,5 +111,34 @@ impl EmbeddingStore for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|(h, heading, text)| (h, embed_text(&heading, &text))).collect())
+    }
+
+    async fn count_chunks_missing_embeddings(&self, model: &str) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(DISTINCT c.content_hash) FROM chunks c WHERE NOT EXISTS \
+             (SELECT 1 FROM embeddings e WHERE e.content_hash = c.content_hash AND e.model = $1)",
+        )
+        .bind(model)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    async fn count_chunk_texts(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(DISTINCT content_hash) FROM chunks")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    async fn any_chunk_missing_embedding(&self, model: &str) -> StoreResult<bool> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT c.content_hash FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM embeddings e \
+             WHERE e.content_hash = c.content_hash AND e.model = $1) LIMIT 1",
+        )
+        .bind(model)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
     }
 }

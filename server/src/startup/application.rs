@@ -53,6 +53,16 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("could not listen on {}: {e}", settings.server.addr))?;
         let port = listener.local_addr()?.port();
         state.knowledge.start(state.store.clone());
+        // A newly configured embedding model's vectors are made by a job, with progress.
+        match domain::service::embedding::enqueue_if_needed(&state).await {
+            Ok(Some(job)) => {
+                tracing::info!(job = job.id, "vectors of the configured model are being made")
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "could not enqueue the embedding job")
+            }
+        }
         let housekeeping = state.llm.start_housekeeping();
         // The tokenizers of the configured routes load once, off the request path.
         let routed: Vec<String> =

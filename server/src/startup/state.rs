@@ -126,12 +126,22 @@ pub(crate) fn build_knowledge(
     settings: &Settings,
     redis: Option<RedisConn>,
 ) -> anyhow::Result<domain::knowledge::Knowledge> {
-    use domain::knowledge::embedder::{DefaultEmbedder, Embedder, ProviderEmbedder};
+    use domain::knowledge::embedder::{DefaultEmbedder, E5Embedder, Embedder, ProviderEmbedder};
     use domain::llm::{ProviderConfig, ProviderKind, build_provider};
     let k = &settings.knowledge;
     let (embedder, problem): (Option<Arc<dyn Embedder>>, Option<String>) = match k.embedder.as_str()
     {
         "none" => (None, Some("no embedder configured (knowledge.embedder = none)".into())),
+        "e5" => match E5Embedder::load(std::path::Path::new(k.e5_model.trim())) {
+            Ok(e) => (Some(Arc::new(e)), None),
+            // The compiled-in model serves instead, and admins see why.
+            Err(e) => {
+                tracing::error!(error = %e, "the e5 model did not load; the compiled-in model serves");
+                let fallback =
+                    DefaultEmbedder::load().ok().map(|d| Arc::new(d) as Arc<dyn Embedder>);
+                (fallback, Some(format!("the e5 model did not load: {e:#}")))
+            }
+        },
         "openai" | "ollama" => {
             let kind =
                 if k.embedder == "openai" { ProviderKind::OpenAi } else { ProviderKind::Ollama };
@@ -152,7 +162,13 @@ pub(crate) fn build_knowledge(
             }
         },
     };
-    domain::knowledge::Knowledge::new(k.to_settings(), embedder, problem, redis)
+    // The compiled-in model serves while a newly configured one's vectors are being made.
+    let fallback: Option<Arc<dyn Embedder>> = if k.embedder == "none" {
+        None
+    } else {
+        DefaultEmbedder::load().ok().map(|e| Arc::new(e) as _)
+    };
+    domain::knowledge::Knowledge::new(k.to_settings(), embedder, fallback, problem, redis)
 }
 
 /// The LLM gateway from `[llm]`: providers, routes (`provider:model`), budgets, default price.

@@ -67,9 +67,21 @@ pub(crate) async fn upload(
     name: &str,
     bytes: &[u8],
 ) -> Response {
+    upload_at(&app.api, &app.address, token, source_id, name, bytes).await
+}
+
+/// [`upload`] to the instance at `address`.
+async fn upload_at(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    source_id: i64,
+    name: &str,
+    bytes: &[u8],
+) -> Response {
     let (content_type, body) = multipart(name, bytes);
-    app.api
-        .post(app.url(&format!("/api/v1/sources/{source_id}/files")))
+    client
+        .post(format!("{address}/api/v1/sources/{source_id}/files"))
         .bearer_auth(token)
         .header("content-type", content_type)
         .body(body)
@@ -903,15 +915,7 @@ async fn an_index_change_reaches_another_instance_through_redis() {
     // A word of its own, so no other test's cached answer (Redis is shared) can match.
     let word = format!("okapi{}", uuid::Uuid::new_v4().simple());
     let text = format!("# Twin notes\n\nThe {word} migration finished on Friday.\n");
-    let (content_type, body) = multipart("twin.md", text.as_bytes());
-    let res = client
-        .post(format!("{}/api/v1/sources/{source}/files", addresses[0]))
-        .bearer_auth(&token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = upload_at(&client, &addresses[0], &token, source, "twin.md", text.as_bytes()).await;
     expect_status(res, StatusCode::CREATED).await;
 
     let started = Instant::now();
@@ -940,4 +944,180 @@ async fn an_index_change_reaches_another_instance_through_redis() {
             .any(|p| p["hit"] == true && p["text"].as_str().unwrap().contains(&word)),
         "{found}"
     );
+}
+
+/// An OpenAI-compatible `/v1/embeddings` that answers every input with a bag of its hashed
+/// words (32 dimensions), and counts the texts it embedded.
+struct HashedWords(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Respond for HashedWords {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let inputs: Vec<String> = match &body["input"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().into()).collect(),
+            _ => Vec::new(),
+        };
+        self.0.fetch_add(inputs.len(), Ordering::SeqCst);
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let mut v = vec![0.0_f32; 32];
+                for word in text.split_whitespace() {
+                    let h = word
+                        .to_lowercase()
+                        .bytes()
+                        .fold(7_u32, |h, b| h.wrapping_mul(31) ^ u32::from(b));
+                    v[(h % 32) as usize] += 1.0;
+                }
+                json!({ "object": "embedding", "index": i, "embedding": v })
+            })
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "data": data, "model": "words-32",
+            "usage": { "prompt_tokens": inputs.len(), "total_tokens": inputs.len() }
+        }))
+    }
+}
+
+/// Changing `knowledge.embedder` on a filled index: the instances that start with the new
+/// model keep serving the compiled-in one (vector search stays whole) while the
+/// `knowledge.embed` job makes the new vectors with progress; then every instance — the one
+/// that ran the job at once, another without job workers on its next look — serves the new
+/// model from a rebuilt index.
+#[tokio::test]
+async fn a_new_embedding_model_serves_once_its_job_has_made_every_vector() {
+    use crate::common::TestDb;
+    use server::config::Secret;
+    use server::startup::Application;
+
+    let db = TestDb::postgres().await;
+    let key = domain::secrets::SecretBox::generate_key();
+    let provider = MockServer::start().await;
+    let embedded = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Mock::given(wiremock::matchers::path("/v1/embeddings"))
+        .respond_with(HashedWords(embedded.clone()))
+        .mount(&provider)
+        .await;
+    let start = |embedder: &str, workers: bool| {
+        let mut settings = crate::helpers::test_settings(db.url());
+        settings.secrets.key = Secret(Some(key.clone().into()));
+        settings.jobs.workers = workers;
+        settings.knowledge.poll_interval_ms = 100;
+        if embedder == "openai" {
+            settings.knowledge.embedder = "openai".into();
+            settings.knowledge.embedder_base_url = format!("{}/v1", provider.uri());
+            settings.knowledge.embedder_model = "words-32".into();
+        }
+        settings.validate().unwrap();
+        async move {
+            let app = Application::build(settings).await.unwrap();
+            let address = format!("http://127.0.0.1:{}", app.port());
+            tokio::spawn(app.run_until_stopped(std::future::pending()));
+            address
+        }
+    };
+    let client = reqwest::Client::new();
+    let get = |address: &str, path: &str, token: &str| {
+        let req = client.get(format!("{address}{path}")).bearer_auth(token.to_string());
+        async move { expect_status(req.send().await.unwrap(), StatusCode::OK).await }
+    };
+
+    // Instance A, the compiled-in model: an admin's source with three documents.
+    let a = start("default", true).await;
+    let register = json!({ "email": email("switch"), "password": crate::helpers::PASSWORD,
+                           "display_name": "Admin" });
+    let res =
+        client.post(format!("{a}/api/v1/auth/register")).json(&register).send().await.unwrap();
+    let token =
+        expect_status(res, StatusCode::CREATED).await["access_token"].as_str().unwrap().to_string();
+    let res = client
+        .post(format!("{a}/api/v1/sources"))
+        .bearer_auth(&token)
+        .json(&source_form("Runbooks", "owner", &[]))
+        .send()
+        .await
+        .unwrap();
+    let source = expect_status(res, StatusCode::CREATED).await["id"].as_i64().unwrap();
+    let files = [
+        ("deploy.md", "# Deploy\n\nRestart the deploy pipeline from the release page.\n"),
+        ("oncall.md", "# Дежурство\n\nДежурный перезапускает конвейер развёртывания.\n"),
+        ("notes.md", NOTES_MD),
+    ];
+    for (name, text) in files {
+        let res = upload_at(&client, &a, &token, source, name, text.as_bytes()).await;
+        expect_status(res, StatusCode::CREATED).await;
+    }
+    let stats = eventually(Duration::from_secs(30), "three documents with vectors", || {
+        let get = &get;
+        let (a, token) = (&a, &token);
+        async move {
+            let s = get(a, "/api/v1/admin/search/stats", token).await;
+            (s["documents"] == 3 && s["vectors"] == s["chunks"]).then_some(s)
+        }
+    })
+    .await;
+    let static_model = stats["embedder"].as_str().unwrap().to_string();
+    let chunks = stats["chunks"].as_i64().unwrap();
+    assert!(stats["pending_embedder"].is_null(), "{stats}");
+
+    // Instance B, configured for the provider's model, runs no jobs: the compiled-in model
+    // serves it, whole, and the new model is pending.
+    let b = start("openai", false).await;
+    let stats = eventually(Duration::from_secs(30), "B's index", || {
+        let get = &get;
+        let (b, token) = (&b, &token);
+        async move {
+            let s = get(b, "/api/v1/admin/search/stats", token).await;
+            (s["documents"] == 3).then_some(s)
+        }
+    })
+    .await;
+    assert_eq!(stats["embedder"], json!(static_model), "{stats}");
+    assert_eq!(stats["pending_embedder"], "embeddings:words-32", "{stats}");
+    assert_eq!(stats["vectors"], stats["chunks"], "vector search stays whole: {stats}");
+    let hits = get(&b, "/api/v1/search?q=zebrafish%20pipettes&mode=vector", &token).await;
+    assert_eq!(hits["hits"][0]["title"], "Lab notes", "{hits}");
+    let jobs = get(&b, "/api/v1/admin/jobs?kind=knowledge.embed", &token).await;
+    assert_eq!(jobs["items"].as_array().map(Vec::len), Some(1), "one job, queued: {jobs}");
+    assert_eq!(embedded.load(Ordering::SeqCst), 0, "no vectors made without job workers");
+
+    // Instance C, the same configuration with job workers: it runs the job and switches; B
+    // follows on its next look at the store.
+    let c = start("openai", true).await;
+    let job = eventually(Duration::from_secs(30), "the embedding job to succeed", || {
+        let get = &get;
+        let (c, token) = (&c, &token);
+        async move {
+            let jobs = get(c, "/api/v1/admin/jobs?kind=knowledge.embed", token).await;
+            let job = jobs["items"][0].clone();
+            assert_ne!(job["state"], "dead", "{job}");
+            (job["state"] == "succeeded").then_some(job)
+        }
+    })
+    .await;
+    assert_eq!(job["progress"]["total"].as_i64(), Some(chunks), "{job}");
+    assert_eq!(job["progress"]["done"].as_i64(), Some(chunks), "{job}");
+    for address in [&c, &b] {
+        let stats = eventually(Duration::from_secs(30), "the new model to serve", || {
+            let get = &get;
+            let token = &token;
+            async move {
+                let s = get(address, "/api/v1/admin/search/stats", token).await;
+                (s["embedder"] == "embeddings:words-32").then_some(s)
+            }
+        })
+        .await;
+        assert!(stats["pending_embedder"].is_null(), "{stats}");
+        assert_eq!(
+            (stats["vectors"].clone(), stats["dimensions"].clone()),
+            (stats["chunks"].clone(), json!(32)),
+            "{stats}"
+        );
+        let hits = get(address, "/api/v1/search?q=zebrafish%20pipettes&mode=vector", &token).await;
+        assert_eq!(hits["hits"][0]["title"], "Lab notes", "{hits}");
+    }
+    // Every chunk text once, plus the queries.
+    assert!(embedded.load(Ordering::SeqCst) >= chunks as usize);
 }

@@ -155,7 +155,7 @@ pub(crate) async fn ingest_dir(
         .await
         .expect("source");
     let settings = state.knowledge.settings().clone();
-    let embedder = state.knowledge.embedder().cloned().expect("the default embedder loads");
+    let embedder = state.knowledge.embedder().expect("the embedder loads");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("corpus")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())

@@ -395,6 +395,11 @@ pub async fn chunks_missing_embeddings_lists_each_unembedded_hash_once(store: Dy
     all.sort();
     assert_eq!(all.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["h-1", "h-shared"]);
     assert_eq!(store.chunks_missing_embeddings("other-model", 1).await.unwrap().len(), 1);
+    // Counted as distinct texts, as the embedding job's progress counts them.
+    assert_eq!(store.count_chunks_missing_embeddings("m").await.unwrap(), 1);
+    assert_eq!(store.count_chunks_missing_embeddings("other-model").await.unwrap(), 2);
+    assert_eq!(store.count_chunk_texts().await.unwrap(), 2);
+    assert!(store.any_chunk_missing_embedding("m").await.unwrap());
 
     assert_eq!(store.documents_with_hashes(&["h-shared".into()]).await.unwrap(), [d1, d2]);
     assert_eq!(store.documents_with_hashes(&["h-1".into()]).await.unwrap(), [d1]);
@@ -404,6 +409,9 @@ pub async fn chunks_missing_embeddings_lists_each_unembedded_hash_once(store: Dy
 
     store.put_embeddings(&[("h-shared".into(), vec![0.5])], "m", now()).await.unwrap();
     assert!(store.chunks_missing_embeddings("m", 10).await.unwrap().is_empty());
+    assert_eq!(store.count_chunks_missing_embeddings("m").await.unwrap(), 0);
+    assert!(!store.any_chunk_missing_embedding("m").await.unwrap());
+    assert!(store.any_chunk_missing_embedding("other-model").await.unwrap());
 }
 
 pub async fn sync_runs_start_resume_for_the_same_job_update_finish_and_list(store: DynStore) {

@@ -63,7 +63,7 @@ impl std::fmt::Display for ConnectorError {
             ),
             ConnectorError::RateLimited { retry_after } => crate::tr!(
                 "the source is rate limiting requests; retry after %{secs} s",
-                secs = retry_after.as_secs().max(1)
+                secs = retry_after.as_millis().div_ceil(1000).max(1)
             ),
             ConnectorError::Http { status, message } => crate::tr!(
                 "the source answered %{status}: %{message}",

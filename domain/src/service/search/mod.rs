@@ -46,7 +46,8 @@ pub async fn search(
     let req = normalise(req)?;
     let allowed = allowed_sources(state, user, &req.filters.sources).await?;
     let k = &state.knowledge;
-    let key = cache_key(&allowed, &req, k.applied_seq())?;
+    let model = k.embedder().map(|e| e.model_id().to_string());
+    let key = cache_key(&allowed, &req, k.applied_seq(), model.as_deref())?;
     let ttl = k.settings().cache_ttl;
     let (mut resp, cached) = match state.cache.get::<SearchResponse>(&key, ttl).await {
         Some(hit) => (hit, true),
@@ -241,13 +242,19 @@ pub async fn allowed_sources(
     Ok(visible.into_iter().filter(|s| wanted.is_empty() || wanted.contains(s)).collect())
 }
 
-fn cache_key(allowed: &HashSet<i64>, req: &SearchRequest, seq: i64) -> Result<CacheKey, AppError> {
+fn cache_key(
+    allowed: &HashSet<i64>,
+    req: &SearchRequest,
+    seq: i64,
+    model: Option<&str>,
+) -> Result<CacheKey, AppError> {
     use sha2::Digest;
     let mut scope: Vec<i64> = allowed.iter().copied().collect();
     scope.sort_unstable();
     // The response holds a sentence (the notice), so the language is part of the key.
     let lang = crate::i18n::lang().as_str();
-    let text = serde_json::to_string(&(scope, req, seq, lang)).map_err(internal)?;
+    // A switch of the embedding model changes the ranking without a new log position.
+    let text = serde_json::to_string(&(scope, req, seq, lang, model)).map_err(internal)?;
     Ok(CacheKey::global("search", hex::encode(sha2::Sha256::digest(text.as_bytes()))))
 }
 
@@ -289,13 +296,11 @@ async fn run(
                 ));
                 mode = SearchMode::Keyword;
             }
-            Some(embedder) => match embedder.embed(std::slice::from_ref(&req.q)).await {
-                Ok(mut v) if !v.is_empty() => {
-                    let qv = v.swap_remove(0);
+            Some(embedder) => match embedder.embed_query(&req.q).await {
+                Ok(qv) => {
                     vector_hits =
                         index.vector(&qv, cand, k.settings().min_similarity, allowed, &keep);
                 }
-                Ok(_) => {}
                 Err(e) => {
                     let problem = format!("{e:#}");
                     tracing::warn!(error = %problem, "query embedding failed; keyword results only");
@@ -343,7 +348,7 @@ async fn assemble(
     let now = Utc::now();
     let coverage = query.map_or(0.0, |_| index.coverage(&req.q));
     let mut fused: Vec<Fused> =
-        fusion::fuse(&keyword_hits, &vector_hits, coverage, s.keyword_weight, s.vector_weight)
+        fusion::fuse(&keyword_hits, &vector_hits, coverage, s.keyword_weight, k.vector_weight())
             .into_iter()
             .filter_map(|f| {
                 Some(Fused {
