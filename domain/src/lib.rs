@@ -28,6 +28,8 @@ pub mod outbound;
 pub mod ratelimit;
 /// The Redis connection: optional, reconnecting, never fatal.
 pub mod redis_conn;
+/// The RFC studio's rules that need no store: templates, citations, the completeness check.
+pub mod rfc;
 /// Secrets sealed at rest with the deployment key.
 pub mod secrets;
 /// Business rules, one file per noun.

@@ -10,6 +10,7 @@ mod knowledge;
 mod live;
 mod llm;
 mod notification;
+mod rfc;
 mod scope;
 mod usage;
 
@@ -22,6 +23,7 @@ pub use knowledge::*;
 pub use live::*;
 pub use llm::*;
 pub use notification::*;
+pub use rfc::*;
 pub use scope::*;
 pub use usage::*;
 

@@ -17,6 +17,8 @@ pub mod jobs;
 pub mod llm_admin;
 /// In-app notifications, their live push, and e-mail about budget alerts.
 pub mod notifications;
+/// The RFC studio: the wizard's rules, access to RFCs, questions and answers, the completeness check.
+pub mod rfcs;
 /// Search over the team's knowledge: hybrid ranking, filters, history, analytics.
 pub mod search;
 /// Knowledge sources: settings, credentials, uploads, syncs and their schedule.

@@ -28,6 +28,15 @@ impl Backend {
         }
     }
 
+    /// Run inside the RFC-creation transaction before reading the year's last number, so two
+    /// RFCs created at once never take the same one.
+    pub(crate) fn lock_rfcs(self) -> Option<&'static str> {
+        match self {
+            Backend::Postgres => Some("LOCK TABLE rfcs IN SHARE ROW EXCLUSIVE MODE"),
+            Backend::Sqlite => None,
+        }
+    }
+
     /// Opens a transaction that reads and then writes; None means the plain `BEGIN`.
     pub(crate) fn begin_write(self) -> Option<&'static str> {
         match self {

@@ -23,6 +23,7 @@ mod notifications;
 mod prices;
 mod providers;
 mod reservations;
+mod rfcs;
 mod search_log;
 mod secrets;
 mod source_files;
@@ -51,6 +52,10 @@ pub use notifications::{NewNotification, NotificationList, NotificationStore};
 pub use prices::{PriceRow, PriceStore, UnpricedModel};
 pub use providers::{ProviderRow, ProviderStore};
 pub use reservations::{CommitUnknown, NewReservation, ReservationRow, ReservationStore};
+pub use rfcs::{
+    NewQuestion, NewRfc, NewRfcSource, NewSection, RfcPatch, RfcRecord, RfcStore, SectionUpdate,
+    rfc_number,
+};
 pub use search_log::{NewSearchQuery, SearchLogStore, SearchQueryRecord};
 pub use secrets::SecretStore;
 pub use source_files::{NewSourceFile, SourceFileStore};
@@ -180,6 +185,7 @@ pub trait Store:
     + EmbeddingStore
     + SourceFileStore
     + SearchLogStore
+    + RfcStore
     + Send
     + Sync
     + 'static

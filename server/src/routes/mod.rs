@@ -13,5 +13,7 @@ pub mod metrics;
 pub mod notifications;
 /// `/api/v1/…`.
 pub mod rest;
+/// `/api/v1/rfcs…`, `/api/v1/rfc-templates`: the RFC studio.
+pub mod rfcs;
 /// `/ws`: live events over WebSocket.
 pub mod ws;

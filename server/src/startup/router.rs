@@ -102,6 +102,7 @@ pub fn router(state: ServerState, settings: &Settings) -> Router {
             routes::rest::router()
                 .merge(routes::llm::router())
                 .merge(routes::notifications::router())
+                .merge(routes::rfcs::router())
                 .merge(routes::knowledge::router()),
         )
         .route("/ws", get(routes::ws::upgrade))

@@ -203,6 +203,50 @@ const RULES: &[Rule] = &[
     get("/api/v1/notifications", BASIC),
     rest("POST", "/api/v1/notifications/read-all", BASIC, EMPTY),
     rest("POST", "/api/v1/notifications/{id}/read", BASIC, EMPTY),
+    // --- routes/rfcs.rs (reading others' RFCs answers 404; the bodies fail validation)
+    get("/api/v1/rfc-templates", BASIC),
+    get("/api/v1/rfcs", BASIC),
+    rest(
+        "POST",
+        "/api/v1/rfcs",
+        GENERATE,
+        Body::Json(
+            r#"{"task_type":"new_feature","template":"feature","title":"","description":"","language":"en"}"#,
+        ),
+    ),
+    get("/api/v1/rfcs/{id}", BASIC),
+    rest("PUT", "/api/v1/rfcs/{id}/questions/{question_id}", GENERATE, EMPTY),
+    get("/api/v1/rfcs/{id}/quality", BASIC),
+    rest("POST", "/api/v1/rfcs/{id}/ground", GENERATE, EMPTY),
+    rest(
+        "POST",
+        "/api/v1/rfcs/{id}/sources",
+        GENERATE,
+        Body::Json(r#"{"document_id":1,"chunk_id":1}"#),
+    ),
+    get("/api/v1/rfcs/{id}/sources/search", GENERATE),
+    rest(
+        "PUT",
+        "/api/v1/rfcs/{id}/sources/{source_id}",
+        GENERATE,
+        Body::Json(r#"{"removed":true}"#),
+    ),
+    rest("POST", "/api/v1/rfcs/{id}/draft", GENERATE, EMPTY),
+    rest("POST", "/api/v1/rfcs/{id}/sections", GENERATE, Body::Json(r#"{"heading":""}"#)),
+    rest("PUT", "/api/v1/rfcs/{id}/sections/{section_id}", GENERATE, Body::Json(r#"{"body":""}"#)),
+    rest("DELETE", "/api/v1/rfcs/{id}/sections/{section_id}", GENERATE, Body::None),
+    rest(
+        "POST",
+        "/api/v1/rfcs/{id}/sections/{section_id}/move",
+        GENERATE,
+        Body::Json(r#"{"position":0}"#),
+    ),
+    rest(
+        "POST",
+        "/api/v1/rfcs/{id}/sections/{section_id}/proposal",
+        GENERATE,
+        Body::Json(r#"{"accept":false}"#),
+    ),
     // --- routes/knowledge.rs (connector kinds and `everyone` visibility also need admin, checked
     // by the service after the route's `search`)
     get("/api/v1/search", SEARCH),

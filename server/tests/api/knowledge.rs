@@ -31,7 +31,7 @@ const NOTES_MD: &str = "# Lab notes\n\n## Calibration\n\nThe zebrafish protocol 
 // Helpers
 
 /// Polls `check` every 100 ms until it returns `Some`, failing the test after `limit`.
-async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -95,7 +95,7 @@ fn source_form(name: &str, visibility: &str, members: &[&str]) -> Value {
             "visibility": visibility, "members": members, "schedule": null, "enabled": true })
 }
 
-async fn create_files_source(app: &TestApp, token: &str, name: &str) -> i64 {
+pub(crate) async fn create_files_source(app: &TestApp, token: &str, name: &str) -> i64 {
     let res = app.post_bearer("/api/v1/sources", token, &source_form(name, "owner", &[])).await;
     let body = expect_status(res, StatusCode::CREATED).await;
     assert_eq!(
@@ -112,7 +112,7 @@ async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
 
 /// Waits (≤ `limit`) until the source has `runs` runs, none running, and `documents` documents;
 /// fails at once on a failed run. Returns the runs, newest first.
-async fn wait_for_runs(
+pub(crate) async fn wait_for_runs(
     app: &TestApp,
     token: &str,
     source_id: i64,

@@ -25,6 +25,7 @@ mod notifications;
 mod ops;
 mod ratelimit;
 mod redis_outage;
+mod rfcs;
 mod security;
 mod shutdown;
 mod smtp_sink;
@@ -39,6 +40,10 @@ on_both_backends!(
         me_returns_caller_for_bearer_token,
         refresh_rotates_and_reuse_revokes_whole_family,
         logout_revokes_the_session,
+    ],
+    rfcs: [
+        the_wizard_starts_an_rfc_with_the_templates_questions,
+        a_draft_without_a_model_cites_only_its_sources_and_sections_are_edited,
     ],
     knowledge: [
         uploaded_files_are_synced_found_with_highlights_and_downloaded,

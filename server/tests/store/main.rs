@@ -1,5 +1,5 @@
 //! Contract suite for the store. Every test in `contract.rs` (accounts), `jobs.rs` (the job
-//! queue), `llm.rs` (the gateway), `notifications.rs` and `knowledge.rs` runs twice, on a fresh
+//! queue), `llm.rs` (the gateway), `notifications.rs`, `knowledge.rs` and `rfcs.rs` runs twice, on a fresh
 //! SQLite file and on a fresh PostgreSQL database, as `sqlite::<module>::<name>` and
 //! `postgres::<module>::<name>` (`on_both_backends!`). PostgreSQL tests fail (they are not
 //! skipped) when the server is down.
@@ -15,6 +15,7 @@ mod jobs;
 mod knowledge;
 mod llm;
 mod notifications;
+mod rfcs;
 
 on_both_backends!(
     contract: [
@@ -79,6 +80,13 @@ on_both_backends!(
         queue_stats_count_by_kind_and_state,
         concurrent_claims_never_share_a_job,
         claim_cron_firing_wins_once_per_fire_time,
+    ],
+    rfcs: [
+        rfcs_are_numbered_per_year_and_read_back,
+        concurrent_rfc_creation_never_shares_a_number,
+        sections_keep_their_ids_through_insert_move_edit_and_delete,
+        questions_keep_rounds_and_typed_answers,
+        source_labels_are_given_once_and_never_reused,
     ],
     knowledge: [
         sources_are_created_updated_and_deleted_with_members_and_audit,

@@ -79,6 +79,26 @@ pub async fn search(
     Ok(resp)
 }
 
+/// Hybrid retrieval for text grounded on the team's knowledge (the RFC studio): the user's
+/// visibility narrowed to `wanted` (empty: every source they may see), nothing recorded in their
+/// search history, not cached (the caller keeps what it found).
+#[tracing::instrument(skip_all, fields(user.id = user.user_id))]
+pub async fn retrieve(
+    state: &AppState,
+    user: &Principal,
+    q: &str,
+    wanted: &[i64],
+    limit: i64,
+) -> Result<Vec<SearchHit>, AppError> {
+    let allowed = allowed_sources(state, user, wanted).await?;
+    if allowed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q: String = q.chars().take(MAX_QUERY_CHARS).collect();
+    let req = normalise(SearchRequest { q, limit: Some(limit), ..SearchRequest::default() })?;
+    Ok(run(state, &allowed, &req).await?.hits)
+}
+
 /// Documents like one the user can see: its meaning (mean of its chunk vectors) and its title's
 /// words, fused; the document itself is left out.
 #[tracing::instrument(skip_all, fields(user.id = user.user_id, document.id = document_id))]
