@@ -53,13 +53,17 @@ e2e: browser
 
 ## size: what the browser downloads (brotli) against budgets; prints the sizes of the base, of
 ## every route (its module plus the shared chunks it loads) and of the heaviest first page, and
-## fails when a budget is crossed. Both are ratchets at today's sizes (first page 450 KiB on
-## /dashboard, admin_llm 319 KiB). Words are looked up once per page instead of through a
-## reactive closure each, and plurals use two written-out CLDR rules instead of ICU's data
+## fails when a budget is crossed. Both are ratchets at today's sizes (first page 462.4 KiB on
+## /dashboard, admin_llm 329.2 KiB). The RFC studio added 11.3 and 9.8 KiB to them though
+## neither page uses it: its words and wire types sit in the base (WASM data is never split:
+## base 325.3 -> 332.5) and the splitter makes a chunk per set of routes sharing a function, so
+## one more route means more, smaller chunks for every page (admin_llm 190 -> 225 chunks). As
+## three routes it cost 19.3 and 20.1; the three RFC pages are one lazy route for that reason.
+## Words are looked up once per page instead of through a reactive closure each, and plurals use two written-out CLDR rules instead of ICU's data
 ## (base 339 -> 325 KiB, first page 478 -> 450). Both languages' words are in the base (~8.4 KiB
 ## brotli, 5.0 of them Russian); the goals are 150 KiB and 60 KiB.
-FIRST_ROUTE_KB ?= 455
-ROUTE_KB ?= 325
+FIRST_ROUTE_KB ?= 464
+ROUTE_KB ?= 331
 size:
 	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) ROUTE_KB=$(ROUTE_KB) python3 tools/size-check.py target/site/pkg
 
@@ -92,6 +96,8 @@ relevance: e5-model
 ## bench: load generators (not part of `make test`; PostgreSQL must be running)
 bench: build
 	cargo run -p bench --release --bin jobs_bench
+	cargo run -p bench --release --bin rfc_bench
+	cargo run -p bench --release --bin rfc_draft_bench -- --server-bin "$(abspath $(BIN))"
 	cargo run -p bench --release --bin llm_bench -- --backend sqlite
 	cargo run -p bench --release --bin llm_bench -- --backend postgres
 	ulimit -n 65536 2>/dev/null || true; cargo run -p bench --release --bin ws_bench -- --server-bin "$(abspath $(BIN))"

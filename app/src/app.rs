@@ -14,7 +14,8 @@ use crate::routes::{
     jobs::JobsRoute,
     not_found::NotFound,
     notifications::NotificationsRoute,
-    placeholder::{CodeDocsRoute, RfcsRoute},
+    placeholder::CodeDocsRoute,
+    rfcs::RfcsRoute,
     search::SearchRoute,
     settings::SettingsRoute,
     sources::SourcesRoute,
@@ -124,6 +125,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} />
                     <Route path=path!("/sources") view={Lazy::<SourcesRoute>::new()} />
                     <Route path=path!("/rfcs") view={Lazy::<RfcsRoute>::new()} />
+                    <Route path=path!("/rfcs/new") view={Lazy::<RfcsRoute>::new()} />
+                    <Route path=path!("/rfcs/:id") view={Lazy::<RfcsRoute>::new()} />
                     <Route path=path!("/code-docs") view={Lazy::<CodeDocsRoute>::new()} />
                     <Route path=path!("/usage") view={Lazy::<UsageRoute>::new()} />
                     <Route path=path!("/jobs") view={Lazy::<JobsRoute>::new()} />

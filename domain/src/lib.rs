@@ -22,6 +22,8 @@ pub mod knowledge;
 pub mod llm;
 /// Outgoing e-mail over SMTP (lettre, rustls); sent from the `email.send` job.
 pub mod mail;
+/// Markdown rendered and sanitized (pulldown-cmark + ammonia), the one way Markdown reaches a page.
+pub mod markdown;
 /// The one guard for URLs the server calls on someone's say-so (SSRF).
 pub mod outbound;
 /// Fixed-window rate limits, in-process or shared through Redis.

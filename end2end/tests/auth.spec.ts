@@ -17,11 +17,11 @@ test('register, keep the session over a reload, sign out, and come back through 
   // The dashboard tells the truth: areas that work carry no "Not built yet" badge.
   const tile = (name: string) =>
     page.locator('a.tile', { has: page.getByRole('heading', { name, exact: true }) });
-  for (const built of ['Search', 'Sources', 'Usage & Budget', 'Jobs']) {
+  for (const built of ['Search', 'Sources', 'Usage & Budget', 'Jobs', 'RFCs']) {
     await expect(tile(built)).toBeVisible();
     await expect(tile(built)).not.toContainText('Not built yet');
   }
-  await expect(tile('RFCs')).toContainText('Not built yet');
+  await expect(tile('Code Docs')).toContainText('Not built yet');
   // Live updates connect over the same-origin WebSocket (session cookie, CSP connect-src 'self').
   await expect(page.locator('#live-status')).toHaveAttribute('data-connected', 'true');
 

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { hydrated, roomToSpend, signIn } from './helpers';
 
 const adminEmail = 'admin@e2e.example.com';
 const adminPassword = 'e2e admin password';
@@ -7,14 +7,7 @@ const adminPassword = 'e2e admin password';
 test('an admin streams a prompt with its cost, switches the routing strategy and sees the spend', async ({ page }) => {
   await signIn(page, adminEmail, adminPassword);
   // Room for a few calls whatever else ran today (the default budget holds one).
-  await page.goto('/admin');
-  await hydrated(page);
-  await page.getByLabel('User e-mail').fill(adminEmail);
-  await page.getByLabel('Limit (USD)').fill('5');
-  await page.getByLabel('Period').selectOption('daily');
-  await page.getByLabel('Reason').fill('gateway e2e');
-  await page.getByRole('button', { name: 'Save budget' }).click();
-  await expect(page.locator('#budget-saved')).toContainText('daily budget $5.00');
+  await roomToSpend(page, adminEmail, 'gateway e2e');
 
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'AI gateway' }).click();
   await expect(page.locator('#llm-console')).toBeVisible();

@@ -31,3 +31,15 @@ export async function register(page: Page, name: string, email: string, password
   await expect(page.getByRole('heading', { name: `Welcome, ${name}` })).toBeVisible();
   await hydrated(page);
 }
+
+/** As an admin on /admin: gives `email` a daily budget of $5 (the e2e default holds one call). */
+export async function roomToSpend(page: Page, email: string, reason: string) {
+  await page.goto('/admin');
+  await hydrated(page);
+  await page.getByLabel('User e-mail').fill(email);
+  await page.getByLabel('Limit (USD)').fill('5');
+  await page.getByLabel('Period').selectOption('daily');
+  await page.getByLabel('Reason').fill(reason);
+  await page.getByRole('button', { name: 'Save budget' }).click();
+  await expect(page.locator('#budget-saved')).toContainText('daily budget $5.00');
+}

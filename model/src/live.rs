@@ -1,6 +1,6 @@
 //! Live events as the browser receives them over `/ws`.
 
-use crate::{BudgetScope, JobEvent, Notification, SyncProgress};
+use crate::{BudgetScope, JobEvent, Notification, RfcDraftEvent, SyncProgress};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,8 @@ pub enum LiveTopic {
     Sync,
     /// The user's notifications changed ([`NotificationChange`]).
     Notification,
+    /// One of the user's RFC drafts is being written ([`RfcDraftEvent`]).
+    Rfc,
 }
 
 impl LiveTopic {
@@ -27,6 +29,7 @@ impl LiveTopic {
             LiveTopic::Budget => "budget",
             LiveTopic::Sync => "sync",
             LiveTopic::Notification => "notification",
+            LiveTopic::Rfc => "rfc",
         }
     }
 }
@@ -43,6 +46,8 @@ pub enum LivePayload {
     Sync(SyncProgress),
     /// See [`LiveTopic::Notification`].
     Notification(NotificationChange),
+    /// See [`LiveTopic::Rfc`].
+    Rfc(RfcDraftEvent),
 }
 
 impl LivePayload {
@@ -53,6 +58,7 @@ impl LivePayload {
             LivePayload::Budget(_) => LiveTopic::Budget,
             LivePayload::Sync(_) => LiveTopic::Sync,
             LivePayload::Notification(_) => LiveTopic::Notification,
+            LivePayload::Rfc(_) => LiveTopic::Rfc,
         }
     }
 

@@ -390,6 +390,17 @@ pub struct Rfc {
     pub sources: Vec<RfcSource>,
     /// Money spent on model calls for it, nano-dollars.
     pub cost_nanos: i64,
+    /// The latest `rfc.draft` job (writing the draft or regenerating a section).
+    #[serde(default)]
+    pub draft_job_id: Option<i64>,
+    /// What a draft would still lack (the readiness check); empty when it is ready. The author
+    /// may draft anyway.
+    #[serde(default)]
+    pub readiness: Vec<String>,
+    /// Something the author should know about the last step (the model's questions could not
+    /// be used, so the template's were asked); only in the answer to that step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// What the completeness check found wrong with one section.
@@ -544,4 +555,31 @@ pub struct SourceRemovedInput {
 pub struct ProposalDecision {
     /// Take it (true) or drop it (false).
     pub accept: bool,
+}
+
+/// A section to write again, with what to change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateInput {
+    /// What to change ("shorter", "add a rollback plan"); 1 to 500 characters.
+    pub instruction: String,
+}
+
+/// A draft being written (topic `rfc`): sent as each section grows and when it ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RfcDraftEvent {
+    /// The RFC.
+    pub rfc_id: i64,
+    /// The section being written.
+    pub section_id: i64,
+    /// Its place among the sections being written, from 1.
+    pub index: i32,
+    /// How many are being written.
+    pub total: i32,
+    /// Its text so far (complete, with checked citations, once `state` is done).
+    pub text: String,
+    /// Writing, done or failed.
+    pub state: SectionState,
+    /// What the RFC's model calls have cost so far, nano-dollars.
+    pub cost_nanos: i64,
 }

@@ -16,6 +16,8 @@ pub mod jobs;
 pub mod llm_admin;
 /// The caller's notifications.
 pub mod notifications;
+/// The RFC studio.
+pub mod rfcs;
 /// Knowledge search, history, analytics.
 pub mod search;
 /// Knowledge sources: settings, syncs, files.

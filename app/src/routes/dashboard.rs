@@ -291,7 +291,7 @@ fn Areas() -> impl IntoView {
         ),
         ("/usage", |l| td_string!(l, nav.usage), |l| td_string!(l, dashboard.area_usage), true),
         ("/jobs", |l| td_string!(l, nav.jobs), |l| td_string!(l, dashboard.area_jobs), true),
-        ("/rfcs", |l| td_string!(l, nav.rfcs), |l| td_string!(l, dashboard.area_rfcs), false),
+        ("/rfcs", |l| td_string!(l, nav.rfcs), |l| td_string!(l, dashboard.area_rfcs), true),
         (
             "/code-docs",
             |l| td_string!(l, nav.code_docs),

@@ -23,6 +23,8 @@ pub mod not_found;
 pub mod notifications;
 /// Areas that are not built yet.
 pub mod placeholder;
+/// `/rfcs`, `/rfcs/new`, `/rfcs/:id`: the RFC studio.
+pub mod rfcs;
 /// `/search`: knowledge search.
 pub mod search;
 /// `/settings`: profile, theme, API tokens.

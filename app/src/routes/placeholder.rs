@@ -20,19 +20,6 @@ fn coming(title: fn(Locale) -> &'static str, what: fn(Locale) -> &'static str) -
     .into_any()
 }
 
-/// `/rfcs`.
-pub struct RfcsRoute;
-
-#[lazy_route]
-impl LazyRoute for RfcsRoute {
-    fn data() -> Self {
-        RfcsRoute
-    }
-    fn view(_this: Self) -> AnyView {
-        coming(|l| td_string!(l, nav.rfcs), |l| td_string!(l, placeholder.rfcs))
-    }
-}
-
 /// `/code-docs`.
 pub struct CodeDocsRoute;
 

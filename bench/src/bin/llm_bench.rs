@@ -226,6 +226,7 @@ async fn run(args: &Args, url: &str) -> anyhow::Result<()> {
                     user_id: ids[i % ids.len()],
                     feature: "bench".into(),
                     request_id: None,
+                    rfc_id: None,
                 };
                 let stream = g
                     .chat_stream(&caller, request().messages, 64)

@@ -4,7 +4,10 @@
 
 pub mod citations;
 pub mod quality;
+pub mod questions;
 pub mod templates;
+pub mod text;
+pub mod writing;
 
 #[cfg(test)]
 mod quality_eval;

@@ -82,7 +82,7 @@ pub fn check(input: &ChatInput) -> Result<(), AppError> {
 }
 
 fn caller(user: &Principal, input: &ChatInput, request_id: Option<String>) -> Caller {
-    Caller { user_id: user.user_id, feature: input.feature.clone(), request_id }
+    Caller { user_id: user.user_id, feature: input.feature.clone(), request_id, rfc_id: None }
 }
 
 /// A whole answer and its receipt (scope `generate`).

@@ -4,7 +4,7 @@
 use crate::jobs::kinds::{builtin, builtin_schedules, register_email};
 use crate::jobs::{CronSchedule, JobRegistry, KindConfig};
 use crate::mail::Mailer;
-use crate::service::{embedding, sources, sync};
+use crate::service::{embedding, rfcs, sources, sync};
 use crate::state::AppState;
 
 /// The registry: the built-in kinds (retention purges, the demo), the knowledge sync and its
@@ -13,6 +13,7 @@ pub fn registry(state: &AppState, mailer: Option<Mailer>) -> JobRegistry {
     let mut registry = builtin(state.store.clone());
     sync::register(&mut registry, state.clone());
     embedding::register(&mut registry, state.clone());
+    rfcs::register(&mut registry, state.clone());
     let tick_state = state.clone();
     registry.register(
         sources::SCHEDULE_TICK,

@@ -310,8 +310,12 @@ pub async fn try_prompt(
             crate::tr!("the prompt must have 1 to 20000 characters"),
         ));
     }
-    let caller =
-        crate::llm::Caller { user_id: user.user_id, feature: "console".into(), request_id };
+    let caller = crate::llm::Caller {
+        user_id: user.user_id,
+        feature: "console".into(),
+        request_id,
+        rfc_id: None,
+    };
     let messages = vec![crate::llm::Message::new(crate::llm::Role::User, prompt)];
     let (answer, receipt) = state.llm.chat(&caller, messages, CONSOLE_MAX_TOKENS).await?;
     let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);

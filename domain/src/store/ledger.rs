@@ -44,19 +44,22 @@ pub struct NewLlmCall {
     /// Some token count was our estimate, not the provider's report.
     #[sqlx(try_from = "Flag")]
     pub usage_estimated: bool,
+    /// The RFC it was made for, if any (an RFC's cost is the sum of its rows).
+    pub rfc_id: Option<i64>,
 }
 
 pub(crate) const INSERT_CALL_SQL: &str = "INSERT INTO llm_calls (at, user_id, feature, provider, \
      model, input_tokens, output_tokens, cached_input_tokens, cost_nanos, latency_ms, outcome, \
-     streamed, price_known, error, request_id, usage_estimated) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id";
+     streamed, price_known, error, request_id, usage_estimated, rfc_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id";
 
 pub(crate) const UPDATE_CALL_SQL: &str = "UPDATE llm_calls SET at = $1, user_id = $2, \
      feature = $3, provider = $4, model = $5, input_tokens = $6, output_tokens = $7, \
      cached_input_tokens = $8, cost_nanos = $9, latency_ms = $10, outcome = $11, streamed = $12, \
-     price_known = $13, error = $14, request_id = $15, usage_estimated = $16 WHERE id = $17";
+     price_known = $13, error = $14, request_id = $15, usage_estimated = $16, rfc_id = $17 \
+     WHERE id = $18";
 
-/// The arguments `$1`…`$16` of `INSERT_CALL_SQL`, and with `id` also `$17` of
+/// The arguments `$1`…`$17` of `INSERT_CALL_SQL`, and with `id` also `$18` of
 /// `UPDATE_CALL_SQL`.
 pub(crate) fn call_args(
     call: &NewLlmCall,
@@ -79,6 +82,7 @@ pub(crate) fn call_args(
     add(&mut args, call.error.as_deref())?;
     add(&mut args, call.request_id.as_deref())?;
     add(&mut args, call.usage_estimated)?;
+    add(&mut args, call.rfc_id)?;
     if let Some(id) = id {
         add(&mut args, id)?;
     }
@@ -121,7 +125,7 @@ pub(crate) struct LlmCallRow {
 pub(crate) const CALL_COLUMNS: &str = "id, at, user_id, feature, provider, model, input_tokens, \
     output_tokens, cached_input_tokens, cost_nanos, latency_ms, outcome, \
     CAST(streamed AS INTEGER) AS streamed, CAST(price_known AS INTEGER) AS price_known, error, request_id, \
-    CAST(usage_estimated AS INTEGER) AS usage_estimated";
+    CAST(usage_estimated AS INTEGER) AS usage_estimated, rfc_id";
 
 impl From<LlmCallRow> for LlmCall {
     fn from(LlmCallRow { id, call }: LlmCallRow) -> Self {

@@ -42,6 +42,8 @@ pub struct NewReservation {
     pub price_known: bool,
     /// The HTTP request that made it.
     pub request_id: Option<String>,
+    /// The RFC it is made for, if any (its ledger row carries it, even when orphaned).
+    pub rfc_id: Option<i64>,
 }
 
 /// An open reservation as stored: the hold as it was admitted, with its id, amount and budgets.
@@ -100,10 +102,10 @@ pub(crate) const SETTLE_SQL: &str = "INSERT INTO budget_usage (scope, period_sta
 /// Records an admitted call's hold (arguments from `hold_args`).
 pub(crate) const INSERT_HOLD_SQL: &str = "INSERT INTO llm_reservations (owner, expires_at, \
      amount_nanos, budgets, at, user_id, feature, provider, model, prompt_tokens, input_per_mtok, \
-     streamed, price_known, request_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
+     streamed, price_known, request_id, rfc_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
 
-/// The arguments `$1`…`$14` of `INSERT_HOLD_SQL`: a `NewReservation`, its amount and its
+/// The arguments `$1`…`$15` of `INSERT_HOLD_SQL`: a `NewReservation`, its amount and its
 /// budgets' JSON.
 pub(crate) fn hold_args(
     hold: &NewReservation,
@@ -125,6 +127,7 @@ pub(crate) fn hold_args(
     add(&mut args, hold.streamed)?;
     add(&mut args, hold.price_known)?;
     add(&mut args, hold.request_id.as_deref())?;
+    add(&mut args, hold.rfc_id)?;
     Ok(args)
 }
 
@@ -317,7 +320,7 @@ impl ReservationStore for SqlStore {
             "SELECT id, owner, expires_at, amount_nanos, budgets, at, user_id, feature, \
                      provider, model, prompt_tokens, input_per_mtok, \
                      CAST(streamed AS INTEGER) AS streamed, \
-                     CAST(price_known AS INTEGER) AS price_known, request_id FROM llm_reservations \
+                     CAST(price_known AS INTEGER) AS price_known, request_id, rfc_id FROM llm_reservations \
                      WHERE reaped_call_id IS NULL AND expires_at < $1 ORDER BY expires_at LIMIT $2",
         )
         .bind(to_ms(now))

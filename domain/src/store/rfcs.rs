@@ -50,6 +50,8 @@ pub struct RfcRecord {
     pub source_ids: Option<Vec<i64>>,
     /// Question rounds asked so far.
     pub question_rounds: i32,
+    /// The latest `rfc.draft` job started for it.
+    pub draft_job_id: Option<i64>,
 }
 
 /// Changes to an RFC's own fields; None leaves a field as it is.
@@ -65,6 +67,8 @@ pub struct RfcPatch {
     pub source_ids: Option<Option<Vec<i64>>>,
     /// New count of question rounds.
     pub question_rounds: Option<i32>,
+    /// The latest draft job (Some(None) clears it).
+    pub draft_job_id: Option<Option<i64>>,
 }
 
 /// A section to insert.
@@ -165,6 +169,17 @@ pub trait RfcStore: Send + Sync {
 
     /// An RFC's sections in order.
     async fn list_sections(&self, rfc_id: i64) -> StoreResult<Vec<RfcSection>>;
+    /// One of an RFC's sections.
+    async fn get_section(&self, rfc_id: i64, id: i64) -> StoreResult<RfcSection>;
+    /// Writes a first draft's sections in order and sets the RFC's status, in one transaction;
+    /// Conflict (`rfc_sections`) if the RFC has sections already, so two drafts never mix.
+    async fn create_draft(
+        &self,
+        rfc_id: i64,
+        sections: &[NewSection],
+        status: RfcStatus,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<RfcSection>>;
     /// Inserts a section at `position` (None: at the end), moving the later ones down.
     async fn insert_section(
         &self,
@@ -200,6 +215,14 @@ pub trait RfcStore: Send + Sync {
     /// Deletes a section, closing the gap it leaves.
     async fn delete_section(&self, rfc_id: i64, id: i64, at: DateTime<Utc>) -> StoreResult<()>;
 
+    /// Claims question round `round` (the RFC has asked `round - 1`): false if another
+    /// request claimed it first.
+    async fn claim_question_round(
+        &self,
+        rfc_id: i64,
+        round: i32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Adds a round of questions (in order) and counts the round on the RFC.
     async fn add_questions(
         &self,
@@ -210,6 +233,8 @@ pub trait RfcStore: Send + Sync {
     ) -> StoreResult<Vec<RfcQuestion>>;
     /// An RFC's questions in the order asked.
     async fn list_questions(&self, rfc_id: i64) -> StoreResult<Vec<RfcQuestion>>;
+    /// One of an RFC's questions.
+    async fn get_question(&self, rfc_id: i64, id: i64) -> StoreResult<RfcQuestion>;
     /// Records an answer (None with `skipped`: skipped; None without: cleared).
     async fn answer_question(
         &self,
@@ -238,11 +263,14 @@ pub trait RfcStore: Send + Sync {
         removed: bool,
         at: DateTime<Utc>,
     ) -> StoreResult<RfcSource>;
+
+    /// What the model calls made for an RFC cost, nano-dollars (its ledger rows' sum).
+    async fn rfc_cost_nanos(&self, rfc_id: i64) -> StoreResult<i64>;
 }
 
 const RFC_SELECT: &str = "SELECT r.id, r.year, r.seq, r.title, r.task_type, r.template, \
      r.language, r.status, r.description, r.owner_id, u.email AS owner_email, r.tags, \
-     r.source_ids, r.question_rounds, r.created_at, r.updated_at \
+     r.source_ids, r.question_rounds, r.draft_job_id, r.created_at, r.updated_at \
      FROM rfcs r JOIN users u ON u.id = r.owner_id";
 
 #[derive(sqlx::FromRow)]
@@ -261,6 +289,7 @@ struct RfcRow {
     tags: String,
     source_ids: Option<String>,
     question_rounds: i32,
+    draft_job_id: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -306,6 +335,7 @@ impl TryFrom<RfcRow> for RfcRecord {
             owner_id: r.owner_id,
             source_ids: r.source_ids.as_deref().map(|s| json("source ids", s)).transpose()?,
             question_rounds: r.question_rounds,
+            draft_job_id: r.draft_job_id,
         })
     }
 }
@@ -464,6 +494,31 @@ where
     rows(found)
 }
 
+/// Inserts one section row at `pos` (the caller renumbers the rest); its id.
+async fn insert_section_row(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rfc_id: i64,
+    pos: usize,
+    section: &NewSection,
+    at: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO rfc_sections (rfc_id, template_key, heading, body, position, \
+         provenance, state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(rfc_id)
+    .bind(section.template_key.as_deref())
+    .bind(&section.heading)
+    .bind(&section.body)
+    .bind(i32::try_from(pos).unwrap_or(i32::MAX))
+    .bind(section.provenance.as_str())
+    .bind(section.state.as_str())
+    .bind(to_ms(at))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
 /// Writes positions 0..n in the given order.
 async fn renumber(tx: &mut sqlx::Transaction<'static, sqlx::Any>, ids: &[i64]) -> StoreResult<()> {
     for (pos, id) in ids.iter().enumerate() {
@@ -583,15 +638,17 @@ impl RfcStore for SqlStore {
         let tags = patch.tags.as_ref().unwrap_or(&current.summary.tags);
         let source_ids = patch.source_ids.as_ref().unwrap_or(&current.source_ids);
         let rounds = patch.question_rounds.unwrap_or(current.question_rounds);
+        let job = patch.draft_job_id.unwrap_or(current.draft_job_id);
         sqlx::query(
             "UPDATE rfcs SET title = $1, status = $2, tags = $3, source_ids = $4, \
-             question_rounds = $5, updated_at = $6 WHERE id = $7",
+             question_rounds = $5, draft_job_id = $6, updated_at = $7 WHERE id = $8",
         )
         .bind(title)
         .bind(status.as_str())
         .bind(to_json(tags)?)
         .bind(source_ids.as_ref().map(to_json).transpose()?)
         .bind(rounds)
+        .bind(job)
         .bind(to_ms(at))
         .bind(id)
         .execute(&mut *tx)
@@ -614,6 +671,36 @@ impl RfcStore for SqlStore {
         sections_in(&self.pool, rfc_id).await
     }
 
+    async fn get_section(&self, rfc_id: i64, id: i64) -> StoreResult<RfcSection> {
+        self.load_section(&self.pool, rfc_id, id).await
+    }
+
+    async fn create_draft(
+        &self,
+        rfc_id: i64,
+        sections: &[NewSection],
+        status: RfcStatus,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<RfcSection>> {
+        let mut tx = self.begin_write().await?;
+        // The RFC's row first: every section write locks it before its sections.
+        touch(&mut *tx, rfc_id, at).await?;
+        if !sections_in(&mut *tx, rfc_id).await?.is_empty() {
+            return Err(StoreError::Conflict { constraint: "rfc_sections".into() });
+        }
+        for (pos, section) in sections.iter().enumerate() {
+            insert_section_row(&mut tx, rfc_id, pos, section, at).await?;
+        }
+        sqlx::query("UPDATE rfcs SET status = $1 WHERE id = $2")
+            .bind(status.as_str())
+            .bind(rfc_id)
+            .execute(&mut *tx)
+            .await?;
+        let written = sections_in(&mut *tx, rfc_id).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
     async fn insert_section(
         &self,
         rfc_id: i64,
@@ -625,20 +712,7 @@ impl RfcStore for SqlStore {
         touch(&mut *tx, rfc_id, at).await?;
         let existing = sections_in(&mut *tx, rfc_id).await?;
         let pos = position.map_or(existing.len(), |p| (p.max(0) as usize).min(existing.len()));
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO rfc_sections (rfc_id, template_key, heading, body, position, \
-             provenance, state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(rfc_id)
-        .bind(section.template_key.as_deref())
-        .bind(&section.heading)
-        .bind(&section.body)
-        .bind(pos as i32)
-        .bind(section.provenance.as_str())
-        .bind(section.state.as_str())
-        .bind(to_ms(at))
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = insert_section_row(&mut tx, rfc_id, pos, section, at).await?;
         let mut order: Vec<i64> = existing.iter().map(|s| s.id).collect();
         order.insert(pos, id);
         renumber(&mut tx, &order).await?;
@@ -655,6 +729,8 @@ impl RfcStore for SqlStore {
         at: DateTime<Utc>,
     ) -> StoreResult<RfcSection> {
         let mut tx = self.begin_write().await?;
+        // The RFC's row first, as every section write does (no lock-order deadlocks).
+        touch(&mut *tx, rfc_id, at).await?;
         let current = self.load_section(&mut *tx, rfc_id, id).await?;
         sqlx::query(
             "UPDATE rfc_sections SET heading = $1, body = $2, provenance = $3, state = $4, \
@@ -670,7 +746,6 @@ impl RfcStore for SqlStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        touch(&mut *tx, rfc_id, at).await?;
         let updated = self.load_section(&mut *tx, rfc_id, id).await?;
         tx.commit().await?;
         Ok(updated)
@@ -684,6 +759,7 @@ impl RfcStore for SqlStore {
         at: DateTime<Utc>,
     ) -> StoreResult<RfcSection> {
         let mut tx = self.begin_write().await?;
+        touch(&mut *tx, rfc_id, at).await?;
         let done = sqlx::query(
             "UPDATE rfc_sections SET proposed_body = $1, proposed_instruction = $2, \
              updated_at = $3 WHERE id = $4 AND rfc_id = $5",
@@ -698,7 +774,6 @@ impl RfcStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        touch(&mut *tx, rfc_id, at).await?;
         let updated = self.load_section(&mut *tx, rfc_id, id).await?;
         tx.commit().await?;
         Ok(updated)
@@ -712,6 +787,7 @@ impl RfcStore for SqlStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<RfcSection>> {
         let mut tx = self.begin_write().await?;
+        touch(&mut *tx, rfc_id, at).await?;
         let mut order: Vec<i64> =
             sections_in(&mut *tx, rfc_id).await?.iter().map(|s| s.id).collect();
         let from = order.iter().position(|&s| s == id).ok_or(StoreError::NotFound)?;
@@ -719,7 +795,6 @@ impl RfcStore for SqlStore {
         let to = (position.max(0) as usize).min(order.len());
         order.insert(to, id);
         renumber(&mut tx, &order).await?;
-        touch(&mut *tx, rfc_id, at).await?;
         let now = sections_in(&mut *tx, rfc_id).await?;
         tx.commit().await?;
         Ok(now)
@@ -727,6 +802,7 @@ impl RfcStore for SqlStore {
 
     async fn delete_section(&self, rfc_id: i64, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
+        touch(&mut *tx, rfc_id, at).await?;
         let done = sqlx::query("DELETE FROM rfc_sections WHERE id = $1 AND rfc_id = $2")
             .bind(id)
             .bind(rfc_id)
@@ -737,7 +813,6 @@ impl RfcStore for SqlStore {
         }
         let order: Vec<i64> = sections_in(&mut *tx, rfc_id).await?.iter().map(|s| s.id).collect();
         renumber(&mut tx, &order).await?;
-        touch(&mut *tx, rfc_id, at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -788,6 +863,36 @@ impl RfcStore for SqlStore {
         tx.commit().await?;
         let all: Vec<RfcQuestion> = rows(found)?;
         Ok(all.into_iter().filter(|q| ids.contains(&q.id)).collect())
+    }
+
+    async fn claim_question_round(
+        &self,
+        rfc_id: i64,
+        round: i32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE rfcs SET question_rounds = $1, updated_at = $2 \
+             WHERE id = $3 AND question_rounds = $1 - 1",
+        )
+        .bind(round)
+        .bind(to_ms(at))
+        .bind(rfc_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn get_question(&self, rfc_id: i64, id: i64) -> StoreResult<RfcQuestion> {
+        let row: QuestionRow = sqlx::query_as(&format!(
+            "SELECT {QUESTION_COLUMNS} FROM rfc_questions WHERE id = $1 AND rfc_id = $2"
+        ))
+        .bind(id)
+        .bind(rfc_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        row.try_into()
     }
 
     async fn list_questions(&self, rfc_id: i64) -> StoreResult<Vec<RfcQuestion>> {
@@ -915,5 +1020,15 @@ impl RfcStore for SqlStore {
                 .await?;
         tx.commit().await?;
         Ok(row.into())
+    }
+
+    async fn rfc_cost_nanos(&self, rfc_id: i64) -> StoreResult<i64> {
+        let (cost,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) FROM llm_calls WHERE rfc_id = $1",
+        )
+        .bind(rfc_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(cost)
     }
 }

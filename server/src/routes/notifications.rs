@@ -1,7 +1,7 @@
 //! `/api/v1/notifications`: the caller's notifications (newest first, with the unread count)
 //! and read marks, scope `basic`. The same services as the server fns.
 
-use super::rest::ApiQuery;
+use super::rest::{ApiQuery, PageQuery};
 use crate::startup::ServerState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +11,7 @@ use domain::auth::AuthOutcome;
 use domain::service::notifications;
 use model::error::AppError;
 use model::{NotificationPage, Scope};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// The routes, to nest under `/api/v1`.
 pub fn router() -> Router<ServerState> {
@@ -19,19 +19,6 @@ pub fn router() -> Router<ServerState> {
         .route("/notifications", get(list_notifications))
         .route("/notifications/read-all", post(mark_all_read))
         .route("/notifications/{id}/read", post(mark_read))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    #[serde(default = "default_limit")]
-    limit: i64,
-    #[serde(default)]
-    offset: i64,
-}
-
-fn default_limit() -> i64 {
-    20
 }
 
 /// `GET /notifications?limit=&offset=`: the caller's notifications and unread count.

@@ -272,6 +272,18 @@ fn default_limit() -> i64 {
     20
 }
 
+/// `?limit=&offset=` of a list (20 by default), and nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    /// How many.
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    /// From where.
+    #[serde(default)]
+    pub offset: i64,
+}
+
 /// `GET /admin/users?query=&limit=&offset=` (scope `admin`).
 async fn list_users(
     State(s): State<ServerState>,

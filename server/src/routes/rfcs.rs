@@ -2,7 +2,7 @@
 //! needs `basic` (one's own RFCs; admins read all), writing `generate`; the same services as
 //! the pages.
 
-use super::rest::{ApiJson, ApiQuery};
+use super::rest::{ApiJson, ApiQuery, PageQuery};
 use crate::startup::ServerState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,8 +13,8 @@ use domain::service::rfcs;
 use model::error::AppError;
 use model::{
     AddSourceInput, AnswerInput, MoveSectionInput, NewRfcInput, NewSectionInput, ProposalDecision,
-    QualityReport, Rfc, RfcPage, RfcQuestion, RfcSection, RfcSource, RfcTemplate, Scope, SearchHit,
-    SectionEditInput, SourceRemovedInput,
+    QualityReport, RegenerateInput, Rfc, RfcPage, RfcQuestion, RfcSection, RfcSource, RfcTemplate,
+    Scope, SearchHit, SectionEditInput, SourceRemovedInput,
 };
 use serde::Deserialize;
 
@@ -24,6 +24,7 @@ pub fn router() -> Router<ServerState> {
         .route("/rfc-templates", get(list_templates))
         .route("/rfcs", get(list_rfcs).post(create_rfc))
         .route("/rfcs/{id}", get(get_rfc))
+        .route("/rfcs/{id}/questions", post(ask_more))
         .route("/rfcs/{id}/questions/{question_id}", put(answer_question))
         .route("/rfcs/{id}/quality", get(check_quality))
         .route("/rfcs/{id}/ground", post(ground_rfc))
@@ -35,19 +36,7 @@ pub fn router() -> Router<ServerState> {
         .route("/rfcs/{id}/sections/{section_id}", put(edit_section).delete(delete_section))
         .route("/rfcs/{id}/sections/{section_id}/move", post(move_section))
         .route("/rfcs/{id}/sections/{section_id}/proposal", post(settle_proposal))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PageQuery {
-    #[serde(default = "default_limit")]
-    limit: i64,
-    #[serde(default)]
-    offset: i64,
-}
-
-fn default_limit() -> i64 {
-    20
+        .route("/rfcs/{id}/sections/{section_id}/regenerate", post(regenerate_section))
 }
 
 /// `GET /rfc-templates`: the templates the wizard offers, with sections and questions.
@@ -162,14 +151,41 @@ async fn set_source_removed(
     Ok(Json(rfcs::set_source_removed(&s.app, &user, id, source_id, input.removed).await?))
 }
 
-/// `POST /rfcs/{id}/draft`: writes the first draft.
+/// `POST /rfcs/{id}/draft`: writes the draft. With a model, 202: the `rfc.draft` job writes it
+/// (its id is the RFC's `draft_job_id`; sections stream over `/ws`, topic `rfc`), and posting
+/// again after it stopped resumes. Without one, 200 with the draft assembled.
 async fn draft_rfc(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<Rfc>), AppError> {
+    let user = auth.require_scope(Scope::Generate)?;
+    let (accepted, rfc) = rfcs::draft_rfc(&s.app, &user, id).await?;
+    let status = if accepted { StatusCode::ACCEPTED } else { StatusCode::OK };
+    Ok((status, Json(rfc)))
+}
+
+/// `POST /rfcs/{id}/questions`: another round of clarifying questions (at most three).
+async fn ask_more(
     State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
     Path(id): Path<i64>,
 ) -> Result<Json<Rfc>, AppError> {
     let user = auth.require_scope(Scope::Generate)?;
-    Ok(Json(rfcs::draft_rfc(&s.app, &user, id).await?))
+    Ok(Json(rfcs::ask_more(&s.app, &user, id).await?))
+}
+
+/// `POST /rfcs/{id}/sections/{section_id}/regenerate`: `{"instruction": "shorter"}`; 202, the
+/// job writes the section again as a proposal beside the current text.
+async fn regenerate_section(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path((id, section_id)): Path<(i64, i64)>,
+    ApiJson(input): ApiJson<RegenerateInput>,
+) -> Result<(StatusCode, Json<Rfc>), AppError> {
+    let user = auth.require_scope(Scope::Generate)?;
+    let rfc = rfcs::regenerate_section(&s.app, &user, id, section_id, input).await?;
+    Ok((StatusCode::ACCEPTED, Json(rfc)))
 }
 
 /// `POST /rfcs/{id}/sections`: adds a section; 201.

@@ -23,6 +23,8 @@ enum Access {
     User,
     /// A principal holding this scope (`require_scope`).
     Scope(Scope),
+    /// A principal holding both scopes (the route checks one, the service the other).
+    Both(Scope, Scope),
     /// `/api/{*fn_name}`: answers only registered server fns (each checked on its own below);
     /// any other name is a 404 for everyone.
     ServerFnDispatch,
@@ -32,6 +34,8 @@ const BASIC: Access = Access::Scope(Scope::Basic);
 const SEARCH: Access = Access::Scope(Scope::Search);
 const GENERATE: Access = Access::Scope(Scope::Generate);
 const ADMIN: Access = Access::Scope(Scope::Admin);
+/// Writing an RFC from what the knowledge holds: `generate`, and `search` to read it.
+const GENERATE_SEARCH: Access = Access::Both(Scope::Generate, Scope::Search);
 
 /// What a request carries.
 #[derive(Debug, Clone, Copy)]
@@ -215,16 +219,17 @@ const RULES: &[Rule] = &[
         ),
     ),
     get("/api/v1/rfcs/{id}", BASIC),
+    rest("POST", "/api/v1/rfcs/{id}/questions", GENERATE, EMPTY),
     rest("PUT", "/api/v1/rfcs/{id}/questions/{question_id}", GENERATE, EMPTY),
     get("/api/v1/rfcs/{id}/quality", BASIC),
-    rest("POST", "/api/v1/rfcs/{id}/ground", GENERATE, EMPTY),
+    rest("POST", "/api/v1/rfcs/{id}/ground", GENERATE_SEARCH, EMPTY),
     rest(
         "POST",
         "/api/v1/rfcs/{id}/sources",
-        GENERATE,
+        GENERATE_SEARCH,
         Body::Json(r#"{"document_id":1,"chunk_id":1}"#),
     ),
-    get("/api/v1/rfcs/{id}/sources/search", GENERATE),
+    get("/api/v1/rfcs/{id}/sources/search", GENERATE_SEARCH),
     rest(
         "PUT",
         "/api/v1/rfcs/{id}/sources/{source_id}",
@@ -246,6 +251,12 @@ const RULES: &[Rule] = &[
         "/api/v1/rfcs/{id}/sections/{section_id}/proposal",
         GENERATE,
         Body::Json(r#"{"accept":false}"#),
+    ),
+    rest(
+        "POST",
+        "/api/v1/rfcs/{id}/sections/{section_id}/regenerate",
+        GENERATE,
+        Body::Json(r#"{"instruction":"shorter"}"#),
     ),
     // --- routes/knowledge.rs (connector kinds and `everyone` visibility also need admin, checked
     // by the service after the route's `search`)
@@ -330,6 +341,33 @@ const RULES: &[Rule] = &[
     sfn("/api/search_history", SEARCH, r#"{"limit":5}"#),
     sfn("/api/search_analytics", ADMIN, r#"{"days":7}"#),
     sfn("/api/rebuild_search_index", ADMIN, "{}"),
+    // --- app/src/api/rfcs.rs
+    sfn("/api/list_rfcs", BASIC, r#"{"limit":10,"offset":0}"#),
+    sfn("/api/list_rfc_templates", BASIC, "{}"),
+    sfn(
+        "/api/create_rfc",
+        GENERATE,
+        r#"{"input":{"task_type":"new_feature","template":"feature","title":"","description":"","language":"en"}}"#,
+    ),
+    sfn("/api/get_rfc", BASIC, r#"{"id":999999}"#),
+    sfn(
+        "/api/answer_rfc_question",
+        GENERATE,
+        r#"{"id":999999,"question_id":1,"input":{"skip":true}}"#,
+    ),
+    sfn("/api/ask_rfc_questions", GENERATE, r#"{"id":999999}"#),
+    sfn("/api/ground_rfc", GENERATE_SEARCH, r#"{"id":999999}"#),
+    sfn("/api/set_rfc_source_removed", GENERATE, r#"{"id":999999,"source_id":1,"removed":true}"#),
+    sfn("/api/draft_rfc", GENERATE, r#"{"id":999999}"#),
+    sfn("/api/edit_rfc_section", GENERATE, r#"{"id":999999,"section_id":1,"input":{"body":"x"}}"#),
+    sfn(
+        "/api/regenerate_rfc_section",
+        GENERATE,
+        r#"{"id":999999,"section_id":1,"input":{"instruction":"x"}}"#,
+    ),
+    sfn("/api/settle_rfc_proposal", GENERATE, r#"{"id":999999,"section_id":1,"accept":true}"#),
+    sfn("/api/rfc_quality", BASIC, r#"{"id":999999}"#),
+    sfn("/api/render_markdown", BASIC, r#"{"texts":["**x**"]}"#),
     // --- app/src/api/sources.rs
     sfn("/api/list_sources", SEARCH, "{}"),
     sfn("/api/create_source", SEARCH, concat!(r#"{"form":"#, source_form!(), "}")),
@@ -682,6 +720,9 @@ fn expectation(access: Access, p: &Principal) -> Expect {
         Access::Scope(_) if anonymous => Expect::Unauthorized,
         Access::Scope(s) if p.scopes.contains(&s) => Expect::Admitted,
         Access::Scope(_) => Expect::Forbidden,
+        Access::Both(..) if anonymous => Expect::Unauthorized,
+        Access::Both(a, b) if p.scopes.contains(&a) && p.scopes.contains(&b) => Expect::Admitted,
+        Access::Both(..) => Expect::Forbidden,
     }
 }
 

@@ -25,6 +25,7 @@ mod notifications;
 mod ops;
 mod ratelimit;
 mod redis_outage;
+mod rfc_model;
 mod rfcs;
 mod security;
 mod shutdown;

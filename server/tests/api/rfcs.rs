@@ -176,23 +176,32 @@ const COSTS: &str = "# Object store costs\n\n\
 Unfinished uploads are the largest line of the object store bill: 1,200 USD last month, growing \
 ten percent a month as more people upload large files over slow networks.\n";
 
-pub(crate) async fn a_draft_without_a_model_cites_only_its_sources_and_sections_are_edited(
-    app: TestApp,
-) {
-    use crate::knowledge::{create_files_source, eventually, upload, wait_for_runs};
-    use std::time::Duration;
-    let app = &app;
-    let (_admin, member) = app.admin_and_member().await;
-    let other = app.register(&email("other")).await;
-    let token = member.access.as_str();
+/// A files source holding the runbook and the cost note, both synced; its id.
+pub(crate) async fn upload_notes(app: &TestApp, token: &str) -> i64 {
+    use crate::knowledge::{create_files_source, upload, wait_for_runs};
     let source = create_files_source(app, token, "Runbooks").await;
     for (i, (name, text)) in
         [("upload-runbook.md", RUNBOOK), ("storage-costs.md", COSTS)].iter().enumerate()
     {
         let res = upload(app, token, source, name, text.as_bytes()).await;
         expect_status(res, StatusCode::CREATED).await;
-        wait_for_runs(app, token, source, i + 1, i as i64 + 1, Duration::from_secs(60)).await;
+        let runs = i + 1;
+        wait_for_runs(app, token, source, runs, runs as i64, std::time::Duration::from_secs(60))
+            .await;
     }
+    source
+}
+
+pub(crate) async fn a_draft_without_a_model_cites_only_its_sources_and_sections_are_edited(
+    app: TestApp,
+) {
+    use crate::knowledge::eventually;
+    use std::time::Duration;
+    let app = &app;
+    let (_admin, member) = app.admin_and_member().await;
+    let other = app.register(&email("other")).await;
+    let token = member.access.as_str();
+    let source = upload_notes(app, token).await;
 
     let created = app.post_bearer("/api/v1/rfcs", token, &wizard("feature", "en")).await;
     let rfc = expect_status(created, StatusCode::CREATED).await;

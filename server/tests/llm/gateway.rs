@@ -110,7 +110,7 @@ pub(crate) fn messages() -> Vec<Message> {
 }
 
 pub(crate) fn caller(user_id: i64) -> Caller {
-    Caller { user_id, feature: "console".into(), request_id: Some("req-test".into()) }
+    Caller { user_id, feature: "console".into(), request_id: Some("req-test".into()), rfc_id: None }
 }
 
 pub(crate) async fn openai_server(prompt: u64, completion: u64) -> MockServer {

@@ -160,7 +160,8 @@ async fn pinned_features_and_users_only_reach_private_providers() {
     let gateway = Gateway::new(store.clone(), None, None, None, vec![pp, pl], s);
 
     assert_eq!(answered_by(&gateway, &caller(uid)).await, "cloud");
-    let secret = Caller { user_id: uid, feature: "secret.docs".into(), request_id: None };
+    let secret =
+        Caller { user_id: uid, feature: "secret.docs".into(), request_id: None, rfc_id: None };
     let (answer, receipt) = gateway.chat(&secret, messages(), 50).await.unwrap();
     assert_eq!((answer.text.as_str(), receipt.provider.as_str()), ("local answer", "local"));
 
@@ -213,8 +214,12 @@ pub(crate) async fn cache_hits_cost_nothing(db: TestDb) {
     let p = provider_with(ProviderKind::OpenAi, &format!("{}/v1", server.uri()), |_| {});
     let s = with_cache(settings(1_000_000_000, vec![target("test")]), &["rfc.questions"]);
     let gateway = Gateway::new(store.clone(), None, Some(cache()), None, vec![p], s);
-    let ask =
-        |user_id: i64, feature: &str| Caller { user_id, feature: feature.into(), request_id: None };
+    let ask = |user_id: i64, feature: &str| Caller {
+        user_id,
+        feature: feature.into(),
+        request_id: None,
+        rfc_id: None,
+    };
 
     let (first, paid) = gateway.chat(&ask(u1, "rfc.draft"), messages(), 50).await.unwrap();
     assert_eq!(paid.cost_nanos, 17 * 1_000);
@@ -276,7 +281,8 @@ async fn per_feature_rate_limits_answer_429_with_retry_after() {
     assert_eq!(err.status(), 429);
 
     // Tokens: 17 per call, so the second call still starts (17 < 30) and the third is refused.
-    let draft = Caller { user_id: uid, feature: "rfc.draft".into(), request_id: None };
+    let draft =
+        Caller { user_id: uid, feature: "rfc.draft".into(), request_id: None, rfc_id: None };
     gateway.chat(&draft, messages(), 50).await.unwrap();
     gateway.chat(&draft, messages(), 50).await.unwrap();
     let err = gateway.chat(&draft, messages(), 50).await.unwrap_err();
@@ -369,7 +375,8 @@ async fn with_no_provider_the_caller_is_told_who_can_fix_it_and_where() {
     dangling.routes.insert("console".into(), vec![target("gone")]);
     let dangling = Gateway::new(store.clone(), None, None, None, vec![], dangling);
     for gateway in [&gateway, &dangling] {
-        let who = Caller { user_id: uid, feature: "console".into(), request_id: None };
+        let who =
+            Caller { user_id: uid, feature: "console".into(), request_id: None, rfc_id: None };
         match gateway.chat(&who, messages(), 50).await {
             Err(AppError::Unavailable { message }) => {
                 assert!(message.contains("An admin can add a provider"), "{message}");

@@ -38,6 +38,7 @@ fn call(cost: i64) -> NewLlmCall {
         error: None,
         request_id: Some("req-1".into()),
         usage_estimated: false,
+        rfc_id: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn hold() -> NewReservation {
         streamed: true,
         price_known: true,
         request_id: None,
+        rfc_id: Some(42),
     }
 }
 
@@ -211,6 +213,7 @@ pub async fn a_reaped_hold_is_claimed_once_and_a_late_settlement_moves_only_the_
     let live = store.reserve_budget(&checks, 100, &hold()).await.unwrap().unwrap();
     let expired = store.expired_reservations(now, 10).await.unwrap();
     assert_eq!(expired.iter().map(|r| r.id).collect::<Vec<_>>(), vec![id], "only the lapsed one");
+    assert_eq!(expired[0].hold.rfc_id, Some(42), "the RFC a hold was made for is kept");
     let orphan = NewLlmCall { outcome: "orphaned".into(), usage_estimated: true, ..call(40) };
     let (row_id, spends) =
         store.reap_reservation(&expired[0], &orphan, now).await.unwrap().expect("claimed");

@@ -13,7 +13,10 @@ impl Gateway {
     ) -> Option<CacheKey> {
         use sha2::{Digest, Sha256};
         let c = &self.inner.settings.answer_cache;
+        // An RFC's calls ask for new text each time (a regeneration, another round of
+        // questions): they are never answered from the cache.
         if c.ttl.is_zero()
+            || caller.rfc_id.is_some()
             || self.inner.cache.is_none()
             || c.disabled_features.contains(&caller.feature)
         {

@@ -161,6 +161,7 @@ impl Gateway {
             streamed,
             price_known,
             request_id: caller.request_id.clone(),
+            rfc_id: caller.rfc_id,
         };
         let reserved = match self.budget_op(BudgetOp::Reserve { checks, amount, hold }).await? {
             BudgetOpResult::Reserved(r) => r,

@@ -94,5 +94,6 @@ pub(super) fn orphaned_call(row: &ReservationRow, now: DateTime<Utc>) -> NewLlmC
         )),
         request_id: hold.request_id.clone(),
         usage_estimated: true,
+        rfc_id: hold.rfc_id,
     }
 }

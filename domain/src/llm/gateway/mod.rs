@@ -226,6 +226,8 @@ pub struct Caller {
     pub feature: String,
     /// The HTTP request id, for the ledger.
     pub request_id: Option<String>,
+    /// The RFC the call is made for: its ledger row (and hold) carry it.
+    pub rfc_id: Option<i64>,
 }
 
 struct Reserved {

@@ -236,6 +236,7 @@ impl Attempt<'_> {
             error,
             request_id: self.caller.request_id.clone(),
             usage_estimated: estimated,
+            rfc_id: self.caller.rfc_id,
         }
     }
 }

@@ -8,9 +8,8 @@ use super::{load, not_found, writable};
 use crate::auth::Principal;
 use crate::rfc::citations;
 use crate::rfc::quality;
-use crate::rfc::templates;
 use crate::state::AppState;
-use crate::store::{NewSection, RfcPatch, SectionUpdate, StoreError};
+use crate::store::{NewSection, SectionUpdate, StoreError};
 use chrono::Utc;
 use model::error::AppError;
 use model::{
@@ -36,7 +35,7 @@ fn say(lang: DocLanguage, en: &'static str, ru: &'static str) -> &'static str {
     }
 }
 
-fn answer_text(a: &Answer, lang: DocLanguage) -> String {
+pub(super) fn answer_text(a: &Answer, lang: DocLanguage) -> String {
     match a {
         Answer::Text(t) | Answer::SingleChoice(t) => t.clone(),
         Answer::MultipleChoice(cs) => cs.join(", "),
@@ -54,11 +53,13 @@ fn words(text: &str) -> HashSet<String> {
         .collect()
 }
 
+/// A quote cut to `max` characters, with an ellipsis where it was cut.
 fn clip(text: &str, max: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", flat[..at].trim_end()),
-        None => flat,
+    let cut = crate::rfc::text::clip(text, max);
+    if crate::rfc::text::clip(text, max + 1).chars().count() > max {
+        format!("{}…", cut.trim_end())
+    } else {
+        cut
     }
 }
 
@@ -159,28 +160,40 @@ pub fn assemble(
     out
 }
 
-/// Writes the first draft (assembled: drafting with a model comes as the `rfc.draft` job).
-/// An RFC that has sections is not drafted again: its sections are changed one by one.
+/// Writes the draft. With a model, the `rfc.draft` job writes it (true: accepted, the job
+/// runs); posting again after the job stopped goes on where it stopped. Without one, the draft
+/// is assembled at once from the template, the answers and quoted sources. An RFC whose
+/// sections are all written is not drafted again: they are changed one by one.
 #[tracing::instrument(skip_all, fields(user.id = user.user_id, rfc.id = id))]
-pub async fn draft_rfc(state: &AppState, user: &Principal, id: i64) -> Result<Rfc, AppError> {
+pub async fn draft_rfc(
+    state: &AppState,
+    user: &Principal,
+    id: i64,
+) -> Result<(bool, Rfc), AppError> {
     let r = writable(state, user, id).await?;
-    if !state.store.list_sections(id).await?.is_empty() {
-        return Err(AppError::Conflict {
-            message: crate::tr!("this RFC has a draft already; change its sections one by one"),
-        });
+    let existing = state.store.list_sections(id).await?;
+    if super::asking::has_model(state).await {
+        return Ok((true, super::writing::start(state, &r, &existing).await?));
     }
-    let tpl = templates::builtin_template(&r.summary.template)
-        .ok_or_else(|| AppError::not_found("template"))?;
+    super::writing::not_while_drafting(state, &r).await?;
+    let tpl = super::template_of(&r)?;
     let questions = state.store.list_questions(id).await?;
     let sources = state.store.list_rfc_sources(id).await?;
     let sections =
         assemble(tpl, r.summary.language, &r.summary.title, &r.description, &questions, &sources);
     let at = Utc::now();
-    for s in &sections {
-        let placed = state.store.insert_section(id, None, s, at).await.map_err(not_found)?;
-        // Every marker was written here from a live source's label; this keeps the rule that
-        // a stored section lists what it cites.
-        let known: HashSet<i32> = sources.iter().filter(|s| !s.removed).map(|s| s.label).collect();
+    let written = match state.store.create_draft(id, &sections, RfcStatus::Draft, at).await {
+        Err(StoreError::Conflict { .. }) => {
+            return Err(AppError::Conflict {
+                message: crate::tr!("this RFC has a draft already; change its sections one by one"),
+            });
+        }
+        r => r.map_err(not_found)?,
+    };
+    // Every marker was written here from a live source's label; this keeps the rule that a
+    // stored section lists what it cites.
+    let known: HashSet<i32> = sources.iter().filter(|s| !s.removed).map(|s| s.label).collect();
+    for placed in &written {
         let checked = citations::check(&placed.body, &known);
         if !checked.cited.is_empty() {
             let update = SectionUpdate {
@@ -194,13 +207,11 @@ pub async fn draft_rfc(state: &AppState, user: &Principal, id: i64) -> Result<Rf
             state.store.update_section(id, placed.id, &update, at).await.map_err(not_found)?;
         }
     }
-    let patch = RfcPatch { status: Some(RfcStatus::Draft), ..RfcPatch::default() };
-    state.store.update_rfc(id, &patch, at).await.map_err(not_found)?;
-    tracing::info!(sections = sections.len(), "rfc draft assembled");
-    load(state, id).await
+    tracing::info!(sections = written.len(), "rfc draft assembled");
+    Ok((false, load(state, id).await?))
 }
 
-fn section_missing(e: StoreError) -> AppError {
+pub(super) fn section_missing(e: StoreError) -> AppError {
     match e {
         StoreError::NotFound => AppError::not_found("section"),
         e => e.into(),
@@ -209,7 +220,11 @@ fn section_missing(e: StoreError) -> AppError {
 
 fn check_heading(heading: &str) -> Result<String, AppError> {
     let h = heading.trim();
-    if h.is_empty() || h.chars().count() > HEADING_CHARS || h.contains('\n') {
+    if h.is_empty()
+        || h.chars().count() > HEADING_CHARS
+        || h.contains('\n')
+        || crate::rfc::text::has_controls(h)
+    {
         return Err(AppError::invalid(
             "heading",
             "length",
@@ -220,6 +235,13 @@ fn check_heading(heading: &str) -> Result<String, AppError> {
 }
 
 fn check_body(body: &str) -> Result<(), AppError> {
+    if crate::rfc::text::has_controls(body) {
+        return Err(AppError::invalid(
+            "body",
+            "characters",
+            crate::tr!("the text holds control characters"),
+        ));
+    }
     if body.chars().count() > BODY_CHARS {
         return Err(AppError::invalid(
             "body",
@@ -251,7 +273,8 @@ pub async fn edit_section(
     section_id: i64,
     input: SectionEditInput,
 ) -> Result<RfcSection, AppError> {
-    writable(state, user, id).await?;
+    let r = writable(state, user, id).await?;
+    super::writing::not_while_drafting(state, &r).await?;
     let heading = input.heading.as_deref().map(check_heading).transpose()?;
     check_body(&input.body)?;
     let checked = citations::check(&input.body, &known_labels(state, id).await?);
@@ -274,7 +297,8 @@ pub async fn add_section(
     id: i64,
     input: NewSectionInput,
 ) -> Result<RfcSection, AppError> {
-    writable(state, user, id).await?;
+    let r = writable(state, user, id).await?;
+    super::writing::not_while_drafting(state, &r).await?;
     let heading = check_heading(&input.heading)?;
     check_body(&input.body)?;
     if state.store.list_sections(id).await?.len() >= MAX_SECTIONS {
@@ -310,7 +334,8 @@ pub async fn move_section(
     section_id: i64,
     input: MoveSectionInput,
 ) -> Result<Vec<RfcSection>, AppError> {
-    writable(state, user, id).await?;
+    let r = writable(state, user, id).await?;
+    super::writing::not_while_drafting(state, &r).await?;
     state
         .store
         .move_section(id, section_id, input.position, Utc::now())
@@ -326,7 +351,8 @@ pub async fn delete_section(
     id: i64,
     section_id: i64,
 ) -> Result<(), AppError> {
-    writable(state, user, id).await?;
+    let r = writable(state, user, id).await?;
+    super::writing::not_while_drafting(state, &r).await?;
     state.store.delete_section(id, section_id, Utc::now()).await.map_err(section_missing)
 }
 
@@ -340,14 +366,9 @@ pub async fn settle_proposal(
     section_id: i64,
     accept: bool,
 ) -> Result<RfcSection, AppError> {
-    writable(state, user, id).await?;
-    let section = state
-        .store
-        .list_sections(id)
-        .await?
-        .into_iter()
-        .find(|s| s.id == section_id)
-        .ok_or_else(|| AppError::not_found("section"))?;
+    let r = writable(state, user, id).await?;
+    super::writing::not_while_drafting(state, &r).await?;
+    let section = state.store.get_section(id, section_id).await.map_err(section_missing)?;
     let Some(proposed) = section.proposed_body.clone() else {
         return Err(AppError::Conflict {
             message: crate::tr!("this section has no regenerated text waiting"),
@@ -372,6 +393,7 @@ pub async fn settle_proposal(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rfc::templates;
     use model::{QuestionKind, QuestionOrigin, SectionIssue};
 
     fn question(section: &str, text: &str, answer: Option<Answer>, skipped: bool) -> RfcQuestion {

@@ -6,12 +6,13 @@
 
 use super::{not_found, writable};
 use crate::auth::Principal;
+use crate::rfc::text::clip;
 use crate::service::search;
 use crate::state::AppState;
 use crate::store::{NewRfcSource, RfcPatch, RfcRecord, StoreError};
 use chrono::Utc;
 use model::error::AppError;
-use model::{Answer, Rfc, RfcQuestion, RfcSource, RfcStatus, SearchHit};
+use model::{Answer, Rfc, RfcQuestion, RfcSource, RfcStatus, Scope, SearchHit};
 use std::collections::HashSet;
 
 /// Searches run for one grounding.
@@ -24,14 +25,6 @@ pub const MAX_SOURCES: usize = 12;
 pub const EXCERPT_CHARS: usize = 1_500;
 /// Longest query built from free text, in characters.
 const QUERY_CHARS: usize = 300;
-
-fn clip(text: &str, max: usize) -> String {
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match text.char_indices().nth(max) {
-        Some((at, _)) => text[..at].to_string(),
-        None => text,
-    }
-}
 
 /// The searches for an RFC: its title, its description, and the title with each answer that
 /// says something (text of three words or more, or the chosen options).
@@ -137,6 +130,9 @@ fn wanted(r: &RfcRecord) -> Vec<i64> {
 /// they are, removed ones too); moves it on to choosing sources.
 #[tracing::instrument(skip_all, fields(user.id = user.user_id, rfc.id = id))]
 pub async fn ground_rfc(state: &AppState, user: &Principal, id: i64) -> Result<Rfc, AppError> {
+    // What the knowledge holds is read with `search`, as everywhere (checked first, like a
+    // route's scope).
+    user.require(Scope::Search)?;
     let r = writable(state, user, id).await?;
     let questions = state.store.list_questions(id).await?;
     let mut lists = Vec::new();
@@ -161,6 +157,9 @@ pub async fn search_more(
     id: i64,
     q: &str,
 ) -> Result<Vec<SearchHit>, AppError> {
+    // What the knowledge holds is read with `search`, as everywhere (checked first, like a
+    // route's scope).
+    user.require(Scope::Search)?;
     let r = writable(state, user, id).await?;
     if q.trim().is_empty() {
         return Err(AppError::invalid("q", "required", crate::tr!("type something to search for")));
@@ -178,6 +177,9 @@ pub async fn add_source(
     document_id: i64,
     chunk_id: i64,
 ) -> Result<Vec<RfcSource>, AppError> {
+    // What the knowledge holds is read with `search`, as everywhere (checked first, like a
+    // route's scope).
+    user.require(Scope::Search)?;
     let r = writable(state, user, id).await?;
     let allowed = search::allowed_sources(state, user, &wanted(&r)).await?;
     let index = state.knowledge.index();

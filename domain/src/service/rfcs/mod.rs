@@ -11,18 +11,27 @@ use chrono::Utc;
 use model::error::AppError;
 use model::{
     Answer, AnswerInput, DocLanguage, FieldError, NewRfcInput, QualityReport, QuestionOrigin, Rfc,
-    RfcPage, RfcQuestion, RfcTemplate, Scope,
+    RfcPage, RfcQuestion, RfcStatus, RfcTemplate, Scope,
 };
 use std::collections::HashSet;
 
+mod asking;
 mod draft;
 mod grounding;
+mod writing;
 
+pub use asking::{FEATURE as QUESTIONS_FEATURE, ask_more};
 pub use draft::{
     BODY_CHARS, HEADING_CHARS, MAX_SECTIONS, add_section, delete_section, draft_rfc, edit_section,
     move_section, settle_proposal,
 };
 pub use grounding::{add_source, ground_rfc, queries, search_more, set_source_removed};
+pub use writing::{ATTEMPTS as DRAFT_ATTEMPTS, DRAFT, INSTRUCTION_CHARS, regenerate_section};
+
+/// Registers the `rfc.draft` job kind.
+pub fn register(registry: &mut crate::jobs::JobRegistry, state: AppState) {
+    writing::register(registry, state);
+}
 
 /// Title length, in characters.
 pub const TITLE_CHARS: std::ops::RangeInclusive<usize> = 3..=200;
@@ -44,6 +53,21 @@ pub fn list_templates() -> Vec<RfcTemplate> {
 
 fn template(key: &str) -> Option<&'static RfcTemplate> {
     templates::builtin_template(key).filter(|t| t.enabled)
+}
+
+/// The template an RFC was started from (kept even if it is disabled since).
+pub(super) fn template_of(r: &RfcRecord) -> Result<&'static RfcTemplate, AppError> {
+    templates::builtin_template(&r.summary.template).ok_or_else(|| AppError::not_found("template"))
+}
+
+fn check_chars(field: &str, text: &str, errors: &mut Vec<FieldError>) {
+    if crate::rfc::text::has_controls(text) {
+        errors.push(FieldError::new(
+            field,
+            "characters",
+            crate::tr!("the text holds control characters"),
+        ));
+    }
 }
 
 pub(super) fn not_found(e: StoreError) -> AppError {
@@ -70,7 +94,9 @@ pub async fn create_rfc(
             crate::tr!("a title has 3 to 200 characters"),
         ));
     }
+    check_chars("title", &title, &mut errors);
     let description = input.description.trim().to_string();
+    check_chars("description", &description, &mut errors);
     if !DESCRIPTION_CHARS.contains(&description.chars().count()) {
         errors.push(FieldError::new(
             "description",
@@ -109,9 +135,9 @@ pub async fn create_rfc(
         })
         .await?;
     tracing::info!(rfc.id = record.summary.id, number = %record.summary.number, "rfc created");
-    let questions = builtin_questions(tpl, input.language);
+    let (questions, notice) = asking::round_questions(state, &record, tpl, &[], &[]).await;
     state.store.add_questions(record.summary.id, 1, &questions, Utc::now()).await?;
-    load(state, record.summary.id).await
+    Ok(Rfc { notice, ..load(state, record.summary.id).await? })
 }
 
 fn clean_tags(tags: &[String], errors: &mut Vec<FieldError>) -> Vec<String> {
@@ -207,18 +233,31 @@ pub(super) async fn load(state: &AppState, id: i64) -> Result<Rfc, AppError> {
     assemble(state, record).await
 }
 
-async fn assemble(state: &AppState, r: RfcRecord) -> Result<Rfc, AppError> {
+async fn assemble(state: &AppState, mut r: RfcRecord) -> Result<Rfc, AppError> {
     let id = r.summary.id;
+    // A draft job that died with its process leaves `drafting` behind: it is a draft that can
+    // be resumed.
+    if r.summary.status == RfcStatus::Drafting && !writing::job_live(state, &r).await? {
+        r.summary.status = RfcStatus::Draft;
+    }
+    let questions = state.store.list_questions(id).await?;
+    let sources = state.store.list_rfc_sources(id).await?;
+    let readiness = match templates::builtin_template(&r.summary.template) {
+        Some(tpl) => asking::readiness(tpl, r.summary.status, &questions, &sources),
+        None => Vec::new(),
+    };
     Ok(Rfc {
         sections: state.store.list_sections(id).await?,
-        questions: state.store.list_questions(id).await?,
-        sources: state.store.list_rfc_sources(id).await?,
+        questions,
+        sources,
         task_type: r.task_type,
         description: r.description,
         source_ids: r.source_ids,
         question_rounds: r.question_rounds,
-        // Model calls carry the RFC's id once drafting makes them; none are made yet.
-        cost_nanos: 0,
+        cost_nanos: state.store.rfc_cost_nanos(id).await?,
+        draft_job_id: r.draft_job_id,
+        readiness,
+        notice: None,
         summary: r.summary,
     })
 }
@@ -285,13 +324,10 @@ pub async fn answer_question(
     input: AnswerInput,
 ) -> Result<RfcQuestion, AppError> {
     writable(state, user, rfc_id).await?;
-    let question = state
-        .store
-        .list_questions(rfc_id)
-        .await?
-        .into_iter()
-        .find(|q| q.id == question_id)
-        .ok_or_else(|| AppError::not_found("question"))?;
+    let question = state.store.get_question(rfc_id, question_id).await.map_err(|e| match e {
+        StoreError::NotFound => AppError::not_found("question"),
+        e => e.into(),
+    })?;
     let answer = input.answer.map(|a| check_answer(&question, a)).transpose()?;
     let saved = state
         .store
@@ -321,7 +357,10 @@ fn check_answer(q: &RfcQuestion, answer: Answer) -> Result<Answer, AppError> {
     Ok(match answer {
         Answer::Text(t) => {
             let t = t.trim().to_string();
-            if t.is_empty() || t.chars().count() > ANSWER_CHARS {
+            if t.is_empty()
+                || t.chars().count() > ANSWER_CHARS
+                || crate::rfc::text::has_controls(&t)
+            {
                 return Err(AppError::invalid(
                     "answer",
                     "length",

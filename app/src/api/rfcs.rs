@@ -1,0 +1,154 @@
+//! RFC studio server fns: reading needs `basic` (one's own RFCs), writing `generate`; the same
+//! services as `/api/v1/rfcs…`. Markdown reaches the page only as sanitized HTML made here.
+
+#[cfg(feature = "ssr")]
+use crate::api::context::{app_state, require_scope};
+#[cfg(feature = "ssr")]
+use domain::service::rfcs;
+use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use model::Scope;
+use model::error::AppError;
+use model::{
+    AnswerInput, NewRfcInput, QualityReport, RegenerateInput, Rfc, RfcPage, RfcQuestion,
+    RfcSection, RfcSource, RfcTemplate, SectionEditInput,
+};
+use server_fn::codec::Json;
+
+/// The caller's RFCs, most recently changed first.
+#[server(prefix = "/api", endpoint = "list_rfcs", input = Json)]
+pub async fn list_rfcs(limit: i64, offset: i64) -> Result<RfcPage, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Basic)?;
+    rfcs::list_rfcs(&state, &user, limit, offset).await
+}
+
+/// The templates the wizard offers.
+#[server(prefix = "/api", endpoint = "list_rfc_templates", input = Json)]
+pub async fn list_rfc_templates() -> Result<Vec<RfcTemplate>, AppError> {
+    require_scope(Scope::Basic)?;
+    Ok(rfcs::list_templates())
+}
+
+/// Starts an RFC from the wizard.
+#[server(prefix = "/api", endpoint = "create_rfc", input = Json)]
+pub async fn create_rfc(input: NewRfcInput) -> Result<Rfc, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::create_rfc(&state, &user, input).await
+}
+
+/// One RFC with everything it holds.
+#[server(prefix = "/api", endpoint = "get_rfc", input = Json)]
+pub async fn get_rfc(id: i64) -> Result<Rfc, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Basic)?;
+    rfcs::get_rfc(&state, &user, id).await
+}
+
+/// Answers, skips or clears a question.
+#[server(prefix = "/api", endpoint = "answer_rfc_question", input = Json)]
+pub async fn answer_rfc_question(
+    id: i64,
+    question_id: i64,
+    input: AnswerInput,
+) -> Result<RfcQuestion, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::answer_question(&state, &user, id, question_id, input).await
+}
+
+/// Another round of questions.
+#[server(prefix = "/api", endpoint = "ask_rfc_questions", input = Json)]
+pub async fn ask_rfc_questions(id: i64) -> Result<Rfc, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::ask_more(&state, &user, id).await
+}
+
+/// Searches the team's knowledge for the RFC's sources.
+#[server(prefix = "/api", endpoint = "ground_rfc", input = Json)]
+pub async fn ground_rfc(id: i64) -> Result<Rfc, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::ground_rfc(&state, &user, id).await
+}
+
+/// Takes a source out of (or back into) what the draft may cite.
+#[server(prefix = "/api", endpoint = "set_rfc_source_removed", input = Json)]
+pub async fn set_rfc_source_removed(
+    id: i64,
+    source_id: i64,
+    removed: bool,
+) -> Result<RfcSource, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::set_source_removed(&state, &user, id, source_id, removed).await
+}
+
+/// Writes the draft (with a model: starts the job).
+#[server(prefix = "/api", endpoint = "draft_rfc", input = Json)]
+pub async fn draft_rfc(id: i64) -> Result<Rfc, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    Ok(rfcs::draft_rfc(&state, &user, id).await?.1)
+}
+
+/// Replaces a section's text.
+#[server(prefix = "/api", endpoint = "edit_rfc_section", input = Json)]
+pub async fn edit_rfc_section(
+    id: i64,
+    section_id: i64,
+    input: SectionEditInput,
+) -> Result<RfcSection, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::edit_section(&state, &user, id, section_id, input).await
+}
+
+/// Writes a section again with an instruction, as a proposal.
+#[server(prefix = "/api", endpoint = "regenerate_rfc_section", input = Json)]
+pub async fn regenerate_rfc_section(
+    id: i64,
+    section_id: i64,
+    input: RegenerateInput,
+) -> Result<Rfc, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::regenerate_section(&state, &user, id, section_id, input).await
+}
+
+/// Accepts or drops a regenerated section.
+#[server(prefix = "/api", endpoint = "settle_rfc_proposal", input = Json)]
+pub async fn settle_rfc_proposal(
+    id: i64,
+    section_id: i64,
+    accept: bool,
+) -> Result<RfcSection, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::settle_proposal(&state, &user, id, section_id, accept).await
+}
+
+/// The completeness check.
+#[server(prefix = "/api", endpoint = "rfc_quality", input = Json)]
+pub async fn rfc_quality(id: i64) -> Result<QualityReport, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Basic)?;
+    rfcs::check_quality(&state, &user, id).await
+}
+
+/// Markdown as sanitized HTML (pulldown-cmark + ammonia on the server), for previews and for
+/// showing sections; at most 60 texts of 100,000 characters.
+#[server(prefix = "/api", endpoint = "render_markdown", input = Json)]
+pub async fn render_markdown(texts: Vec<String>) -> Result<Vec<String>, AppError> {
+    require_scope(Scope::Basic)?;
+    if texts.len() > 60 || texts.iter().any(|t| t.chars().count() > 100_000) {
+        return Err(AppError::invalid(
+            "texts",
+            "length",
+            domain::tr!("at most 60 texts of 100,000 characters are rendered at once"),
+        ));
+    }
+    Ok(texts.iter().map(|t| domain::markdown::to_safe_html(t)).collect())
+}
