@@ -59,10 +59,13 @@ e2e: browser
 ## base 325.3 -> 332.5) and the splitter makes a chunk per set of routes sharing a function, so
 ## one more route means more, smaller chunks for every page (admin_llm 190 -> 225 chunks). As
 ## three routes it cost 19.3 and 20.1; the three RFC pages are one lazy route for that reason.
+## The studio's section tools, source search and model review added 1.2 KiB more to the base,
+## their words (a decoder shared with /search, SearchHit, cost 1.5 KiB until the studio got its
+## own small type): first page 464.5.
 ## Words are looked up once per page instead of through a reactive closure each, and plurals use two written-out CLDR rules instead of ICU's data
 ## (base 339 -> 325 KiB, first page 478 -> 450). Both languages' words are in the base (~8.4 KiB
 ## brotli, 5.0 of them Russian); the goals are 150 KiB and 60 KiB.
-FIRST_ROUTE_KB ?= 464
+FIRST_ROUTE_KB ?= 465
 ROUTE_KB ?= 331
 size:
 	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) ROUTE_KB=$(ROUTE_KB) python3 tools/size-check.py target/site/pkg

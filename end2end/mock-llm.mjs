@@ -5,7 +5,7 @@ import http from 'node:http';
 const port = Number(process.env.MOCK_LLM_PORT ?? 3199);
 const usage = { prompt_tokens: 14, completion_tokens: 270, total_tokens: 284 };
 
-// The RFC studio's calls: questions as JSON, an outline, and sections streamed slowly enough
+// The RFC studio's calls: questions as JSON, an outline, a review, and sections streamed slowly enough
 // to watch, citing the first source the prompt offers (and one it never offered, [S99], which
 // the server must drop).
 const RFC_QUESTIONS = JSON.stringify({ questions: [
@@ -14,6 +14,11 @@ const RFC_QUESTIONS = JSON.stringify({ questions: [
   { kind: 'text', text: 'Who owns the dead-letter queue?', why: 'Someone must empty it.', section: 'unresolved' },
 ] });
 const RFC_OUTLINE = JSON.stringify({ sections: [{ key: 'summary', points: ['Retry failed uploads'] }] });
+const RFC_REVIEW = JSON.stringify({ notes: [
+  { aspect: 'clarity', rating: 4, note: 'The summary says what changes and why.' },
+  { aspect: 'risks', rating: 2, note: 'Say how parked uploads are cleaned up.' },
+  { aspect: 'alternatives', rating: 3, note: 'Compare with resumable uploads.' },
+] });
 
 function rfcSection(ask, res) {
   const data = JSON.parse(ask.messages[1].content);
@@ -64,6 +69,7 @@ http.createServer((req, res) => {
     let text = `Mock answer to: ${last ? last.content : ''}`;
     if (system.includes('clarifying questions')) text = RFC_QUESTIONS;
     if (system.includes('You plan an RFC')) text = RFC_OUTLINE;
+    if (system.includes('You review an RFC draft')) text = RFC_REVIEW;
     if (ask.stream) {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const piece of text.match(/.{1,8}/g) ?? []) {

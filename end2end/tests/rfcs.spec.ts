@@ -16,9 +16,7 @@ const COSTS = [
   'Unfinished uploads cost 1,200 USD last month in the object store, growing ten percent a month.',
 ].join('\n');
 
-// Written against the RFC studio's pages but not yet run green: it lands switched off (fixme) so
-// that the rest of the studio could land; the next step runs it and switches it on.
-test.fixme('an RFC goes from an idea through questions and sources to a streamed, cited, edited draft', async ({ page }) => {
+test('an RFC goes from an idea through questions and sources to a streamed, cited, edited draft', async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, adminEmail, adminPassword);
   // Room for the draft's calls whatever else ran today (the e2e budget holds one call).
@@ -66,11 +64,15 @@ test.fixme('an RFC goes from an idea through questions and sources to a streamed
 
   // Sources: find them, take the first one out.
   await page.locator('#rfc-ground').click();
-  const sources = page.locator('#rfc-sources li');
+  const sources = page.locator('#rfc-sources .rfc-source-list li');
   await expect(sources).toHaveCount(2, { timeout: 20_000 });
   await sources.first().getByRole('button', { name: 'Remove' }).click();
   await expect(sources.first()).toHaveClass(/removed/);
   const removedLabel = await sources.first().getAttribute('data-label');
+  // Searching for more finds the notes again, marked as already among the sources.
+  await page.locator('#rfc-source-search input').fill('dead-letter queue');
+  await page.locator('#rfc-source-search button').click();
+  await expect(page.locator('.rfc-hits li').first()).toContainText('added');
 
   // The draft streams in section by section, live.
   await page.locator('#rfc-draft').click();
@@ -94,6 +96,23 @@ test.fixme('an RFC goes from an idea through questions and sources to a streamed
   await expect(weak.locator('.rfc-proposal')).toHaveCount(0);
   await expect(weak.locator('.md').first()).toContainText('Rewritten as asked (add a rollback plan)');
 
+  // The model's review sits beside the score.
+  await page.locator('#rfc-review-run').click();
+  await expect(page.locator('#rfc-review li')).toHaveCount(3, { timeout: 20_000 });
+  await expect(page.locator('#rfc-review li[data-aspect="risks"]')).toContainText('2/5');
+  await expect(page.locator('#rfc-review-stale')).toHaveCount(0);
+
+  // Add a section, move it up, remove it.
+  await page.locator('#rfc-add-section input').fill('Rollout plan');
+  await page.locator('#rfc-add-section button').click();
+  await expect(sections).toHaveCount(10);
+  await expect(sections.last().locator('h2')).toHaveText('Rollout plan');
+  await sections.last().getByRole('button', { name: 'Move up' }).click();
+  await expect(sections.nth(8).locator('h2')).toHaveText('Rollout plan');
+  page.once('dialog', (d) => d.accept());
+  await sections.nth(8).locator('.rfc-remove-section').click();
+  await expect(sections).toHaveCount(9);
+
   // Edit another section in Markdown, with a preview rendered (and sanitized) by the server.
   const other = page.locator(`.rfc-section:not([data-key="${key}"])`).last();
   const otherId = await other.getAttribute('data-section');
@@ -105,6 +124,7 @@ test.fixme('an RFC goes from an idea through questions and sources to a streamed
   await edited.getByRole('button', { name: 'Save' }).click();
   await expect(edited.locator('.md strong')).toHaveText('Rollout');
   expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+  await expect(page.locator('#rfc-review-stale')).toBeVisible();
 
   // Reloaded, everything is saved.
   await page.goto(rfcUrl);
@@ -112,6 +132,7 @@ test.fixme('an RFC goes from an idea through questions and sources to a streamed
   await expect(page.locator('#rfc-status')).toHaveText('draft');
   await expect(page.locator(`.rfc-section[data-key="${key}"] .md`).first()).toContainText('Rewritten as asked');
   await expect(page.locator(`.rfc-section[data-section="${otherId}"] .md strong`)).toHaveText('Rollout');
-  await expect(page.locator('#rfc-sources li').first()).toHaveClass(/removed/);
+  await expect(page.locator('#rfc-sources .rfc-source-list li').first()).toHaveClass(/removed/);
+  await expect(page.locator('#rfc-review li')).toHaveCount(3);
   await expect(page.locator('#rfc-cost')).not.toHaveText('$0.00');
 });

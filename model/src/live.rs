@@ -46,7 +46,9 @@ pub enum LivePayload {
     Sync(SyncProgress),
     /// See [`LiveTopic::Notification`].
     Notification(NotificationChange),
-    /// See [`LiveTopic::Rfc`].
+    /// See [`LiveTopic::Rfc`]. Read with [`LiveEvent::rfc_draft`]: only the RFC studio decodes
+    /// it, so its decoder stays out of the code every page loads.
+    #[serde(skip_deserializing)]
     Rfc(RfcDraftEvent),
 }
 
@@ -140,6 +142,13 @@ impl LiveEvent {
     /// The typed payload, when the topic is one of [`LiveTopic`] and the data matches it.
     pub fn payload(&self) -> Option<LivePayload> {
         serde_json::from_value(serde_json::json!({ "topic": self.topic, "data": self.data })).ok()
+    }
+
+    /// The RFC draft event it carries, if its topic is [`LiveTopic::Rfc`].
+    pub fn rfc_draft(&self) -> Option<RfcDraftEvent> {
+        (self.topic == LiveTopic::Rfc.as_str())
+            .then(|| serde_json::from_value(self.data.clone()).ok())
+            .flatten()
     }
 }
 

@@ -449,6 +449,60 @@ pub struct QualityReport {
     pub citations: i32,
     /// Of them, the ones that resolve to a source.
     pub resolving_citations: i32,
+    /// The latest model review (feature `rfc.review`), kept beside the score: rubric notes,
+    /// not part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<RfcReview>,
+}
+
+/// What a model review rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewAspect {
+    /// Is it clear what is proposed, and why.
+    Clarity,
+    /// Are risks, failure modes and the way back named.
+    Risks,
+    /// Were alternatives weighed, and why were they not chosen.
+    Alternatives,
+}
+
+impl ReviewAspect {
+    /// Every aspect, in the order shown.
+    pub const ALL: [ReviewAspect; 3] =
+        [ReviewAspect::Clarity, ReviewAspect::Risks, ReviewAspect::Alternatives];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewAspect::Clarity => "clarity",
+            ReviewAspect::Risks => "risks",
+            ReviewAspect::Alternatives => "alternatives",
+        }
+    }
+}
+
+/// One rubric note of a model review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewNote {
+    /// What it rates.
+    pub aspect: ReviewAspect,
+    /// 1 (poor) to 5 (excellent).
+    pub rating: i32,
+    /// What to improve, in the RFC's language.
+    pub note: String,
+}
+
+/// A model's review of an RFC against the rubric (clarity, risks, alternatives).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RfcReview {
+    /// One note per aspect, in `ReviewAspect::ALL`'s order.
+    pub notes: Vec<ReviewNote>,
+    /// When it was made.
+    pub reviewed_at: DateTime<Utc>,
+    /// The RFC changed after the review.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 /// What the wizard sends to start an RFC.

@@ -10,9 +10,10 @@ use leptos::prelude::*;
 use model::Scope;
 use model::error::AppError;
 use model::{
-    AnswerInput, NewRfcInput, QualityReport, RegenerateInput, Rfc, RfcPage, RfcQuestion,
-    RfcSection, RfcSource, RfcTemplate, SectionEditInput,
+    AnswerInput, MoveSectionInput, NewRfcInput, NewSectionInput, QualityReport, RegenerateInput,
+    Rfc, RfcPage, RfcQuestion, RfcSection, RfcSource, RfcTemplate, SectionEditInput,
 };
+use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
 
 /// The caller's RFCs, most recently changed first.
@@ -38,12 +39,37 @@ pub async fn create_rfc(input: NewRfcInput) -> Result<Rfc, AppError> {
     rfcs::create_rfc(&state, &user, input).await
 }
 
-/// One RFC with everything it holds.
+/// One RFC as the studio shows it: everything it holds, and each section's Markdown (and the
+/// proposal's) already rendered as sanitized HTML, so the page hydrates from one answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RfcStudio {
+    pub rfc: Rfc,
+    /// Per section, in the RFC's order.
+    pub html: Vec<SectionHtml>,
+}
+
+/// One section's rendered text.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SectionHtml {
+    pub body: String,
+    pub proposed: Option<String>,
+}
+
+/// One RFC with everything it holds, its sections rendered.
 #[server(prefix = "/api", endpoint = "get_rfc", input = Json)]
-pub async fn get_rfc(id: i64) -> Result<Rfc, AppError> {
+pub async fn get_rfc(id: i64) -> Result<RfcStudio, AppError> {
     let state = app_state()?;
     let user = require_scope(Scope::Basic)?;
-    rfcs::get_rfc(&state, &user, id).await
+    let rfc = rfcs::get_rfc(&state, &user, id).await?;
+    let html = rfc
+        .sections
+        .iter()
+        .map(|s| SectionHtml {
+            body: domain::markdown::to_safe_html(&s.body),
+            proposed: s.proposed_body.as_deref().map(domain::markdown::to_safe_html),
+        })
+        .collect();
+    Ok(RfcStudio { rfc, html })
 }
 
 /// Answers, skips or clears a question.
@@ -72,6 +98,48 @@ pub async fn ground_rfc(id: i64) -> Result<Rfc, AppError> {
     let state = app_state()?;
     let user = require_scope(Scope::Generate)?;
     rfcs::ground_rfc(&state, &user, id).await
+}
+
+/// A chunk the studio's search found, as the studio shows it (not the search page's
+/// `SearchHit`: its decoder would be shared by two routes, which puts it in every page's code).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SourceCandidate {
+    pub document_id: i64,
+    pub chunk_id: i64,
+    pub title: String,
+    pub url: String,
+    /// The matching snippet's text.
+    pub excerpt: String,
+}
+
+/// Searches the RFC's knowledge for more sources (`q` as in the search box).
+#[server(prefix = "/api", endpoint = "search_rfc_sources", input = Json)]
+pub async fn search_rfc_sources(id: i64, q: String) -> Result<Vec<SourceCandidate>, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    let hits = rfcs::search_more(&state, &user, id, &q).await?;
+    Ok(hits
+        .into_iter()
+        .map(|h| SourceCandidate {
+            excerpt: h.snippet.iter().map(|p| p.text.as_str()).collect(),
+            document_id: h.document_id,
+            chunk_id: h.chunk_id,
+            title: h.title,
+            url: h.url,
+        })
+        .collect())
+}
+
+/// Adds a chunk found by `search_rfc_sources` to the RFC's sources.
+#[server(prefix = "/api", endpoint = "add_rfc_source", input = Json)]
+pub async fn add_rfc_source(
+    id: i64,
+    document_id: i64,
+    chunk_id: i64,
+) -> Result<Vec<RfcSource>, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::add_source(&state, &user, id, document_id, chunk_id).await
 }
 
 /// Takes a source out of (or back into) what the draft may cite.
@@ -106,6 +174,34 @@ pub async fn edit_rfc_section(
     rfcs::edit_section(&state, &user, id, section_id, input).await
 }
 
+/// Adds a section (at the end unless a position is given).
+#[server(prefix = "/api", endpoint = "add_rfc_section", input = Json)]
+pub async fn add_rfc_section(id: i64, input: NewSectionInput) -> Result<RfcSection, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::add_section(&state, &user, id, input).await
+}
+
+/// Moves a section to a new place.
+#[server(prefix = "/api", endpoint = "move_rfc_section", input = Json)]
+pub async fn move_rfc_section(
+    id: i64,
+    section_id: i64,
+    input: MoveSectionInput,
+) -> Result<Vec<RfcSection>, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::move_section(&state, &user, id, section_id, input).await
+}
+
+/// Removes a section.
+#[server(prefix = "/api", endpoint = "delete_rfc_section", input = Json)]
+pub async fn delete_rfc_section(id: i64, section_id: i64) -> Result<(), AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::delete_section(&state, &user, id, section_id).await
+}
+
 /// Writes a section again with an instruction, as a proposal.
 #[server(prefix = "/api", endpoint = "regenerate_rfc_section", input = Json)]
 pub async fn regenerate_rfc_section(
@@ -136,6 +232,14 @@ pub async fn rfc_quality(id: i64) -> Result<QualityReport, AppError> {
     let state = app_state()?;
     let user = require_scope(Scope::Basic)?;
     rfcs::check_quality(&state, &user, id).await
+}
+
+/// The model's review (feature `rfc.review`), answered with the completeness check.
+#[server(prefix = "/api", endpoint = "review_rfc", input = Json)]
+pub async fn review_rfc(id: i64) -> Result<QualityReport, AppError> {
+    let state = app_state()?;
+    let user = require_scope(Scope::Generate)?;
+    rfcs::review_rfc(&state, &user, id).await
 }
 
 /// Markdown as sanitized HTML (pulldown-cmark + ammonia on the server), for previews and for

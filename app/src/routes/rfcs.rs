@@ -3,9 +3,10 @@
 //! tools, the completeness check). Markdown is shown only as HTML sanitized on the server.
 
 use crate::api::rfcs::{
-    AnswerRfcQuestion, AskRfcQuestions, CreateRfc, DraftRfc, EditRfcSection, GroundRfc,
-    RegenerateRfcSection, SetRfcSourceRemoved, SettleRfcProposal, get_rfc, list_rfc_templates,
-    list_rfcs, render_markdown, rfc_quality,
+    AddRfcSection, AddRfcSource, AnswerRfcQuestion, AskRfcQuestions, CreateRfc, DeleteRfcSection,
+    DraftRfc, EditRfcSection, GroundRfc, MoveRfcSection, RegenerateRfcSection, ReviewRfc,
+    RfcStudio, SearchRfcSources, SectionHtml, SetRfcSourceRemoved, SettleRfcProposal, get_rfc,
+    list_rfc_templates, list_rfcs, render_markdown, rfc_quality,
 };
 use crate::components::form::{ErrorBanner, FormGate, LoadError, ValidationList};
 use crate::components::live::use_live_events;
@@ -17,9 +18,9 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::{LazyRoute, lazy_route};
 use model::error::AppError;
 use model::{
-    Answer, AnswerInput, DocLanguage, JobState, LivePayload, NewRfcInput, QuestionKind,
-    RegenerateInput, Rfc, RfcDraftEvent, RfcQuestion, RfcSection, RfcStatus, SectionEditInput,
-    SectionIssue, SectionState, TaskType,
+    Answer, AnswerInput, DocLanguage, JobState, LivePayload, MoveSectionInput, NewRfcInput,
+    NewSectionInput, QuestionKind, RegenerateInput, ReviewAspect, Rfc, RfcDraftEvent, RfcQuestion,
+    RfcReview, RfcSection, RfcStatus, SectionEditInput, SectionIssue, SectionState, TaskType,
 };
 use std::collections::HashMap;
 
@@ -198,6 +199,13 @@ struct Studio {
     edit: ServerAction<EditRfcSection>,
     regenerate: ServerAction<RegenerateRfcSection>,
     settle: ServerAction<SettleRfcProposal>,
+    add_source: ServerAction<AddRfcSource>,
+    add_section: ServerAction<AddRfcSection>,
+    move_section: ServerAction<MoveRfcSection>,
+    delete_section: ServerAction<DeleteRfcSection>,
+    review: ServerAction<ReviewRfc>,
+    /// The last search for more sources (kept across reloads, to add several of its hits).
+    search: ServerAction<SearchRfcSources>,
     /// Sections being written now, by id (from `/ws`).
     live: RwSignal<HashMap<i64, RfcDraftEvent>>,
     /// Bumped by live events that end a section or the job.
@@ -207,18 +215,27 @@ struct Studio {
 }
 
 impl Studio {
-    fn version(&self) -> (usize, usize, usize, usize, usize, usize, usize, usize, u32) {
-        (
-            self.answer.version().get(),
-            self.ask.version().get(),
-            self.ground.version().get(),
-            self.source.version().get(),
-            self.draft.version().get(),
-            self.edit.version().get(),
-            self.regenerate.version().get(),
-            self.settle.version().get(),
-            self.reload.get(),
-        )
+    /// Grows with every change (each action's count only grows).
+    fn version(&self) -> usize {
+        [
+            self.answer.version(),
+            self.ask.version(),
+            self.ground.version(),
+            self.source.version(),
+            self.draft.version(),
+            self.edit.version(),
+            self.regenerate.version(),
+            self.settle.version(),
+            self.add_source.version(),
+            self.add_section.version(),
+            self.move_section.version(),
+            self.delete_section.version(),
+            self.review.version(),
+        ]
+        .iter()
+        .map(|v| v.get())
+        .sum::<usize>()
+            + self.reload.get() as usize
     }
 
     fn error(&self) -> Option<AppError> {
@@ -231,6 +248,12 @@ impl Studio {
             .or_else(|| e(self.edit.value().get().map(|r| r.map(|_| ()))))
             .or_else(|| e(self.regenerate.value().get().map(|r| r.map(|_| ()))))
             .or_else(|| e(self.settle.value().get().map(|r| r.map(|_| ()))))
+            .or_else(|| e(self.add_source.value().get().map(|r| r.map(|_| ()))))
+            .or_else(|| e(self.add_section.value().get().map(|r| r.map(|_| ()))))
+            .or_else(|| e(self.move_section.value().get().map(|r| r.map(|_| ()))))
+            .or_else(|| e(self.delete_section.value().get()))
+            .or_else(|| e(self.review.value().get().map(|r| r.map(|_| ()))))
+            .or_else(|| e(self.search.value().get().map(|r| r.map(|_| ()))))
     }
 }
 
@@ -251,6 +274,12 @@ fn studio() -> AnyView {
         edit: ServerAction::new(),
         regenerate: ServerAction::new(),
         settle: ServerAction::new(),
+        add_source: ServerAction::new(),
+        add_section: ServerAction::new(),
+        move_section: ServerAction::new(),
+        delete_section: ServerAction::new(),
+        review: ServerAction::new(),
+        search: ServerAction::new(),
         live: RwSignal::new(HashMap::new()),
         reload: RwSignal::new(0),
         job_error: RwSignal::new(None),
@@ -260,20 +289,24 @@ fn studio() -> AnyView {
     let live = use_live_events();
     Effect::new(move |_| {
         let Some(event) = live.latest.get() else { return };
-        match event.payload() {
-            Some(LivePayload::Rfc(d)) if d.rfc_id == id.get_untracked() => {
-                let ends = d.state != SectionState::Writing;
-                studio.live.update(|m| {
-                    if ends {
-                        m.remove(&d.section_id);
-                    } else {
-                        m.insert(d.section_id, d);
-                    }
-                });
-                if ends {
-                    studio.reload.update(|v| *v += 1);
-                }
+        if let Some(d) = event.rfc_draft() {
+            if d.rfc_id != id.get_untracked() {
+                return;
             }
+            let ends = d.state != SectionState::Writing;
+            studio.live.update(|m| {
+                if ends {
+                    m.remove(&d.section_id);
+                } else {
+                    m.insert(d.section_id, d);
+                }
+            });
+            if ends {
+                studio.reload.update(|v| *v += 1);
+            }
+            return;
+        }
+        match event.payload() {
             Some(LivePayload::Job(j)) if j.kind == DRAFT_KIND => {
                 if matches!(j.state, JobState::Dead | JobState::Cancelled | JobState::Succeeded) {
                     studio.job_error.set(j.error.clone().filter(|_| j.state == JobState::Dead));
@@ -290,7 +323,7 @@ fn studio() -> AnyView {
                 <Transition fallback=move || view! { <p class="loading">{td_string!(lang, rfcs.loading)}</p> }>
                     {move || Suspend::new(async move {
                         match rfc.await {
-                            Ok(rfc) => view! { <StudioView rfc studio quality /> }.into_any(),
+                            Ok(RfcStudio { rfc, html }) => view! { <StudioView rfc html studio quality /> }.into_any(),
                             Err(e) => view! { <LoadError error=e /> }.into_any(),
                         }
                     })}
@@ -305,6 +338,7 @@ fn studio() -> AnyView {
 #[component]
 fn StudioView(
     rfc: Rfc,
+    html: Vec<SectionHtml>,
     studio: Studio,
     quality: Resource<Result<model::QualityReport, AppError>>,
 ) -> impl IntoView {
@@ -321,6 +355,7 @@ fn StudioView(
     let readiness = rfc.readiness.clone();
     let questions = rfc.questions.clone();
     let sources = rfc.sources.clone();
+    let taken: Vec<i64> = rfc.sources.iter().map(|s| s.chunk_id).collect();
     let sections = rfc.sections.clone();
     let keys: HashMap<String, i64> =
         rfc.sections.iter().filter_map(|s| Some((s.template_key.clone()?, s.id))).collect();
@@ -378,6 +413,7 @@ fn StudioView(
                     </ul>
                 }.into_any()
             }}
+            <SourceSearch studio taken />
         </div>
         {(!readiness.is_empty()).then(|| view! {
             <div class="banner banner-warning" id="rfc-readiness">
@@ -392,7 +428,7 @@ fn StudioView(
             </button>
         })}
         {drafting.then(|| view! { <p class="banner" role="status" id="rfc-drafting">{td_string!(lang, rfcs.drafting)}</p> })}
-        {has_sections.then(|| view! { <Sections sections studio drafting /> })}
+        {has_sections.then(|| view! { <Sections sections html studio drafting /> })}
         {has_sections.then(|| view! { <Quality quality studio keys /> })}
     }
 }
@@ -498,29 +534,83 @@ fn QuestionRow(q: RfcQuestion, studio: Studio) -> impl IntoView {
 }
 
 #[component]
-fn Sections(sections: Vec<RfcSection>, studio: Studio, drafting: bool) -> impl IntoView {
-    let bodies: Vec<String> = sections
-        .iter()
-        .flat_map(|s| [s.body.clone(), s.proposed_body.clone().unwrap_or_default()])
-        .collect();
-    let html = Resource::new(move || bodies.clone(), render_markdown);
+fn Sections(
+    sections: Vec<RfcSection>,
+    html: Vec<SectionHtml>,
+    studio: Studio,
+    drafting: bool,
+) -> impl IntoView {
     let lang = l10n::use_lang();
+    let mut html = html.into_iter();
+    let count = sections.len();
+    let heading = RwSignal::new(String::new());
     view! {
         <div id="rfc-sections">
-            <Transition fallback=move || view! { <p class="loading">{td_string!(lang, rfcs.loading)}</p> }>
-                {move || {
-                    let sections = sections.clone();
-                    Suspend::new(async move {
-                        let html = html.await.unwrap_or_default();
-                        sections.into_iter().enumerate().map(|(i, s)| {
-                            let body = html.get(2 * i).cloned().unwrap_or_default();
-                            let proposed = html.get(2 * i + 1).cloned().unwrap_or_default();
-                            view! { <SectionCard s body proposed studio drafting /> }
-                        }).collect_view()
-                    })
-                }}
-            </Transition>
+            {sections.into_iter().enumerate().map(|(index, s)| {
+                let SectionHtml { body, proposed } = html.next().unwrap_or_default();
+                let proposed = proposed.unwrap_or_default();
+                view! { <SectionCard s body proposed studio drafting index count /> }
+            }).collect_view()}
+            {(!drafting).then(|| view! {
+                <form class="inline-form" id="rfc-add-section" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    studio.add_section.dispatch(AddRfcSection {
+                        id: studio.id.get_untracked(),
+                        input: NewSectionInput { heading: heading.get_untracked(), body: String::new(), position: None },
+                    });
+                    heading.set(String::new());
+                }>
+                    <input type="text" maxlength="200" aria-label=td_string!(lang, rfcs.new_section)
+                        placeholder=td_string!(lang, rfcs.new_section) bind:value=heading />
+                    <button type="submit" class="btn btn-small">{td_string!(lang, rfcs.add_section)}</button>
+                </form>
+            })}
         </div>
+    }
+}
+
+/// Searching the RFC's knowledge for more sources; a hit already among the sources says so.
+#[component]
+fn SourceSearch(studio: Studio, taken: Vec<i64>) -> impl IntoView {
+    let lang = l10n::use_lang();
+    let q = RwSignal::new(String::new());
+    view! {
+        <form class="inline-form" id="rfc-source-search" on:submit=move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            studio.search.dispatch(SearchRfcSources { id: studio.id.get_untracked(), q: q.get_untracked() });
+        }>
+            <input type="search" maxlength="10000" aria-label=td_string!(lang, rfcs.more_sources)
+                placeholder=td_string!(lang, rfcs.more_sources) bind:value=q />
+            <button type="submit" class="btn btn-small" disabled=move || studio.search.pending().get()>{td_string!(lang, rfcs.search)}</button>
+        </form>
+        {move || studio.search.value().get().and_then(Result::ok).map(|hits| {
+            if hits.is_empty() {
+                return view! { <p class="muted">{td_string!(lang, rfcs.no_hits)}</p> }.into_any();
+            }
+            view! {
+                <ul class="plain-list rfc-hits">
+                    {hits.into_iter().map(|h| {
+                        let (document_id, chunk_id) = (h.document_id, h.chunk_id);
+                        let added = taken.contains(&chunk_id);
+                        view! {
+                            <li>
+                                <a href=h.url.clone() target="_blank" rel="noopener noreferrer">{h.title.clone()}</a>
+                                <p class="snippet">{h.excerpt.clone()}</p>
+                                {if added {
+                                    view! { <span class="badge">{td_string!(lang, rfcs.added)}</span> }.into_any()
+                                } else {
+                                    view! {
+                                        <button class="btn btn-small rfc-add-source" on:click=move |_| {
+                                            studio.add_source.dispatch(AddRfcSource { id: studio.id.get_untracked(), document_id, chunk_id });
+                                        }>{td_string!(lang, rfcs.add)}</button>
+                                    }.into_any()
+                                }}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        })}
     }
 }
 
@@ -540,9 +630,33 @@ fn SectionCard(
     proposed: String,
     studio: Studio,
     drafting: bool,
+    /// Place among `count` sections.
+    index: usize,
+    count: usize,
 ) -> impl IntoView {
     let lang = l10n::use_lang();
     let sid = s.id;
+    let heading = s.heading.clone();
+    let move_to = move |position: usize| {
+        studio.move_section.dispatch(MoveRfcSection {
+            id: studio.id.get_untracked(),
+            section_id: sid,
+            input: MoveSectionInput { position: position as i32 },
+        });
+    };
+    let remove = move |_| {
+        let sure = window()
+            .confirm_with_message(&format!(
+                "{} «{heading}»?",
+                td_string!(lang, rfcs.remove_section)
+            ))
+            .unwrap_or(false);
+        if sure {
+            studio
+                .delete_section
+                .dispatch(DeleteRfcSection { id: studio.id.get_untracked(), section_id: sid });
+        }
+    };
     let id = studio.id;
     let editing = RwSignal::new(false);
     let text = RwSignal::new(s.body.clone());
@@ -582,6 +696,11 @@ fn SectionCard(
                 <Show when=move || editing.get() fallback=move || view! {
                     <div class="row">
                         <button class="btn btn-small rfc-edit" on:click=move |_| editing.set(true)>{td_string!(lang, rfcs.edit)}</button>
+                        <button class="btn btn-small btn-ghost rfc-up" disabled={index == 0} aria-label=td_string!(lang, rfcs.move_up)
+                            on:click=move |_| move_to(index.saturating_sub(1))>"↑"</button>
+                        <button class="btn btn-small btn-ghost rfc-down" disabled={index + 1 >= count} aria-label=td_string!(lang, rfcs.move_down)
+                            on:click=move |_| move_to(index + 1)>"↓"</button>
+                        <button class="btn btn-small btn-ghost rfc-remove-section" on:click=remove.clone()>{td_string!(lang, rfcs.remove)}</button>
                         <form class="inline-form rfc-regenerate" on:submit=move |ev: leptos::ev::SubmitEvent| {
                             ev.prevent_default();
                             studio.regenerate.dispatch(RegenerateRfcSection { id: id.get_untracked(), section_id: sid, input: RegenerateInput { instruction: instruction.get_untracked() } });
@@ -662,12 +781,56 @@ fn Quality(
                                     }
                                 }).collect_view()}
                             </ul>
+                            <Review review=q.review studio lang />
                         }.into_any(),
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
                     }
                     })
                 }}
             </Transition>
+        </div>
+    }
+}
+
+fn aspect_word(l: Locale, a: ReviewAspect) -> &'static str {
+    match a {
+        ReviewAspect::Clarity => td_string!(l, rfcs.aspect_clarity),
+        ReviewAspect::Risks => td_string!(l, rfcs.aspect_risks),
+        ReviewAspect::Alternatives => td_string!(l, rfcs.aspect_alternatives),
+    }
+}
+
+/// The model's review beside the score: its notes, whether the RFC changed since, and the
+/// button that asks for a (new) one.
+#[component]
+fn Review(
+    review: Option<RfcReview>,
+    studio: Studio,
+    /// The page's language (read by the caller: this renders inside a `Suspend`).
+    lang: Locale,
+) -> impl IntoView {
+    view! {
+        <div id="rfc-review" class="stack">
+            <div class="card-head">
+                <h3>{td_string!(lang, rfcs.review)}</h3>
+                <button class="btn btn-small" id="rfc-review-run" disabled=move || studio.review.pending().get()
+                    on:click=move |_| { studio.review.dispatch(ReviewRfc { id: studio.id.get_untracked() }); }>
+                    {move || if studio.review.pending().get() { td_string!(lang, rfcs.reviewing) } else { td_string!(lang, rfcs.review_run) }}
+                </button>
+            </div>
+            <p class="hint">{td_string!(lang, rfcs.review_hint)}</p>
+            {review.map(|r| view! {
+                {r.stale.then(|| view! { <p class="banner banner-warning" id="rfc-review-stale">{td_string!(lang, rfcs.review_stale)}</p> })}
+                <ul class="plain-list">
+                    {r.notes.into_iter().map(|n| view! {
+                        <li data-aspect=n.aspect.as_str()>
+                            <strong>{aspect_word(lang, n.aspect)}</strong>" "
+                            <span class="badge">{format!("{}/5", n.rating)}</span>
+                            <p>{n.note}</p>
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
         </div>
     }
 }

@@ -13,7 +13,7 @@ use axum::response::Response;
 use bench::{BenchDb, Summary};
 use clap::Parser;
 use futures::StreamExt;
-use model::{LivePayload, SectionState, WsFrame};
+use model::{SectionState, WsFrame};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -236,7 +236,7 @@ async fn run(args: &Args, db_url: &str, model: &str) -> anyhow::Result<()> {
             let Ok(WsFrame::Event(event)) = serde_json::from_str::<WsFrame>(&text) else {
                 continue;
             };
-            let Some(LivePayload::Rfc(d)) = event.payload() else { continue };
+            let Some(d) = event.rfc_draft() else { continue };
             if d.rfc_id != id || d.state != SectionState::Done {
                 continue;
             }

@@ -5,6 +5,7 @@
 pub mod citations;
 pub mod quality;
 pub mod questions;
+pub mod review;
 pub mod templates;
 pub mod text;
 pub mod writing;

@@ -371,6 +371,7 @@ pub fn assess(
         unresolved_questions: unresolved,
         citations: citations_total,
         resolving_citations: resolving,
+        review: None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! checked on its own (kind, length, options, the section it names). Too few usable questions
 //! is an error the caller retries once, then answers with the template's questions.
 
-use super::text::{clip, strip_controls};
+use super::text::{clip, find_json, language_name, strip_controls};
 use model::{DocLanguage, QuestionKind, RfcQuestion, RfcSource, RfcTemplate};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -43,13 +43,6 @@ pub struct AskedQuestion {
     pub options: Vec<String>,
     /// The template section it informs, when it names one of the template's.
     pub section: Option<String>,
-}
-
-fn language_name(lang: DocLanguage) -> &'static str {
-    match lang {
-        DocLanguage::En => "English",
-        DocLanguage::Ru => "Russian",
-    }
 }
 
 /// What the model is told, as (system, user). Everything the author or the knowledge base
@@ -101,33 +94,6 @@ pub fn prompt(
         data["previous_reply_was_unusable"] = json!(reason);
     }
     (system, data.to_string())
-}
-
-/// The JSON in a reply: the whole text, or inside a code fence, or the outermost object or
-/// array in surrounding prose.
-fn find_json(text: &str) -> Option<Value> {
-    let text = text.trim();
-    if let Ok(v) = serde_json::from_str(text) {
-        return Some(v);
-    }
-    if let Some(start) = text.find("```") {
-        let after = &text[start + 3..];
-        let body = after.split_once('\n').map_or(after, |(_, rest)| rest);
-        if let Some(end) = body.find("```")
-            && let Ok(v) = serde_json::from_str(body[..end].trim())
-        {
-            return Some(v);
-        }
-    }
-    for (open, close) in [('{', '}'), ('[', ']')] {
-        if let (Some(a), Some(b)) = (text.find(open), text.rfind(close))
-            && a < b
-            && let Ok(v) = serde_json::from_str(&text[a..=b])
-        {
-            return Some(v);
-        }
-    }
-    None
 }
 
 /// A kind as models spell it.

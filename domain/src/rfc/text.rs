@@ -1,5 +1,8 @@
-//! Small text rules the RFC studio shares: flattening and cutting text for prompts, and taking
-//! control characters out of what a model wrote.
+//! Small text rules the RFC studio shares: flattening and cutting text for prompts, taking
+//! control characters out of what a model wrote, and finding the JSON in a model's reply.
+
+use model::DocLanguage;
+use serde_json::Value;
 
 /// `text` on one line (whitespace runs become one space), cut to `max` characters.
 pub fn clip(text: &str, max: usize) -> String {
@@ -19,6 +22,41 @@ pub fn strip_controls(text: &str) -> String {
 /// Whether `text` holds a control character other than newline, carriage return and tab.
 pub fn has_controls(text: &str) -> bool {
     text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// The language's name as a prompt says it.
+pub fn language_name(lang: DocLanguage) -> &'static str {
+    match lang {
+        DocLanguage::En => "English",
+        DocLanguage::Ru => "Russian",
+    }
+}
+
+/// The JSON in a reply: the whole text, or inside a code fence, or the outermost object or
+/// array in surrounding prose.
+pub fn find_json(text: &str) -> Option<Value> {
+    let text = text.trim();
+    if let Ok(v) = serde_json::from_str(text) {
+        return Some(v);
+    }
+    if let Some(start) = text.find("```") {
+        let after = &text[start + 3..];
+        let body = after.split_once('\n').map_or(after, |(_, rest)| rest);
+        if let Some(end) = body.find("```")
+            && let Ok(v) = serde_json::from_str(body[..end].trim())
+        {
+            return Some(v);
+        }
+    }
+    for (open, close) in [('{', '}'), ('[', ']')] {
+        if let (Some(a), Some(b)) = (text.find(open), text.rfind(close))
+            && a < b
+            && let Ok(v) = serde_json::from_str(&text[a..=b])
+        {
+            return Some(v);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! completeness check can hold the draft to its template. The outline gives each section the
 //! points it will make, so sections written one by one do not repeat each other.
 
-use super::text::{clip, strip_controls};
+use super::text::{clip, find_json, language_name, strip_controls};
 use model::{DocLanguage, RfcSource, RfcTemplate, TemplateSection};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -38,13 +38,6 @@ pub struct Brief<'a> {
     pub open: Vec<String>,
     /// The sources the model may cite (removed ones are left out here).
     pub sources: &'a [RfcSource],
-}
-
-fn language_name(lang: DocLanguage) -> &'static str {
-    match lang {
-        DocLanguage::En => "English",
-        DocLanguage::Ru => "Russian",
-    }
 }
 
 impl Brief<'_> {
@@ -99,10 +92,7 @@ pub fn outline_prompt(brief: &Brief<'_>) -> (String, String) {
 pub fn parse_outline(reply: &str, tpl: &RfcTemplate) -> HashMap<String, Vec<String>> {
     let mut out = HashMap::new();
     let text = reply.trim();
-    let value: Option<Value> = serde_json::from_str(text).ok().or_else(|| {
-        let (a, b) = (text.find('{')?, text.rfind('}')?);
-        (a < b).then(|| serde_json::from_str(&text[a..=b]).ok()).flatten()
-    });
+    let value = find_json(text);
     let Some(sections) = value.as_ref().and_then(|v| v.get("sections")).and_then(Value::as_array)
     else {
         return out;

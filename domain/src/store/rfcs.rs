@@ -8,8 +8,8 @@ use super::{Flag, SqlStore, StoreError, StoreResult, from_ms, to_ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Utc};
 use model::{
-    Answer, DocLanguage, Provenance, QuestionKind, QuestionOrigin, RfcQuestion, RfcSection,
-    RfcSource, RfcStatus, RfcSummary, SectionState, TaskType,
+    Answer, DocLanguage, Provenance, QuestionKind, QuestionOrigin, RfcQuestion, RfcReview,
+    RfcSection, RfcSource, RfcStatus, RfcSummary, SectionState, TaskType,
 };
 
 /// An RFC to create; the store gives it the year's next number.
@@ -52,6 +52,8 @@ pub struct RfcRecord {
     pub question_rounds: i32,
     /// The latest `rfc.draft` job started for it.
     pub draft_job_id: Option<i64>,
+    /// The latest model review (`stale` as stored: false).
+    pub review: Option<RfcReview>,
 }
 
 /// Changes to an RFC's own fields; None leaves a field as it is.
@@ -69,6 +71,8 @@ pub struct RfcPatch {
     pub question_rounds: Option<i32>,
     /// The latest draft job (Some(None) clears it).
     pub draft_job_id: Option<Option<i64>>,
+    /// The latest model review (Some(None) clears it).
+    pub review: Option<Option<RfcReview>>,
 }
 
 /// A section to insert.
@@ -270,7 +274,7 @@ pub trait RfcStore: Send + Sync {
 
 const RFC_SELECT: &str = "SELECT r.id, r.year, r.seq, r.title, r.task_type, r.template, \
      r.language, r.status, r.description, r.owner_id, u.email AS owner_email, r.tags, \
-     r.source_ids, r.question_rounds, r.draft_job_id, r.created_at, r.updated_at \
+     r.source_ids, r.question_rounds, r.draft_job_id, r.review, r.created_at, r.updated_at \
      FROM rfcs r JOIN users u ON u.id = r.owner_id";
 
 #[derive(sqlx::FromRow)]
@@ -290,6 +294,7 @@ struct RfcRow {
     source_ids: Option<String>,
     question_rounds: i32,
     draft_job_id: Option<i64>,
+    review: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -336,6 +341,7 @@ impl TryFrom<RfcRow> for RfcRecord {
             source_ids: r.source_ids.as_deref().map(|s| json("source ids", s)).transpose()?,
             question_rounds: r.question_rounds,
             draft_job_id: r.draft_job_id,
+            review: r.review.as_deref().map(|s| json("review", s)).transpose()?,
         })
     }
 }
@@ -639,9 +645,10 @@ impl RfcStore for SqlStore {
         let source_ids = patch.source_ids.as_ref().unwrap_or(&current.source_ids);
         let rounds = patch.question_rounds.unwrap_or(current.question_rounds);
         let job = patch.draft_job_id.unwrap_or(current.draft_job_id);
+        let review = patch.review.as_ref().unwrap_or(&current.review);
         sqlx::query(
             "UPDATE rfcs SET title = $1, status = $2, tags = $3, source_ids = $4, \
-             question_rounds = $5, draft_job_id = $6, updated_at = $7 WHERE id = $8",
+             question_rounds = $5, draft_job_id = $6, review = $7, updated_at = $8 WHERE id = $9",
         )
         .bind(title)
         .bind(status.as_str())
@@ -649,6 +656,7 @@ impl RfcStore for SqlStore {
         .bind(source_ids.as_ref().map(to_json).transpose()?)
         .bind(rounds)
         .bind(job)
+        .bind(review.as_ref().map(to_json).transpose()?)
         .bind(to_ms(at))
         .bind(id)
         .execute(&mut *tx)

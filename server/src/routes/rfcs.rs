@@ -27,6 +27,7 @@ pub fn router() -> Router<ServerState> {
         .route("/rfcs/{id}/questions", post(ask_more))
         .route("/rfcs/{id}/questions/{question_id}", put(answer_question))
         .route("/rfcs/{id}/quality", get(check_quality))
+        .route("/rfcs/{id}/review", post(review_rfc))
         .route("/rfcs/{id}/ground", post(ground_rfc))
         .route("/rfcs/{id}/sources", post(add_source))
         .route("/rfcs/{id}/sources/search", get(search_sources))
@@ -98,6 +99,17 @@ async fn check_quality(
 ) -> Result<Json<QualityReport>, AppError> {
     let user = auth.require_scope(Scope::Basic)?;
     Ok(Json(rfcs::check_quality(&s.app, &user, id).await?))
+}
+
+/// `POST /rfcs/{id}/review`: the model reviews the RFC (feature `rfc.review`); answers the
+/// completeness check with the review beside it.
+async fn review_rfc(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(id): Path<i64>,
+) -> Result<Json<QualityReport>, AppError> {
+    let user = auth.require_scope(Scope::Generate)?;
+    Ok(Json(rfcs::review_rfc(&s.app, &user, id).await?))
 }
 
 /// `POST /rfcs/{id}/ground`: runs the RFC's searches and adds what they find to its sources.

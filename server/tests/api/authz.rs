@@ -222,6 +222,7 @@ const RULES: &[Rule] = &[
     rest("POST", "/api/v1/rfcs/{id}/questions", GENERATE, EMPTY),
     rest("PUT", "/api/v1/rfcs/{id}/questions/{question_id}", GENERATE, EMPTY),
     get("/api/v1/rfcs/{id}/quality", BASIC),
+    rest("POST", "/api/v1/rfcs/{id}/review", GENERATE, EMPTY),
     rest("POST", "/api/v1/rfcs/{id}/ground", GENERATE_SEARCH, EMPTY),
     rest(
         "POST",
@@ -357,9 +358,18 @@ const RULES: &[Rule] = &[
     ),
     sfn("/api/ask_rfc_questions", GENERATE, r#"{"id":999999}"#),
     sfn("/api/ground_rfc", GENERATE_SEARCH, r#"{"id":999999}"#),
+    sfn("/api/search_rfc_sources", GENERATE_SEARCH, r#"{"id":999999,"q":"x"}"#),
+    sfn("/api/add_rfc_source", GENERATE_SEARCH, r#"{"id":999999,"document_id":1,"chunk_id":1}"#),
     sfn("/api/set_rfc_source_removed", GENERATE, r#"{"id":999999,"source_id":1,"removed":true}"#),
     sfn("/api/draft_rfc", GENERATE, r#"{"id":999999}"#),
     sfn("/api/edit_rfc_section", GENERATE, r#"{"id":999999,"section_id":1,"input":{"body":"x"}}"#),
+    sfn("/api/add_rfc_section", GENERATE, r#"{"id":999999,"input":{"heading":"x"}}"#),
+    sfn(
+        "/api/move_rfc_section",
+        GENERATE,
+        r#"{"id":999999,"section_id":1,"input":{"position":0}}"#,
+    ),
+    sfn("/api/delete_rfc_section", GENERATE, r#"{"id":999999,"section_id":1}"#),
     sfn(
         "/api/regenerate_rfc_section",
         GENERATE,
@@ -367,6 +377,7 @@ const RULES: &[Rule] = &[
     ),
     sfn("/api/settle_rfc_proposal", GENERATE, r#"{"id":999999,"section_id":1,"accept":true}"#),
     sfn("/api/rfc_quality", BASIC, r#"{"id":999999}"#),
+    sfn("/api/review_rfc", GENERATE, r#"{"id":999999}"#),
     sfn("/api/render_markdown", BASIC, r#"{"texts":["**x**"]}"#),
     // --- app/src/api/sources.rs
     sfn("/api/list_sources", SEARCH, "{}"),

@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
-use model::{LivePayload, RfcDraftEvent, SectionState, WsFrame};
+use model::{RfcDraftEvent, SectionState, WsFrame};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -32,6 +32,8 @@ struct Script {
     questions: AtomicUsize,
     /// Questions calls that get prose instead of JSON (from the first).
     malformed_questions: usize,
+    /// Questions calls whose data held sources.
+    questions_with_sources: AtomicUsize,
     /// Streamed calls made so far.
     streams: AtomicUsize,
     /// The streamed call (1-based) that is cut in the middle (0: none).
@@ -40,6 +42,10 @@ struct Script {
     chunk_delay: Duration,
     /// Output tokens reported per section.
     section_tokens: u64,
+    /// Review calls answered so far.
+    reviews: AtomicUsize,
+    /// Review calls that get a reply missing an aspect (from the first).
+    malformed_reviews: usize,
 }
 
 fn chat_answer(text: &str, completion_tokens: u64) -> Response {
@@ -57,6 +63,12 @@ const GOOD_QUESTIONS: &str = "Here you go:\n```json\n{\"questions\": [\
     {\"kind\": \"text\", \"text\": \"Who owns the dead-letter queue?\", \"section\": \"unresolved\"}\
 ]}\n```";
 
+const GOOD_REVIEW: &str = "```json\n{\"notes\": [\
+    {\"aspect\": \"risks\", \"rating\": 2, \"note\": \"Drawbacks do not say how parked uploads are cleaned up.\"},\
+    {\"aspect\": \"clarity\", \"rating\": 4, \"note\": \"The summary says what changes and why.\"},\
+    {\"aspect\": \"alternatives\", \"rating\": 3, \"note\": \"Compare with resumable uploads.\"}\
+]}\n```";
+
 fn sse(data: &Value) -> Bytes {
     Bytes::from(format!("data: {data}\n\n"))
 }
@@ -68,10 +80,24 @@ async fn completions(State(script): State<Arc<Script>>, body: axum::Json<Value>)
     if body["stream"] != true {
         if system.contains("clarifying questions") {
             let n = script.questions.fetch_add(1, Ordering::SeqCst) + 1;
+            if user["sources"].as_array().is_some_and(|s| !s.is_empty()) {
+                script.questions_with_sources.fetch_add(1, Ordering::SeqCst);
+            }
             if n <= script.malformed_questions {
                 return chat_answer("Sorry, I would rather chat about this in prose.", 20);
             }
             return chat_answer(GOOD_QUESTIONS, 200);
+        }
+        if system.contains("review an RFC draft") {
+            let n = script.reviews.fetch_add(1, Ordering::SeqCst) + 1;
+            assert!(user["sections"].as_array().is_some_and(|s| !s.is_empty()), "{user}");
+            if n <= script.malformed_reviews {
+                return chat_answer(
+                    r#"{"notes": [{"aspect": "clarity", "rating": 4, "note": "Clear."}]}"#,
+                    30,
+                );
+            }
+            return chat_answer(GOOD_REVIEW, 150);
         }
         let outline = json!({ "sections": [
             { "key": "summary", "points": ["Retry failed uploads with backoff"] },
@@ -128,9 +154,13 @@ async fn completions(State(script): State<Arc<Script>>, body: axum::Json<Value>)
 
 /// The local model's base URL.
 async fn model_server(script: Script) -> String {
-    let app = axum::Router::new()
-        .route("/v1/chat/completions", post(completions))
-        .with_state(Arc::new(script));
+    model_server_shared(Arc::new(script)).await
+}
+
+/// The local model's base URL, the script kept by the caller to read its counters.
+async fn model_server_shared(script: Arc<Script>) -> String {
+    let app =
+        axum::Router::new().route("/v1/chat/completions", post(completions)).with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -172,6 +202,13 @@ fn wizard() -> Value {
 async fn grounded_rfc(app: &TestApp, user: &Tokens) -> i64 {
     let token = user.access.as_str();
     upload_notes(app, token).await;
+    // The notes are searchable before the RFC starts, so its first questions can see them.
+    eventually(Duration::from_secs(30), "search to find the notes", || async {
+        let found = app.get_bearer("/api/v1/search?q=failed%20uploads%20retry", token).await;
+        let found = expect_status(found, StatusCode::OK).await;
+        (!found["hits"].as_array().unwrap().is_empty()).then_some(())
+    })
+    .await;
     let rfc =
         expect_status(app.post_bearer("/api/v1/rfcs", token, &wizard()).await, StatusCode::CREATED)
             .await;
@@ -211,7 +248,7 @@ async fn draft_events(
     let mut out = Vec::new();
     while let Some(frame) = next_frame(socket, Duration::from_secs(30)).await {
         if let WsFrame::Event(e) = frame
-            && let Some(LivePayload::Rfc(d)) = e.payload()
+            && let Some(d) = e.rfc_draft()
         {
             let stop = until(&d);
             out.push(d);
@@ -238,7 +275,10 @@ async fn ledger_matches_rfc(app: &TestApp, token: &str, id: i64) -> i64 {
     .await
 }
 
-async fn the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(app: TestApp) {
+async fn the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(
+    app: TestApp,
+    script: Arc<Script>,
+) {
     let app = &app;
     let (_admin, member) = app.admin_and_member().await;
     let token = member.access.as_str();
@@ -254,6 +294,10 @@ async fn the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(app
     assert!(r["readiness"].as_array().unwrap().is_empty(), "answered and grounded: {r}");
     let questions_cost = r["cost_nanos"].as_i64().unwrap();
     assert!(questions_cost > 0, "the questions calls are the RFC's");
+    assert!(
+        script.questions_with_sources.load(Ordering::SeqCst) >= 1,
+        "the first round saw what the knowledge holds"
+    );
 
     let mut socket = connect(app.port, token, None).await;
     expect_hello(&mut socket).await;
@@ -349,7 +393,29 @@ async fn the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(app
     assert_eq!(accepted["body"], "Shorter: uploads retry three times [S1].");
     assert_eq!(accepted["proposed_body"], Value::Null);
     assert_eq!(accepted["citations"], json!([1]));
-    ledger_matches_rfc(app, token, id).await;
+    let cost = ledger_matches_rfc(app, token, id).await;
+
+    // The model's review: the first reply misses two aspects and is asked for again; the notes
+    // sit beside the unchanged score, are billed to the RFC, and go stale when it changes.
+    let quality = format!("/api/v1/rfcs/{id}/quality");
+    let before = expect_status(app.get_bearer(&quality, token).await, StatusCode::OK).await;
+    assert!(before.get("review").is_none(), "{before}");
+    let review = app.post_bearer(&format!("/api/v1/rfcs/{id}/review"), token, &json!({})).await;
+    let reviewed = expect_status(review, StatusCode::OK).await;
+    assert_eq!(reviewed["structure_score"], before["structure_score"]);
+    let notes = reviewed["review"]["notes"].as_array().unwrap();
+    let aspects: Vec<&str> = notes.iter().map(|n| n["aspect"].as_str().unwrap()).collect();
+    assert_eq!(aspects, ["clarity", "risks", "alternatives"]);
+    assert_eq!(notes[1]["rating"], 2);
+    assert_eq!(reviewed["review"]["stale"], false);
+    assert!(ledger_matches_rfc(app, token, id).await > cost, "both review calls are billed");
+    let stored = expect_status(app.get_bearer(&quality, token).await, StatusCode::OK).await;
+    assert_eq!(stored["review"], reviewed["review"]);
+    let edited = app.put_bearer(&path, token, &json!({"body": "Uploads retry [S1]."})).await;
+    expect_status(edited, StatusCode::OK).await;
+    let after = expect_status(app.get_bearer(&quality, token).await, StatusCode::OK).await;
+    assert_eq!(after["review"]["stale"], true, "{after}");
+    assert_eq!(after["review"]["notes"], reviewed["review"]["notes"]);
 
     // A draft whose sections are all written is changed section by section.
     let again = app.post_bearer(&format!("/api/v1/rfcs/{id}/draft"), token, &json!({})).await;
@@ -363,6 +429,7 @@ async fn sqlite_app(script: Script, budget_usd: f64) -> TestApp {
 fn drafting_script() -> Script {
     Script {
         malformed_questions: 1,
+        malformed_reviews: 1,
         cut_stream: 3,
         chunk_delay: Duration::from_millis(100),
         section_tokens: 300,
@@ -372,19 +439,18 @@ fn drafting_script() -> Script {
 
 #[tokio::test]
 async fn the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations_sqlite() {
-    the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(
-        sqlite_app(drafting_script(), 10.0).await,
-    )
-    .await;
+    let script = Arc::new(drafting_script());
+    let base = model_server_shared(script.clone()).await;
+    let app = spawn_app_with(with_model(base, 10.0)).await;
+    the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(app, script).await;
 }
 
 #[tokio::test]
 async fn the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations_postgres() {
-    let base = model_server(drafting_script()).await;
-    the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(
-        spawn_app_pg_with(with_model(base, 10.0)).await,
-    )
-    .await;
+    let script = Arc::new(drafting_script());
+    let base = model_server_shared(script.clone()).await;
+    let app = spawn_app_pg_with(with_model(base, 10.0)).await;
+    the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(app, script).await;
 }
 
 /// gpt-4o-mini ($0.15 / $0.60 per M tokens): a section reserves its prompt and 1,800 output

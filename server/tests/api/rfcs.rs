@@ -358,6 +358,10 @@ pub(crate) async fn a_draft_without_a_model_cites_only_its_sources_and_sections_
     assert!(
         quality["findings"].as_array().unwrap().iter().all(|f| f["issue"] != "dangling_citations")
     );
+    // A review needs a model: without one it is refused, naming why.
+    let review = app.post_bearer(&format!("/api/v1/rfcs/{id}/review"), token, &json!({})).await;
+    let err = expect_error(review, StatusCode::CONFLICT, "conflict").await;
+    assert!(err["message"].as_str().unwrap().contains("no model"), "{err}");
 
     // Reloaded, everything is there.
     let back =

@@ -25,6 +25,8 @@ pub const MAX_SOURCES: usize = 12;
 pub const EXCERPT_CHARS: usize = 1_500;
 /// Longest query built from free text, in characters.
 const QUERY_CHARS: usize = 300;
+/// Hits the first round of questions sees.
+const PEEK_HITS: i64 = 5;
 
 /// The searches for an RFC: its title, its description, and the title with each answer that
 /// says something (text of three words or more, or the chosen options).
@@ -147,6 +149,38 @@ pub async fn ground_rfc(state: &AppState, user: &Principal, id: i64) -> Result<R
         state.store.update_rfc(id, &patch, Utc::now()).await.map_err(not_found)?;
     }
     super::load(state, id).await
+}
+
+/// What the knowledge holds on the RFC's title and description, for the first round of
+/// questions to build on (shown to the model, not kept as sources): none when the owner may
+/// not search or the search fails (the questions are asked all the same).
+pub(super) async fn peek(state: &AppState, user: &Principal, r: &RfcRecord) -> Vec<RfcSource> {
+    if user.require(Scope::Search).is_err() {
+        return Vec::new();
+    }
+    let q = clip(&format!("{} {}", r.summary.title, r.description), QUERY_CHARS);
+    match search::retrieve(state, user, &q, &wanted(r), PEEK_HITS).await {
+        Ok(hits) => hits
+            .into_iter()
+            .map(|h| RfcSource {
+                id: 0,
+                label: 0,
+                excerpt: h.snippet.iter().map(|p| p.text.as_str()).collect(),
+                chunk_id: h.chunk_id,
+                document_id: h.document_id,
+                source_id: h.source_id,
+                title: h.title,
+                url: h.url,
+                heading: h.heading,
+                query: Some(q.clone()),
+                removed: false,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(rfc.id = r.summary.id, error = %e, "no knowledge for the first questions");
+            Vec::new()
+        }
+    }
 }
 
 /// Searches the RFC's knowledge for more sources to add by hand.

@@ -11,13 +11,14 @@ use chrono::Utc;
 use model::error::AppError;
 use model::{
     Answer, AnswerInput, DocLanguage, FieldError, NewRfcInput, QualityReport, QuestionOrigin, Rfc,
-    RfcPage, RfcQuestion, RfcStatus, RfcTemplate, Scope,
+    RfcPage, RfcQuestion, RfcReview, RfcStatus, RfcTemplate, Scope,
 };
 use std::collections::HashSet;
 
 mod asking;
 mod draft;
 mod grounding;
+mod reviewing;
 mod writing;
 
 pub use asking::{FEATURE as QUESTIONS_FEATURE, ask_more};
@@ -26,6 +27,7 @@ pub use draft::{
     move_section, settle_proposal,
 };
 pub use grounding::{add_source, ground_rfc, queries, search_more, set_source_removed};
+pub use reviewing::{FEATURE as REVIEW_FEATURE, review_rfc};
 pub use writing::{ATTEMPTS as DRAFT_ATTEMPTS, DRAFT, INSTRUCTION_CHARS, regenerate_section};
 
 /// Registers the `rfc.draft` job kind.
@@ -135,7 +137,14 @@ pub async fn create_rfc(
         })
         .await?;
     tracing::info!(rfc.id = record.summary.id, number = %record.summary.number, "rfc created");
-    let (questions, notice) = asking::round_questions(state, &record, tpl, &[], &[]).await;
+    // The first round builds on what the knowledge already says (only worth a search when a
+    // model asks).
+    let seen = if asking::has_model(state).await {
+        grounding::peek(state, user, &record).await
+    } else {
+        Vec::new()
+    };
+    let (questions, notice) = asking::round_questions(state, &record, tpl, &[], &seen).await;
     state.store.add_questions(record.summary.id, 1, &questions, Utc::now()).await?;
     Ok(Rfc { notice, ..load(state, record.summary.id).await? })
 }
@@ -432,7 +441,12 @@ pub async fn check_quality(
         .filter(|s| !s.removed)
         .map(|s| s.label)
         .collect();
-    Ok(quality::assess(tpl, r.summary.language, &sections, Some(&known)))
+    let mut report = quality::assess(tpl, r.summary.language, &sections, Some(&known));
+    // A review made before the latest change says so (the review's own write sets
+    // `updated_at` to its time).
+    report.review =
+        r.review.map(|v| RfcReview { stale: r.summary.updated_at > v.reviewed_at, ..v });
+    Ok(report)
 }
 
 #[cfg(test)]
