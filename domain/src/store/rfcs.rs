@@ -71,8 +71,6 @@ pub struct RfcPatch {
     pub question_rounds: Option<i32>,
     /// The latest draft job (Some(None) clears it).
     pub draft_job_id: Option<Option<i64>>,
-    /// The latest model review (Some(None) clears it).
-    pub review: Option<Option<RfcReview>>,
 }
 
 /// A section to insert.
@@ -168,6 +166,9 @@ pub trait RfcStore: Send + Sync {
         patch: &RfcPatch,
         at: DateTime<Utc>,
     ) -> StoreResult<RfcRecord>;
+    /// Stores the RFC's latest model review; `updated_at` is left alone, so a change made
+    /// after the review's `reviewed_at` shows it as stale.
+    async fn set_rfc_review(&self, id: i64, review: &RfcReview) -> StoreResult<()>;
     /// Deletes an RFC with its sections, questions and sources (ledger rows stay).
     async fn delete_rfc(&self, id: i64) -> StoreResult<()>;
 
@@ -645,10 +646,9 @@ impl RfcStore for SqlStore {
         let source_ids = patch.source_ids.as_ref().unwrap_or(&current.source_ids);
         let rounds = patch.question_rounds.unwrap_or(current.question_rounds);
         let job = patch.draft_job_id.unwrap_or(current.draft_job_id);
-        let review = patch.review.as_ref().unwrap_or(&current.review);
         sqlx::query(
             "UPDATE rfcs SET title = $1, status = $2, tags = $3, source_ids = $4, \
-             question_rounds = $5, draft_job_id = $6, review = $7, updated_at = $8 WHERE id = $9",
+             question_rounds = $5, draft_job_id = $6, updated_at = $7 WHERE id = $8",
         )
         .bind(title)
         .bind(status.as_str())
@@ -656,7 +656,6 @@ impl RfcStore for SqlStore {
         .bind(source_ids.as_ref().map(to_json).transpose()?)
         .bind(rounds)
         .bind(job)
-        .bind(review.as_ref().map(to_json).transpose()?)
         .bind(to_ms(at))
         .bind(id)
         .execute(&mut *tx)
@@ -664,6 +663,18 @@ impl RfcStore for SqlStore {
         let updated = self.load_rfc(&mut *tx, id).await?;
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn set_rfc_review(&self, id: i64, review: &RfcReview) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE rfcs SET review = $1 WHERE id = $2")
+            .bind(to_json(review)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn delete_rfc(&self, id: i64) -> StoreResult<()> {

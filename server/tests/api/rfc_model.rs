@@ -400,7 +400,10 @@ async fn the_draft_streams_resumes_after_a_cut_and_keeps_only_live_citations(
     let quality = format!("/api/v1/rfcs/{id}/quality");
     let before = expect_status(app.get_bearer(&quality, token).await, StatusCode::OK).await;
     assert!(before.get("review").is_none(), "{before}");
-    let review = app.post_bearer(&format!("/api/v1/rfcs/{id}/review"), token, &json!({})).await;
+    // A pipeline's token may write (review) without reading (`basic`): it gets the report.
+    let (_, generate_only) = app.create_api_token(token, &["generate"]).await;
+    let review =
+        app.post_bearer(&format!("/api/v1/rfcs/{id}/review"), &generate_only, &json!({})).await;
     let reviewed = expect_status(review, StatusCode::OK).await;
     assert_eq!(reviewed["structure_score"], before["structure_score"]);
     let notes = reviewed["review"]["notes"].as_array().unwrap();

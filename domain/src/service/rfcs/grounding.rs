@@ -27,6 +27,8 @@ pub const EXCERPT_CHARS: usize = 1_500;
 const QUERY_CHARS: usize = 300;
 /// Hits the first round of questions sees.
 const PEEK_HITS: i64 = 5;
+/// How long the first round waits for that search.
+const PEEK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The searches for an RFC: its title, its description, and the title with each answer that
 /// says something (text of three words or more, or the chosen options).
@@ -159,7 +161,12 @@ pub(super) async fn peek(state: &AppState, user: &Principal, r: &RfcRecord) -> V
         return Vec::new();
     }
     let q = clip(&format!("{} {}", r.summary.title, r.description), QUERY_CHARS);
-    match search::retrieve(state, user, &q, &wanted(r), PEEK_HITS).await {
+    let sources = wanted(r);
+    let search = search::retrieve(state, user, &q, &sources, PEEK_HITS);
+    // The first round runs inside the request: a slow search gives no hits, not a timeout.
+    match tokio::time::timeout(PEEK_DEADLINE, search).await.unwrap_or_else(|_| {
+        Err(AppError::Unavailable { message: "the search took too long".into() })
+    }) {
         Ok(hits) => hits
             .into_iter()
             .map(|h| RfcSource {

@@ -424,6 +424,12 @@ pub async fn check_quality(
     id: i64,
 ) -> Result<QualityReport, AppError> {
     let r = readable(state, user, id).await?;
+    quality_of(state, &r).await
+}
+
+/// The completeness check on a stored RFC, the latest review beside it.
+pub(super) async fn quality_of(state: &AppState, r: &RfcRecord) -> Result<QualityReport, AppError> {
+    let id = r.summary.id;
     let tpl = templates::builtin_template(&r.summary.template)
         .ok_or_else(|| AppError::not_found("template"))?;
     let sections: Vec<DocSection> = state
@@ -442,10 +448,10 @@ pub async fn check_quality(
         .map(|s| s.label)
         .collect();
     let mut report = quality::assess(tpl, r.summary.language, &sections, Some(&known));
-    // A review made before the latest change says so (the review's own write sets
-    // `updated_at` to its time).
+    // A review made before the latest change says so (`reviewed_at` is when it read the text,
+    // to the millisecond like `updated_at`; storing it leaves `updated_at` alone).
     report.review =
-        r.review.map(|v| RfcReview { stale: r.summary.updated_at > v.reviewed_at, ..v });
+        r.review.clone().map(|v| RfcReview { stale: r.summary.updated_at > v.reviewed_at, ..v });
     Ok(report)
 }
 

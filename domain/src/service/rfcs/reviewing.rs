@@ -10,7 +10,6 @@ use crate::auth::Principal;
 use crate::llm::{Caller, Message, Role};
 use crate::rfc::review;
 use crate::state::AppState;
-use crate::store::RfcPatch;
 use chrono::Utc;
 use model::error::AppError;
 use model::{QualityReport, RfcReview};
@@ -38,6 +37,9 @@ pub async fn review_rfc(
             ),
         });
     }
+    // When the text was read: a change after it makes the review stale (whole milliseconds,
+    // as `updated_at` is stored).
+    let read_at = crate::store::from_ms(crate::store::to_ms(Utc::now()));
     let sections: Vec<(String, String)> =
         state.store.list_sections(id).await?.into_iter().map(|s| (s.heading, s.body)).collect();
     if sections.iter().all(|(_, body)| body.trim().is_empty()) {
@@ -72,11 +74,12 @@ pub async fn review_rfc(
         })??;
         match review::parse(&reply.0.text) {
             Ok(notes) => {
-                let now = Utc::now();
-                let review = RfcReview { notes, reviewed_at: now, stale: false };
-                let patch = RfcPatch { review: Some(Some(review)), ..RfcPatch::default() };
-                state.store.update_rfc(id, &patch, now).await.map_err(super::not_found)?;
-                return super::check_quality(state, user, id).await;
+                let review = RfcReview { notes, reviewed_at: read_at, stale: false };
+                state.store.set_rfc_review(id, &review).await.map_err(super::not_found)?;
+                // Answered from the record as it is now, not through the reading rules again:
+                // a `generate`-only token may review without `basic`.
+                let now = writable(state, user, id).await?;
+                return super::quality_of(state, &now).await;
             }
             Err(reason) => {
                 tracing::warn!(rfc.id = id, %reason, "model's review unusable");
