@@ -78,3 +78,42 @@ test('an admin watches the job queue and cancels and retries any job from it', a
   await row.getByRole('button', { name: 'Cancel' }).click();
   await expect(row.locator('.job-state')).toHaveText('cancelled', { timeout: 10_000 });
 });
+
+test('an admin copies a template, fixes a refused edit, offers the copy in the wizard; each step is audited', async ({ page }) => {
+  await signIn(page, adminEmail, adminPassword);
+  await page.goto('/admin/templates');
+  await hydrated(page);
+  await expect(page.locator('tr[data-template="adr"]')).toBeVisible({ timeout: 15_000 });
+  const key = `adr-e2e-${Date.now() % 1_000_000}`;
+  await page.locator('tr[data-template="adr"] .template-copy').click();
+  await page.locator('#template-key').fill(key);
+  await page.locator('#template-copy-submit').click();
+
+  // The copy opens in the editor as TOML; it waits switched off.
+  const editor = page.locator('#template-toml');
+  await expect(editor).toHaveValue(/\[\[sections\]\]/);
+  const row = page.locator(`tr[data-template="${key}"]`);
+  await expect(row.locator('.template-enabled')).not.toBeChecked();
+  const toml = await editor.inputValue();
+  // A broken edit is refused, the field named; a good one is saved.
+  await editor.fill(toml.replace(/^name_en = ".*"$/m, 'name_en = ""'));
+  await page.locator('#template-save').click();
+  await expect(page.locator('#template-editor .field-error[data-field="name_en"]')).toBeVisible();
+  await editor.fill(toml.replace(/^name_en = ".*"$/m, 'name_en = "Team ADR"'));
+  await page.locator('#template-save').click();
+  await expect(page.locator('#template-saved')).toBeVisible();
+  await expect(row).toContainText('Team ADR');
+
+  // Switched on, the wizard offers it.
+  await row.locator('.template-enabled').check();
+  await expect(row.locator('.template-enabled')).toBeChecked();
+  await page.goto('/rfcs/new');
+  await hydrated(page);
+  await expect(page.locator('#rfc-template option', { hasText: 'Team ADR' })).toHaveCount(1);
+
+  await page.goto('/admin');
+  await hydrated(page);
+  for (const action of ['rfc_template.copy', 'rfc_template.edit', 'rfc_template.enable']) {
+    await expect(page.locator('#audit-table')).toContainText(action);
+  }
+});

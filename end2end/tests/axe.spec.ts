@@ -8,7 +8,7 @@ const adminPassword = 'e2e admin password';
 const visitorPages = ['/signin', '/register', '/no-such-page'];
 const memberPages = [
   '/', '/search', '/sources', '/rfcs', '/code-docs', '/usage', '/jobs', '/settings', '/notifications',
-  '/admin', '/admin/jobs', '/admin/llm', '/admin/search',
+  '/admin', '/admin/jobs', '/admin/llm', '/admin/search', '/admin/templates',
 ];
 
 /** Serious and critical WCAG 2 A/AA violations on the page as it is now, one line each. */

@@ -126,6 +126,7 @@ stored_enum! {
 
 /// One section of a template: what the document needs there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TemplateSection {
     /// Stable key within the template (`motivation`).
     pub key: String,
@@ -169,6 +170,7 @@ impl TemplateSection {
 
 /// A built-in question of a template, asked when no model is configured or its answer fails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TemplateQuestion {
     /// Stable key within the template.
     pub key: String,
@@ -194,8 +196,10 @@ pub struct TemplateQuestion {
 
 /// A template: its sections in order and its question set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RfcTemplate {
     /// Stable key (`feature`, `adr`, or an admin's copy's key).
+    #[serde(default)]
     pub key: String,
     /// Name in English.
     pub name_en: String,
@@ -525,6 +529,29 @@ pub struct NewRfcInput {
     /// Tags, at most 10.
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+/// An admin's copy of a template: the copy's key and, optionally, its names (by default the
+/// original's with "(copy)").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyTemplateInput {
+    /// The copy's key: 2–40 lowercase letters, digits, '-' or '_', not taken.
+    pub key: String,
+    /// Its name in English.
+    #[serde(default)]
+    pub name_en: Option<String>,
+    /// Its name in Russian.
+    #[serde(default)]
+    pub name_ru: Option<String>,
+}
+
+/// Offers a template in the wizard, or stops offering it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSwitch {
+    /// Offered in the wizard.
+    pub enabled: bool,
 }
 
 /// An answer to a clarifying question, or skipping it.

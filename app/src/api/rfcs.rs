@@ -10,8 +10,9 @@ use leptos::prelude::*;
 use model::Scope;
 use model::error::AppError;
 use model::{
-    AnswerInput, MoveSectionInput, NewRfcInput, NewSectionInput, QualityReport, RegenerateInput,
-    Rfc, RfcPage, RfcQuestion, RfcSection, RfcSource, RfcTemplate, SectionEditInput,
+    AnswerInput, CopyTemplateInput, MoveSectionInput, NewRfcInput, NewSectionInput, QualityReport,
+    RegenerateInput, Rfc, RfcPage, RfcQuestion, RfcSection, RfcSource, RfcTemplate,
+    SectionEditInput,
 };
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
@@ -27,8 +28,52 @@ pub async fn list_rfcs(limit: i64, offset: i64) -> Result<RfcPage, AppError> {
 /// The templates the wizard offers.
 #[server(prefix = "/api", endpoint = "list_rfc_templates", input = Json)]
 pub async fn list_rfc_templates() -> Result<Vec<RfcTemplate>, AppError> {
+    let state = app_state()?;
     require_scope(Scope::Basic)?;
-    Ok(rfcs::list_templates())
+    rfcs::list_templates(&state).await
+}
+
+/// Every template with whether the wizard offers it (admins).
+#[server(prefix = "/api", endpoint = "admin_rfc_templates", input = Json)]
+pub async fn admin_rfc_templates() -> Result<Vec<RfcTemplate>, AppError> {
+    let state = app_state()?;
+    let admin = require_scope(Scope::Admin)?;
+    rfcs::admin_templates(&state, &admin).await
+}
+
+/// Copies a template; the copy starts switched off (admins; audited).
+#[server(prefix = "/api", endpoint = "copy_rfc_template", input = Json)]
+pub async fn copy_rfc_template(from: String, input: CopyTemplateInput) -> Result<String, AppError> {
+    let state = app_state()?;
+    let admin = require_scope(Scope::Admin)?;
+    Ok(rfcs::copy_template(&state, &admin, &from, input).await?.key)
+}
+
+/// A template as the TOML the editor shows (admins).
+#[server(prefix = "/api", endpoint = "rfc_template_toml", input = Json)]
+pub async fn rfc_template_toml(key: String) -> Result<String, AppError> {
+    let state = app_state()?;
+    let admin = require_scope(Scope::Admin)?;
+    let every = rfcs::admin_templates(&state, &admin).await?;
+    let t = every.iter().find(|t| t.key == key).ok_or_else(|| AppError::not_found("template"))?;
+    rfcs::to_toml(t)
+}
+
+/// Saves a copy from the editor's TOML (admins; audited).
+#[server(prefix = "/api", endpoint = "save_rfc_template", input = Json)]
+pub async fn save_rfc_template(key: String, definition: String) -> Result<(), AppError> {
+    let state = app_state()?;
+    let admin = require_scope(Scope::Admin)?;
+    let input = rfcs::from_toml(&definition)?;
+    rfcs::save_template(&state, &admin, &key, input).await.map(|_| ())
+}
+
+/// Offers a template in the wizard or stops offering it (admins; audited).
+#[server(prefix = "/api", endpoint = "set_rfc_template_enabled", input = Json)]
+pub async fn set_rfc_template_enabled(key: String, enabled: bool) -> Result<(), AppError> {
+    let state = app_state()?;
+    let admin = require_scope(Scope::Admin)?;
+    rfcs::set_template_enabled(&state, &admin, &key, enabled).await.map(|_| ())
 }
 
 /// Starts an RFC from the wizard.

@@ -541,6 +541,7 @@ pub fn AdminTabs(current: &'static str) -> impl IntoView {
             {tab("/admin/jobs", |l| crate::i18n::td_string!(l, shell.admin_jobs))}
             {tab("/admin/llm", |l| crate::i18n::td_string!(l, shell.admin_llm))}
             {tab("/admin/search", |l| crate::i18n::td_string!(l, shell.admin_search))}
+            {tab("/admin/templates", |l| crate::i18n::td_string!(l, shell.admin_templates))}
         </nav>
     }
 }

@@ -36,10 +36,11 @@ fn status_word(l: Locale, s: RfcStatus) -> &'static str {
     }
 }
 
-/// `/rfcs`, `/rfcs/new` and `/rfcs/:id`: one lazy route for the three pages, so the studio is
-/// one WASM module. Three routes would be three modules sharing code, and the splitter makes a
-/// chunk for every combination of routes that share a function: every other page then loads
-/// more, smaller chunks (measured: +10 to +20 KiB brotli on every page).
+/// `/rfcs`, `/rfcs/new`, `/rfcs/:id` and `/admin/templates`: one lazy route for the four pages,
+/// so the studio is one WASM module (and the template type is decoded by one module only).
+/// Separate routes would be modules sharing code, and the splitter makes a chunk for every
+/// combination of routes that share a function: every other page then loads more, smaller
+/// chunks (measured for three routes: +10 to +20 KiB brotli on every page).
 pub struct RfcsRoute;
 
 #[lazy_route]
@@ -52,6 +53,8 @@ impl LazyRoute for RfcsRoute {
         let path = leptos_router::hooks::use_location().pathname.get_untracked();
         if path.trim_end_matches('/').ends_with("/rfcs/new") {
             wizard()
+        } else if path.trim_end_matches('/').ends_with("/admin/templates") {
+            super::rfc_templates::templates_admin()
         } else if use_params_map().read_untracked().get("id").is_some() {
             studio()
         } else {
@@ -153,14 +156,22 @@ fn wizard() -> AnyView {
                     <Transition fallback=move || view! { <p class="loading">{td_string!(lang, rfcs.loading)}</p> }>
                         {move || Suspend::new(async move {
                             match templates.await {
-                                Ok(list) => view! {
+                                Ok(list) => {
+                                    // The first offered template when the usual one is off.
+                                    if !list.iter().any(|t| t.key == template.get_untracked())
+                                        && let Some(first) = list.first()
+                                    {
+                                        template.set(first.key.clone());
+                                    }
+                                    view! {
                                     <select id="rfc-template" bind:value=template>
                                         {list.into_iter().map(|t| {
                                             let name = if lang == Locale::ru { t.name_ru.clone() } else { t.name_en.clone() };
                                             view! { <option value=t.key.clone()>{name}</option> }
                                         }).collect_view()}
                                     </select>
-                                }.into_any(),
+                                }.into_any()
+                                }
                                 Err(e) => view! { <LoadError error=e /> }.into_any(),
                             }
                         })}

@@ -23,6 +23,7 @@ mod notifications;
 mod prices;
 mod providers;
 mod reservations;
+mod rfc_templates;
 mod rfcs;
 mod search_log;
 mod secrets;
@@ -52,6 +53,7 @@ pub use notifications::{NewNotification, NotificationList, NotificationStore};
 pub use prices::{PriceRow, PriceStore, UnpricedModel};
 pub use providers::{ProviderRow, ProviderStore};
 pub use reservations::{CommitUnknown, NewReservation, ReservationRow, ReservationStore};
+pub use rfc_templates::{RfcTemplateStore, TemplateRow};
 pub use rfcs::{
     NewQuestion, NewRfc, NewRfcSource, NewSection, RfcPatch, RfcRecord, RfcStore, SectionUpdate,
     rfc_number,
@@ -186,6 +188,7 @@ pub trait Store:
     + SourceFileStore
     + SearchLogStore
     + RfcStore
+    + RfcTemplateStore
     + Send
     + Sync
     + 'static

@@ -1,6 +1,6 @@
 //! `/api/v1/rfcs…` and `/api/v1/rfc-templates`: the RFC studio for programmatic clients. Reading
 //! needs `basic` (one's own RFCs; admins read all), writing `generate`; the same services as
-//! the pages.
+//! the pages. `/api/v1/admin/rfc-templates…`: admins copy, edit and switch templates.
 
 use super::rest::{ApiJson, ApiQuery, PageQuery};
 use crate::startup::ServerState;
@@ -12,9 +12,9 @@ use domain::auth::AuthOutcome;
 use domain::service::rfcs;
 use model::error::AppError;
 use model::{
-    AddSourceInput, AnswerInput, MoveSectionInput, NewRfcInput, NewSectionInput, ProposalDecision,
-    QualityReport, RegenerateInput, Rfc, RfcPage, RfcQuestion, RfcSection, RfcSource, RfcTemplate,
-    Scope, SearchHit, SectionEditInput, SourceRemovedInput,
+    AddSourceInput, AnswerInput, CopyTemplateInput, MoveSectionInput, NewRfcInput, NewSectionInput,
+    ProposalDecision, QualityReport, RegenerateInput, Rfc, RfcPage, RfcQuestion, RfcSection,
+    RfcSource, RfcTemplate, Scope, SearchHit, SectionEditInput, SourceRemovedInput, TemplateSwitch,
 };
 use serde::Deserialize;
 
@@ -22,6 +22,10 @@ use serde::Deserialize;
 pub fn router() -> Router<ServerState> {
     Router::new()
         .route("/rfc-templates", get(list_templates))
+        .route("/admin/rfc-templates", get(admin_templates))
+        .route("/admin/rfc-templates/{key}", put(save_template))
+        .route("/admin/rfc-templates/{key}/copy", post(copy_template))
+        .route("/admin/rfc-templates/{key}/enabled", put(set_template_enabled))
         .route("/rfcs", get(list_rfcs).post(create_rfc))
         .route("/rfcs/{id}", get(get_rfc))
         .route("/rfcs/{id}/questions", post(ask_more))
@@ -42,10 +46,57 @@ pub fn router() -> Router<ServerState> {
 
 /// `GET /rfc-templates`: the templates the wizard offers, with sections and questions.
 async fn list_templates(
+    State(s): State<ServerState>,
     Extension(auth): Extension<AuthOutcome>,
 ) -> Result<Json<Vec<RfcTemplate>>, AppError> {
     auth.require_scope(Scope::Basic)?;
-    Ok(Json(rfcs::list_templates()))
+    Ok(Json(rfcs::list_templates(&s.app).await?))
+}
+
+/// `GET /admin/rfc-templates`: every template, built-in and copied, with whether the wizard
+/// offers it (admins).
+async fn admin_templates(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+) -> Result<Json<Vec<RfcTemplate>>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok(Json(rfcs::admin_templates(&s.app, &admin).await?))
+}
+
+/// `POST /admin/rfc-templates/{key}/copy {key, name_en?, name_ru?}`: 201 with the copy, which
+/// starts switched off (admins; audited).
+async fn copy_template(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<CopyTemplateInput>,
+) -> Result<(StatusCode, Json<RfcTemplate>), AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok((StatusCode::CREATED, Json(rfcs::copy_template(&s.app, &admin, &key, input).await?)))
+}
+
+/// `PUT /admin/rfc-templates/{key}`: a copy's names, sections, guidance and questions (the
+/// template as `GET` gives it); built-in templates answer 422 (admins; audited).
+async fn save_template(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<RfcTemplate>,
+) -> Result<Json<RfcTemplate>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok(Json(rfcs::save_template(&s.app, &admin, &key, input).await?))
+}
+
+/// `PUT /admin/rfc-templates/{key}/enabled {enabled}`: offers a template in the wizard or
+/// stops offering it (admins; audited). RFCs started from it keep working.
+async fn set_template_enabled(
+    State(s): State<ServerState>,
+    Extension(auth): Extension<AuthOutcome>,
+    Path(key): Path<String>,
+    ApiJson(input): ApiJson<TemplateSwitch>,
+) -> Result<Json<RfcTemplate>, AppError> {
+    let admin = auth.require_scope(Scope::Admin)?;
+    Ok(Json(rfcs::set_template_enabled(&s.app, &admin, &key, input.enabled).await?))
 }
 
 /// `GET /rfcs?limit=&offset=`: the caller's RFCs (everyone's for an admin).

@@ -209,6 +209,22 @@ const RULES: &[Rule] = &[
     rest("POST", "/api/v1/notifications/{id}/read", BASIC, EMPTY),
     // --- routes/rfcs.rs (reading others' RFCs answers 404; the bodies fail validation)
     get("/api/v1/rfc-templates", BASIC),
+    get("/api/v1/admin/rfc-templates", ADMIN),
+    rest(
+        "PUT",
+        "/api/v1/admin/rfc-templates/{key}",
+        ADMIN,
+        Body::Json(
+            r#"{"name_en":"","name_ru":"","summary_en":"","summary_ru":"","sections":[],"questions":[]}"#,
+        ),
+    ),
+    rest("POST", "/api/v1/admin/rfc-templates/{key}/copy", ADMIN, Body::Json(r#"{"key":"x"}"#)),
+    rest(
+        "PUT",
+        "/api/v1/admin/rfc-templates/{key}/enabled",
+        ADMIN,
+        Body::Json(r#"{"enabled":true}"#),
+    ),
     get("/api/v1/rfcs", BASIC),
     rest(
         "POST",
@@ -345,6 +361,11 @@ const RULES: &[Rule] = &[
     // --- app/src/api/rfcs.rs
     sfn("/api/list_rfcs", BASIC, r#"{"limit":10,"offset":0}"#),
     sfn("/api/list_rfc_templates", BASIC, "{}"),
+    sfn("/api/admin_rfc_templates", ADMIN, "{}"),
+    sfn("/api/copy_rfc_template", ADMIN, r#"{"from":"x","input":{"key":"x"}}"#),
+    sfn("/api/rfc_template_toml", ADMIN, r#"{"key":"x"}"#),
+    sfn("/api/save_rfc_template", ADMIN, r#"{"key":"x","definition":"x"}"#),
+    sfn("/api/set_rfc_template_enabled", ADMIN, r#"{"key":"x","enabled":true}"#),
     sfn(
         "/api/create_rfc",
         GENERATE,

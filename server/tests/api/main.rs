@@ -26,6 +26,7 @@ mod ops;
 mod ratelimit;
 mod redis_outage;
 mod rfc_model;
+mod rfc_templates;
 mod rfcs;
 mod security;
 mod shutdown;
@@ -45,6 +46,9 @@ on_both_backends!(
     rfcs: [
         the_wizard_starts_an_rfc_with_the_templates_questions,
         a_draft_without_a_model_cites_only_its_sources_and_sections_are_edited,
+    ],
+    rfc_templates: [
+        admins_copy_edit_and_switch_templates,
     ],
     knowledge: [
         uploaded_files_are_synced_found_with_highlights_and_downloaded,

@@ -87,6 +87,7 @@ on_both_backends!(
         sections_keep_their_ids_through_insert_move_edit_and_delete,
         questions_keep_rounds_and_typed_answers,
         source_labels_are_given_once_and_never_reused,
+        templates_are_added_once_rewritten_and_audited,
     ],
     knowledge: [
         sources_are_created_updated_and_deleted_with_members_and_audit,

@@ -4,8 +4,8 @@
 
 use chrono::{TimeZone, Utc};
 use domain::store::{
-    DynStore, NewQuestion, NewRfc, NewRfcSource, NewSection, NewUserRow, RfcPatch, SectionUpdate,
-    StoreError,
+    DynStore, NewAuditEntry, NewQuestion, NewRfc, NewRfcSource, NewSection, NewUserRow, RfcPatch,
+    SectionUpdate, StoreError, TemplateRow,
 };
 use model::{
     Answer, DocLanguage, Provenance, QuestionKind, QuestionOrigin, RfcStatus, Scope, Scopes,
@@ -313,4 +313,37 @@ pub async fn source_labels_are_given_once_and_never_reused(store: DynStore) {
     // Another RFC numbers its own sources from 1.
     let theirs = store.add_rfc_sources(other, &[chunk(1)], at).await.unwrap();
     assert_eq!(theirs[0].label, 1);
+}
+
+pub async fn templates_are_added_once_rewritten_and_audited(store: DynStore) {
+    let audit = |action: &str| NewAuditEntry {
+        at: Utc::now(),
+        actor_id: None,
+        actor_email: None,
+        action: action.into(),
+        target: "rfc_template:adr-lite".into(),
+        detail: "{}".into(),
+    };
+    assert!(store.list_rfc_templates().await.unwrap().is_empty());
+    let copy = TemplateRow {
+        key: "adr-lite".into(),
+        definition: Some(r#"{"name_en":"ADR lite"}"#.into()),
+        enabled: false,
+        updated_at: 5,
+    };
+    store.insert_rfc_template(&copy, None, audit("rfc_template.copy")).await.unwrap();
+    let taken = TemplateRow { definition: Some("{}".into()), ..copy.clone() };
+    let again = store.insert_rfc_template(&taken, None, audit("rfc_template.copy")).await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })), "{again:?}");
+    // A built-in's switch: a row without a definition, written twice.
+    let switch = TemplateRow { key: "adr".into(), definition: None, enabled: false, updated_at: 6 };
+    store.put_rfc_template(&switch, None, audit("rfc_template.disable")).await.unwrap();
+    let on = TemplateRow { enabled: true, updated_at: 7, ..switch.clone() };
+    store.put_rfc_template(&on, None, audit("rfc_template.enable")).await.unwrap();
+    let edited = TemplateRow { definition: Some(r#"{"name_en":"ADR, lighter"}"#.into()), ..copy };
+    store.put_rfc_template(&edited, None, audit("rfc_template.edit")).await.unwrap();
+    assert_eq!(store.list_rfc_templates().await.unwrap(), [on, edited], "by key");
+    let (entries, total) = store.list_audit(10, 0).await.unwrap();
+    assert_eq!(total, 4, "the refused copy wrote no audit entry");
+    assert_eq!(entries[0].action, "rfc_template.edit");
 }

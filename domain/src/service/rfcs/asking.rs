@@ -135,7 +135,7 @@ pub async fn ask_more(state: &AppState, user: &Principal, id: i64) -> Result<Rfc
             message: crate::tr!("an RFC has at most %{max} rounds of questions", max = MAX_ROUNDS),
         });
     }
-    let tpl = super::template_of(&r)?;
+    let tpl = super::template_of(state, &r).await?;
     // The round is claimed first, so two requests at once never ask the same round twice.
     let round = r.question_rounds + 1;
     if !state.store.claim_question_round(id, round, Utc::now()).await.map_err(not_found)? {
@@ -145,7 +145,7 @@ pub async fn ask_more(state: &AppState, user: &Principal, id: i64) -> Result<Rfc
     }
     let asked = state.store.list_questions(id).await?;
     let sources = state.store.list_rfc_sources(id).await?;
-    let (new, notice) = round_questions(state, &r, tpl, &asked, &sources).await;
+    let (new, notice) = round_questions(state, &r, &tpl, &asked, &sources).await;
     if !new.is_empty() {
         state.store.add_questions(id, round, &new, Utc::now()).await.map_err(not_found)?;
     }

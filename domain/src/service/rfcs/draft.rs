@@ -176,11 +176,11 @@ pub async fn draft_rfc(
         return Ok((true, super::writing::start(state, &r, &existing).await?));
     }
     super::writing::not_while_drafting(state, &r).await?;
-    let tpl = super::template_of(&r)?;
+    let tpl = super::template_of(state, &r).await?;
     let questions = state.store.list_questions(id).await?;
     let sources = state.store.list_rfc_sources(id).await?;
     let sections =
-        assemble(tpl, r.summary.language, &r.summary.title, &r.description, &questions, &sources);
+        assemble(&tpl, r.summary.language, &r.summary.title, &r.description, &questions, &sources);
     let at = Utc::now();
     let written = match state.store.create_draft(id, &sections, RfcStatus::Draft, at).await {
         Err(StoreError::Conflict { .. }) => {

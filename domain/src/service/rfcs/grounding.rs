@@ -165,7 +165,7 @@ pub(super) async fn peek(state: &AppState, user: &Principal, r: &RfcRecord) -> V
     let search = search::retrieve(state, user, &q, &sources, PEEK_HITS);
     // The first round runs inside the request: a slow search gives no hits, not a timeout.
     match tokio::time::timeout(PEEK_DEADLINE, search).await.unwrap_or_else(|_| {
-        Err(AppError::Unavailable { message: "the search took too long".into() })
+        Err(AppError::Unavailable { message: crate::tr!("the search took too long") })
     }) {
         Ok(hits) => hits
             .into_iter()

@@ -4,7 +4,6 @@
 
 use crate::auth::Principal;
 use crate::rfc::quality::{self, DocSection};
-use crate::rfc::templates;
 use crate::state::AppState;
 use crate::store::{NewQuestion, NewRfc, RfcRecord, StoreError};
 use chrono::Utc;
@@ -16,12 +15,17 @@ use model::{
 use std::collections::HashSet;
 
 mod asking;
+mod catalog;
 mod draft;
 mod grounding;
 mod reviewing;
 mod writing;
 
 pub use asking::{FEATURE as QUESTIONS_FEATURE, ask_more};
+pub use catalog::{
+    TOML_BYTES, admin_templates, check_template, copy_template, from_toml, list_templates,
+    save_template, set_template_enabled, to_toml,
+};
 pub use draft::{
     BODY_CHARS, HEADING_CHARS, MAX_SECTIONS, add_section, delete_section, draft_rfc, edit_section,
     move_section, settle_proposal,
@@ -48,18 +52,9 @@ pub const TAG_CHARS: usize = 40;
 /// Most knowledge sources an RFC can be limited to.
 pub const MAX_SOURCE_IDS: usize = 100;
 
-/// The templates the wizard offers.
-pub fn list_templates() -> Vec<RfcTemplate> {
-    templates::builtin().iter().filter(|t| t.enabled).cloned().collect()
-}
-
-fn template(key: &str) -> Option<&'static RfcTemplate> {
-    templates::builtin_template(key).filter(|t| t.enabled)
-}
-
-/// The template an RFC was started from (kept even if it is disabled since).
-pub(super) fn template_of(r: &RfcRecord) -> Result<&'static RfcTemplate, AppError> {
-    templates::builtin_template(&r.summary.template).ok_or_else(|| AppError::not_found("template"))
+/// The template an RFC was started from (kept even if it is switched off since).
+pub(super) async fn template_of(state: &AppState, r: &RfcRecord) -> Result<RfcTemplate, AppError> {
+    catalog::find(state, &r.summary.template).await?.ok_or_else(|| AppError::not_found("template"))
 }
 
 fn check_chars(field: &str, text: &str, errors: &mut Vec<FieldError>) {
@@ -106,7 +101,8 @@ pub async fn create_rfc(
             crate::tr!("a description has 10 to 4,000 characters"),
         ));
     }
-    let Some(tpl) = template(&input.template) else {
+    let offered = catalog::find(state, &input.template).await?.filter(|t| t.enabled);
+    let Some(tpl) = offered else {
         errors.push(FieldError::new(
             "template",
             "unknown",
@@ -144,7 +140,7 @@ pub async fn create_rfc(
     } else {
         Vec::new()
     };
-    let (questions, notice) = asking::round_questions(state, &record, tpl, &[], &seen).await;
+    let (questions, notice) = asking::round_questions(state, &record, &tpl, &[], &seen).await;
     state.store.add_questions(record.summary.id, 1, &questions, Utc::now()).await?;
     Ok(Rfc { notice, ..load(state, record.summary.id).await? })
 }
@@ -251,8 +247,8 @@ async fn assemble(state: &AppState, mut r: RfcRecord) -> Result<Rfc, AppError> {
     }
     let questions = state.store.list_questions(id).await?;
     let sources = state.store.list_rfc_sources(id).await?;
-    let readiness = match templates::builtin_template(&r.summary.template) {
-        Some(tpl) => asking::readiness(tpl, r.summary.status, &questions, &sources),
+    let readiness = match catalog::find(state, &r.summary.template).await? {
+        Some(tpl) => asking::readiness(&tpl, r.summary.status, &questions, &sources),
         None => Vec::new(),
     };
     Ok(Rfc {
@@ -430,8 +426,7 @@ pub async fn check_quality(
 /// The completeness check on a stored RFC, the latest review beside it.
 pub(super) async fn quality_of(state: &AppState, r: &RfcRecord) -> Result<QualityReport, AppError> {
     let id = r.summary.id;
-    let tpl = templates::builtin_template(&r.summary.template)
-        .ok_or_else(|| AppError::not_found("template"))?;
+    let tpl = template_of(state, r).await?;
     let sections: Vec<DocSection> = state
         .store
         .list_sections(id)
@@ -447,7 +442,7 @@ pub(super) async fn quality_of(state: &AppState, r: &RfcRecord) -> Result<Qualit
         .filter(|s| !s.removed)
         .map(|s| s.label)
         .collect();
-    let mut report = quality::assess(tpl, r.summary.language, &sections, Some(&known));
+    let mut report = quality::assess(&tpl, r.summary.language, &sections, Some(&known));
     // A review made before the latest change says so (`reviewed_at` is when it read the text,
     // to the millisecond like `updated_at`; storing it leaves `updated_at` alone).
     report.review =
@@ -458,6 +453,7 @@ pub(super) async fn quality_of(state: &AppState, r: &RfcRecord) -> Result<Qualit
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rfc::templates;
     use model::QuestionKind;
 
     fn question(kind: QuestionKind, options: &[&str]) -> RfcQuestion {

@@ -48,7 +48,7 @@ pub async fn review_rfc(
         });
     }
     let lang = r.summary.language;
-    let tpl = template_of(&r)?;
+    let tpl = template_of(state, &r).await?;
     let caller = Caller {
         user_id: r.owner_id,
         feature: FEATURE.into(),

@@ -14,8 +14,8 @@ use super::{load, not_found, writable};
 use crate::auth::Principal;
 use crate::jobs::{JobContext, JobError, JobRegistry, KindConfig};
 use crate::llm::{Caller, Message, Role, StreamEvent};
+use crate::rfc::citations;
 use crate::rfc::writing::{self, Brief, Target};
-use crate::rfc::{citations, templates};
 use crate::state::AppState;
 use crate::store::{NewJob, NewSection, RfcPatch, RfcRecord, SectionUpdate, StoreError};
 use chrono::Utc;
@@ -225,7 +225,7 @@ struct Writer<'a> {
     state: &'a AppState,
     ctx: &'a JobContext,
     rfc: RfcRecord,
-    template: &'static RfcTemplate,
+    template: RfcTemplate,
     questions: Vec<RfcQuestion>,
     sources: Vec<RfcSource>,
     caller: Caller,
@@ -239,8 +239,11 @@ impl<'a> Writer<'a> {
             Err(StoreError::NotFound) => return Err(JobError::permanent("the RFC was deleted")),
             r => r?,
         };
-        let template = templates::builtin_template(&rfc.summary.template)
-            .ok_or_else(|| JobError::permanent("the RFC's template is gone"))?;
+        let template = match super::catalog::find(state, &rfc.summary.template).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return Err(JobError::permanent("the RFC's template is gone")),
+            Err(e) => return Err(JobError::msg(e.to_string())),
+        };
         let caller = Caller {
             user_id: rfc.owner_id,
             feature: DRAFT.into(),
@@ -266,7 +269,7 @@ impl<'a> Writer<'a> {
     fn brief(&self) -> Brief<'_> {
         let lang = self.rfc.summary.language;
         Brief {
-            template: self.template,
+            template: &self.template,
             language: lang,
             title: &self.rfc.summary.title,
             description: &self.rfc.description,
@@ -328,11 +331,11 @@ impl<'a> Writer<'a> {
             .await
             .map_err(job_error)?;
         self.cost += receipt.cost_nanos;
-        let points = writing::parse_outline(&answer.text, self.template);
+        let points = writing::parse_outline(&answer.text, &self.template);
         // The template's sections, in order; what the model cannot settle is the assembled
         // draft's open questions (so an RFC without an open-questions section gets one).
         let assembled = assemble(
-            self.template,
+            &self.template,
             lang,
             &self.rfc.summary.title,
             &self.rfc.description,
@@ -497,7 +500,7 @@ impl<'a> Writer<'a> {
         let (body, provenance) = if needs_facts && self.known().is_empty() {
             // Nothing to ground it on: open questions, not invented prose.
             let assembled = assemble(
-                self.template,
+                &self.template,
                 self.rfc.summary.language,
                 &self.rfc.summary.title,
                 &self.rfc.description,
