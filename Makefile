@@ -63,13 +63,13 @@ e2e: browser
 ## their words (a decoder shared with /search, SearchHit, cost 1.5 KiB until the studio got its
 ## own small type): first page 464.5. The admins' template page (/admin/templates, rendered by
 ## the studio's route so the template type is decoded by one module) added its words to the base
-## (first page 465.9) and 45 KiB to the studio's route (322.5 -> 367.5; not yet understood:
-## candidates are the chunks it now shares with the admin pages).
+## (first page 466.5, base 337.5) and 46 KiB to the studio's route (322.5 -> 368.3; not yet
+## understood: candidates are the chunks it now shares with the admin pages).
 ## Words are looked up once per page instead of through a reactive closure each, and plurals use two written-out CLDR rules instead of ICU's data
 ## (base 339 -> 325 KiB, first page 478 -> 450). Both languages' words are in the base (~8.4 KiB
 ## brotli, 5.0 of them Russian); the goals are 150 KiB and 60 KiB.
-FIRST_ROUTE_KB ?= 466
-ROUTE_KB ?= 368
+FIRST_ROUTE_KB ?= 467
+ROUTE_KB ?= 369
 size:
 	FIRST_ROUTE_KB=$(FIRST_ROUTE_KB) ROUTE_KB=$(ROUTE_KB) python3 tools/size-check.py target/site/pkg
 
