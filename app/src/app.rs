@@ -134,7 +134,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/jobs") view={Lazy::<AdminJobsRoute>::new()} />
                     <Route path=path!("/admin/llm") view={Lazy::<AdminLlmRoute>::new()} />
                     <Route path=path!("/admin/search") view={Lazy::<AdminSearchRoute>::new()} />
-                    <Route path=path!("/admin/templates") view={Lazy::<RfcsRoute>::new()} />
+                    <Route path=path!("/admin/templates") view={Lazy::<AdminRoute>::new()} />
                     <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
                     <Route path=path!("/notifications") view={Lazy::<NotificationsRoute>::new()} />
                 </ParentRoute>

@@ -236,6 +236,40 @@ impl RfcTemplate {
     }
 }
 
+/// A template as the admins' list shows it: what it is and whether the wizard offers it, not
+/// its definition (the editor reads that as text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateListing {
+    /// Key.
+    pub key: String,
+    /// Name in English.
+    pub name_en: String,
+    /// Name in Russian.
+    pub name_ru: String,
+    /// Compiled in (copied, not edited).
+    pub builtin: bool,
+    /// Offered in the wizard.
+    pub enabled: bool,
+    /// How many sections it has.
+    pub sections: usize,
+    /// How many built-in questions it has.
+    pub questions: usize,
+}
+
+impl From<&RfcTemplate> for TemplateListing {
+    fn from(t: &RfcTemplate) -> Self {
+        TemplateListing {
+            key: t.key.clone(),
+            name_en: t.name_en.clone(),
+            name_ru: t.name_ru.clone(),
+            builtin: t.builtin,
+            enabled: t.enabled,
+            sections: t.sections.len(),
+            questions: t.questions.len(),
+        }
+    }
+}
+
 /// An answer to a clarifying question, typed like the question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]

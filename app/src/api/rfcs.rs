@@ -12,7 +12,7 @@ use model::error::AppError;
 use model::{
     AnswerInput, CopyTemplateInput, MoveSectionInput, NewRfcInput, NewSectionInput, QualityReport,
     RegenerateInput, Rfc, RfcPage, RfcQuestion, RfcSection, RfcSource, RfcTemplate,
-    SectionEditInput,
+    SectionEditInput, TemplateListing,
 };
 use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
@@ -33,12 +33,13 @@ pub async fn list_rfc_templates() -> Result<Vec<RfcTemplate>, AppError> {
     rfcs::list_templates(&state).await
 }
 
-/// Every template with whether the wizard offers it (admins).
+/// Every template with whether the wizard offers it (admins). Listings, not definitions: the
+/// admins' page then decodes no template type the studio decodes too.
 #[server(prefix = "/api", endpoint = "admin_rfc_templates", input = Json)]
-pub async fn admin_rfc_templates() -> Result<Vec<RfcTemplate>, AppError> {
+pub async fn admin_rfc_templates() -> Result<Vec<TemplateListing>, AppError> {
     let state = app_state()?;
     let admin = require_scope(Scope::Admin)?;
-    rfcs::admin_templates(&state, &admin).await
+    Ok(rfcs::admin_templates(&state, &admin).await?.iter().map(TemplateListing::from).collect())
 }
 
 /// Copies a template; the copy starts switched off (admins; audited).

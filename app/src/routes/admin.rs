@@ -75,6 +75,10 @@ impl LazyRoute for AdminRoute {
         if !session.has(Scope::Admin) {
             return scope_refused(|l| td_string!(l, admin.title), Scope::Admin);
         }
+        let path = leptos_router::hooks::use_location().pathname.get_untracked();
+        if path.trim_end_matches('/').ends_with("/admin/templates") {
+            return super::rfc_templates::templates_admin();
+        }
         let this = AdminData::load();
         let AdminData {
             query,

@@ -23,7 +23,7 @@ pub mod not_found;
 pub mod notifications;
 /// Areas that are not built yet.
 pub mod placeholder;
-/// `/admin/templates`: RFC templates for admins (in the studio's lazy route).
+/// `/admin/templates`: RFC templates for admins (in the admin page's lazy route).
 pub mod rfc_templates;
 /// `/rfcs`, `/rfcs/new`, `/rfcs/:id`: the RFC studio.
 pub mod rfcs;

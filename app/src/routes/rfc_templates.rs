@@ -1,38 +1,26 @@
 //! `/admin/templates`: the RFC templates for admins. Every template with whether the wizard
 //! offers it (a switch), copying one under a new key, and editing a copy's sections, guidance
 //! and questions as TOML, the way the built-in ones are written; the server checks it and names
-//! the field and line of every problem. Rendered by the studio's lazy route, so the template
-//! type is decoded by one WASM module only.
+//! the field and line of every problem. Rendered by the admin page's lazy route (`AdminRoute`),
+//! so only admins download it, and no route is added: every route added makes the splitter cut
+//! the shared code into more chunks, which every other page then pays for. It reads listings
+//! and TOML text, so it shares no decoded type with the studio.
 
 use crate::api::rfcs::{
     CopyRfcTemplate, SaveRfcTemplate, SetRfcTemplateEnabled, admin_rfc_templates, rfc_template_toml,
 };
 use crate::components::form::{ErrorBanner, FormGate, LoadError, ValidationList};
-use crate::components::session::use_session;
+use crate::components::shell::AdminTabs;
 use crate::i18n::{Locale, td_string};
 use crate::l10n;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use model::CopyTemplateInput;
 use model::error::AppError;
-use model::{CopyTemplateInput, Scope};
 
-/// The page.
+/// The page, for admins (the admin route checked the scope).
 pub fn templates_admin() -> AnyView {
     let lang = l10n::use_lang();
-    // Checked first: a member gets the refusal without firing requests they may not make.
-    // (Written here rather than with the admin pages' helpers: sharing them would pull the
-    // admin pages' code into the studio's module.)
-    if !use_session().has(Scope::Admin) {
-        let scope = Scope::Admin.as_str();
-        return view! {
-            <Title text=td_string!(lang, rfc_templates.title) />
-            <section class="page">
-                <h1>{td_string!(lang, rfc_templates.title)}</h1>
-                <div class="banner banner-error" role="alert">{td_string!(lang, shell.needs_scope, scope)}</div>
-            </section>
-        }
-        .into_any();
-    }
     let toggle = ServerAction::<SetRfcTemplateEnabled>::new();
     let copy = ServerAction::<CopyRfcTemplate>::new();
     let save = ServerAction::<SaveRfcTemplate>::new();
@@ -73,8 +61,12 @@ pub fn templates_admin() -> AnyView {
         let e = |v: Option<Result<_, AppError>>| v.and_then(Result::err);
         e(toggle.value().get()).or_else(|| e(copy.value().get().map(|r| r.map(|_| ()))))
     });
-    let save_error = Signal::derive(move || save.value().get().and_then(Result::err));
-    let saved = move || matches!(save.value().get(), Some(Ok(())));
+    // A save's outcome is shown with the template it was for, not with the next one opened.
+    let saved_key = RwSignal::new(None::<String>);
+    let this_one = move || saved_key.get().is_some() && saved_key.get() == editing.get();
+    let save_error =
+        Signal::derive(move || save.value().get().and_then(Result::err).filter(|_| this_one()));
+    let saved = move || this_one() && matches!(save.value().get(), Some(Ok(())));
     let submit_copy = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(from) = copying.get_untracked() else { return };
@@ -86,13 +78,15 @@ pub fn templates_admin() -> AnyView {
     let submit_save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(key) = editing.get_untracked() else { return };
+        saved_key.set(Some(key.clone()));
         save.dispatch(SaveRfcTemplate { key, definition: text.get_untracked() });
     };
     view! {
         <Title text=td_string!(lang, rfc_templates.title) />
         <section class="page">
-            <h1>{td_string!(lang, rfc_templates.title)}</h1>
-            <p><a href="/admin">{td_string!(lang, admin.title)}</a></p>
+            <h1>{td_string!(lang, admin.title)}</h1>
+            <AdminTabs current="/admin/templates" />
+            <h2>{td_string!(lang, rfc_templates.title)}</h2>
             <p class="muted">{td_string!(lang, rfc_templates.intro)}</p>
             <ErrorBanner error />
             <ValidationList error />
@@ -120,7 +114,7 @@ pub fn templates_admin() -> AnyView {
                                                 <tr data-template=key.clone()>
                                                     <td>{name}" "<span class="badge">{kind}</span></td>
                                                     <td class="nowrap"><code>{key.clone()}</code></td>
-                                                    <td>{t.sections.len()}" / "{t.questions.len()}</td>
+                                                    <td>{t.sections}" / "{t.questions}</td>
                                                     <td>
                                                         <label class="nowrap">
                                                             <input type="checkbox" class="template-enabled" checked=enabled
@@ -155,7 +149,7 @@ pub fn templates_admin() -> AnyView {
             </div>
             <Show when=move || copying.get().is_some()>
                 <form method="post" class="card stack" id="template-copy-form" on:submit=submit_copy><FormGate>
-                    <h2>{move || format!("{} {}", td_string!(lang, rfc_templates.copy_of), copying.get().unwrap_or_default())}</h2>
+                    <h3>{move || format!("{} {}", td_string!(lang, rfc_templates.copy_of), copying.get().unwrap_or_default())}</h3>
                     <label for="template-key">{td_string!(lang, rfc_templates.new_key)}</label>
                     <input id="template-key" type="text" maxlength="40" required bind:value=new_key />
                     <p class="hint">{td_string!(lang, rfc_templates.key_hint)}</p>
@@ -169,7 +163,7 @@ pub fn templates_admin() -> AnyView {
             </Show>
             <Show when=move || editing.get().is_some()>
                 <form method="post" class="card stack" id="template-editor" on:submit=submit_save><FormGate>
-                    <h2>{move || format!("{} {}", td_string!(lang, rfc_templates.editing), editing.get().unwrap_or_default())}</h2>
+                    <h3>{move || format!("{} {}", td_string!(lang, rfc_templates.editing), editing.get().unwrap_or_default())}</h3>
                     <p class="hint">{td_string!(lang, rfc_templates.toml_hint)}</p>
                     <label for="template-toml" class="visually-hidden">{td_string!(lang, rfc_templates.definition)}</label>
                     <textarea id="template-toml" class="template-toml" rows="28" spellcheck="false" bind:value=text></textarea>

@@ -36,8 +36,8 @@ fn status_word(l: Locale, s: RfcStatus) -> &'static str {
     }
 }
 
-/// `/rfcs`, `/rfcs/new`, `/rfcs/:id` and `/admin/templates`: one lazy route for the four pages,
-/// so the studio is one WASM module (and the template type is decoded by one module only).
+/// `/rfcs`, `/rfcs/new` and `/rfcs/:id`: one lazy route for the three pages, so the studio is
+/// one WASM module.
 /// Separate routes would be modules sharing code, and the splitter makes a chunk for every
 /// combination of routes that share a function: every other page then loads more, smaller
 /// chunks (measured for three routes: +10 to +20 KiB brotli on every page).
@@ -53,8 +53,6 @@ impl LazyRoute for RfcsRoute {
         let path = leptos_router::hooks::use_location().pathname.get_untracked();
         if path.trim_end_matches('/').ends_with("/rfcs/new") {
             wizard()
-        } else if path.trim_end_matches('/').ends_with("/admin/templates") {
-            super::rfc_templates::templates_admin()
         } else if use_params_map().read_untracked().get("id").is_some() {
             studio()
         } else {
@@ -266,6 +264,28 @@ impl Studio {
             .or_else(|| e(self.review.value().get().map(|r| r.map(|_| ()))))
             .or_else(|| e(self.search.value().get().map(|r| r.map(|_| ()))))
     }
+
+    /// Forgets what belonged to the RFC shown before: back and forward between two RFCs keep
+    /// this page and change only its id, and search hits, live sections, a job's failure or an
+    /// action's error of one RFC must not show on the other.
+    fn forget(&self) {
+        self.live.set(HashMap::new());
+        self.job_error.set(None);
+        self.answer.clear();
+        self.ask.clear();
+        self.ground.clear();
+        self.source.clear();
+        self.draft.clear();
+        self.edit.clear();
+        self.regenerate.clear();
+        self.settle.clear();
+        self.add_source.clear();
+        self.add_section.clear();
+        self.move_section.clear();
+        self.delete_section.clear();
+        self.review.clear();
+        self.search.clear();
+    }
 }
 
 /// `/rfcs/:id`: the studio.
@@ -295,6 +315,13 @@ fn studio() -> AnyView {
         reload: RwSignal::new(0),
         job_error: RwSignal::new(None),
     };
+    Effect::new(move |shown: Option<i64>| {
+        let now = id.get();
+        if shown.is_some_and(|before| before != now) {
+            studio.forget();
+        }
+        now
+    });
     let rfc = Resource::new(move || (id.get(), studio.version()), |(id, _)| get_rfc(id));
     let quality = Resource::new(move || (id.get(), studio.version()), |(id, _)| rfc_quality(id));
     let live = use_live_events();

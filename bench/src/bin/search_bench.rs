@@ -3,8 +3,10 @@
 //! words and identifiers; documents of 2–8 sections, one chunk each) is ingested the way a sync
 //! ingests files (extract, chunk, detect the language, embed with the compiled-in model, store);
 //! the index is rebuilt from the store; then `service::search::search` runs with a cold cache
-//! (distinct queries) and a warm cache (repeats). Reports ingestion throughput, rebuild time,
-//! index memory, database size and search latency. Every phase is bounded by the sizes given.
+//! (distinct queries) and a warm cache (repeats); last, RFCs are grounded on the corpus the way
+//! the RFC studio's "Find sources" does (`rfcs::ground_rfc`). Reports ingestion throughput,
+//! rebuild time, index memory, database size, search latency and grounding time. Every phase is
+//! bounded by the sizes given.
 //!
 //! `cargo run -p bench --release --bin search_bench -- --chunks 10000,100000`
 
@@ -17,13 +19,17 @@ use domain::knowledge::embedder::{DefaultEmbedder, Embedder};
 use domain::knowledge::{DocBody, Knowledge, KnowledgeSettings, chunk, extract, lang};
 use domain::llm::{Gateway, GatewaySettings, Period, Price};
 use domain::ratelimit::{Limit, RateLimiter};
-use domain::service::search;
+use domain::service::{rfcs, search};
 use domain::state::{AppState, AuthSettings, JobsLink, Limiters};
 use domain::store::embed_text;
 use domain::store::{
-    self, DynStore, NewAuditEntry, NewChunk, NewDocument, NewSource, NewUserRow, PoolOptions,
+    self, DynStore, NewAuditEntry, NewChunk, NewDocument, NewQuestion, NewRfc, NewSource,
+    NewUserRow, PoolOptions,
 };
-use model::{Scope, Scopes, SearchMode, SearchRequest};
+use model::{
+    Answer, DocLanguage, QuestionKind, QuestionOrigin, Scope, Scopes, SearchMode, SearchRequest,
+    TaskType,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
@@ -54,6 +60,9 @@ struct Args {
     /// Seed of the corpus and the queries.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// RFCs grounded after the latency runs, one after another (0: none).
+    #[arg(long, default_value_t = 100)]
+    rfcs: usize,
 }
 
 const EN_WORDS: &str = "service deploy rollback database replica primary failover backup restore \
@@ -531,7 +540,7 @@ async fn run_size(
             email: "bench@bench.example.com".into(),
             display_name: "Bench".into(),
             password_hash: "x".into(),
-            scopes: Scopes::new([Scope::Basic, Scope::Search]),
+            scopes: Scopes::new([Scope::Basic, Scope::Search, Scope::Generate]),
             first_user_scopes: None,
             created_at: now,
         })
@@ -627,5 +636,74 @@ async fn run_size(
         "search warm: {s} | {rate:.0} searches/s, {:.0}% cached, {hits:.0} results/search",
         cached * 100.0
     );
+    if args.rfcs > 0 {
+        ground_rfcs(&state, &principal, corpus, &mut qrng, args.rfcs).await?;
+    }
+    Ok(())
+}
+
+/// The RFC studio's grounding step (`rfcs::ground_rfc`, behind "Find sources"), timed whole:
+/// the searches derived from the RFC's title, description and answers (here the most there can
+/// be: four answers of several words each), each through `search::retrieve` with the user's
+/// visibility, interleaved and deduplicated, the chunks' texts read back and stored as the
+/// RFC's sources. One RFC at a time, as people click; every RFC's words are new, so nothing
+/// comes from the search cache.
+async fn ground_rfcs(
+    state: &AppState,
+    user: &Principal,
+    corpus: &Corpus,
+    rng: &mut StdRng,
+    n: usize,
+) -> anyhow::Result<()> {
+    let mut times = Vec::with_capacity(n);
+    let (mut searches, mut sources) = (0, 0);
+    for i in 0..n {
+        let words = corpus.queries(rng, 10);
+        let title = format!("RFC {i}: {}", words[..2].join(" "));
+        let description = format!("We want to change how {} works.", words[2..6].join(", "));
+        let now = chrono::Utc::now();
+        let record = state
+            .store
+            .create_rfc(&NewRfc {
+                title: title.clone(),
+                task_type: TaskType::NewFeature,
+                template: "feature".into(),
+                language: DocLanguage::En,
+                description: description.clone(),
+                owner_id: user.user_id,
+                tags: vec![],
+                source_ids: None,
+                at: now,
+            })
+            .await?;
+        let id = record.summary.id;
+        let asked = NewQuestion {
+            kind: QuestionKind::Text,
+            text: "What does it touch?".into(),
+            why: String::new(),
+            placeholder: String::new(),
+            options: vec![],
+            origin: QuestionOrigin::Template,
+            section: None,
+        };
+        let asked = state.store.add_questions(id, 1, &vec![asked; 4], now).await?;
+        let mut questions = Vec::new();
+        for (q, w) in asked.iter().zip(&words[6..]) {
+            let answer = Answer::Text(format!("it changes {w} for every team"));
+            questions.push(state.store.answer_question(id, q.id, Some(&answer), false, now).await?);
+        }
+        searches += rfcs::queries(&title, &description, &questions).len();
+        let t = Instant::now();
+        let grounded = rfcs::ground_rfc(state, user, id).await?;
+        times.push(t.elapsed());
+        sources += grounded.sources.len();
+    }
+    if let Some(s) = Summary::of(times) {
+        println!(
+            "grounding: {s} | {:.1} searches and {:.1} sources per RFC",
+            searches as f64 / n as f64,
+            sources as f64 / n as f64
+        );
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The completeness check measured on real design documents nobody on the team wrote
-//! (testdata/rfc_docs: Rust RFCs, MADR ADRs, Kubernetes KEPs, Python PEPs; sources and licences
-//! in its SOURCES.md). Each complete document is damaged one section at a time — removed,
+//! (testdata/rfc_docs: Rust RFCs, MADR ADRs, Kubernetes KEPs, Python PEPs, and Russian ADRs
+//! checked in Russian; sources and licences in its SOURCES.md). Each complete document is damaged one section at a time — removed,
 //! emptied, left as the template's guidance, or left as "TBD" — and the check must name exactly
 //! the damaged sections (F1 ≥ 0.95) and score the complete document above the damaged copy
 //! (≥ 95 % of pairs). Run `cargo test -p domain rfc::quality_eval -- --nocapture` for the table.
@@ -81,8 +81,7 @@ enum Damage {
     Tbd,
 }
 
-fn evaluate(template: &RfcTemplate, name: &str, md: &str, tally: &mut Tally) {
-    let lang = DocLanguage::En;
+fn evaluate(template: &RfcTemplate, lang: DocLanguage, name: &str, md: &str, tally: &mut Tally) {
     let complete = assess_markdown(template, lang, md, None);
     tally.docs += 1;
     let extra = flagged(&complete);
@@ -113,7 +112,10 @@ fn evaluate(template: &RfcTemplate, name: &str, md: &str, tally: &mut Tally) {
             let body = match damage {
                 Damage::Removed => None,
                 Damage::Emptied => Some(String::new()),
-                Damage::Guidance => Some(ts.guidance_en.clone()),
+                Damage::Guidance => Some(match lang {
+                    DocLanguage::En => ts.guidance_en.clone(),
+                    DocLanguage::Ru => ts.guidance_ru.clone(),
+                }),
                 Damage::Tbd => Some("TBD".to_string()),
             };
             let damaged = match &body {
@@ -168,9 +170,14 @@ fn the_check_finds_damaged_sections_in_real_design_documents() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rfc_docs");
     let mut total = Tally::default();
     println!("set       template  docs  pairs  F1     ordered");
-    for (dir, key) in
-        [("feature", "feature"), ("adr", "adr"), ("infra", "infra"), ("design", "design")]
-    {
+    let en = DocLanguage::En;
+    for (dir, key, lang) in [
+        ("feature", "feature", en),
+        ("adr", "adr", en),
+        ("infra", "infra", en),
+        ("design", "design", en),
+        ("ru-adr", "adr", DocLanguage::Ru),
+    ] {
         let template = builtin_template(key).unwrap();
         let mut tally = Tally::default();
         let mut files: Vec<_> =
@@ -184,7 +191,7 @@ fn the_check_finds_damaged_sections_in_real_design_documents() {
                 raw
             };
             let name = path.file_name().unwrap().to_string_lossy().to_string();
-            evaluate(template, &name, &md, &mut tally);
+            evaluate(template, lang, &name, &md, &mut tally);
         }
         println!(
             "{dir:<9} {key:<9} {:>4}  {:>5}  {:.3}  {:.3}",

@@ -37,6 +37,25 @@ impl Backend {
         }
     }
 
+    /// Run (with the RFC's id) before an RFC's row is read to be rewritten, so that two
+    /// patches of different fields made at once both land. SQLite's write transaction already
+    /// holds the only write lock.
+    pub(crate) fn lock_rfc_row(self) -> Option<&'static str> {
+        match self {
+            Backend::Postgres => Some("SELECT id FROM rfcs WHERE id = $1 FOR UPDATE"),
+            Backend::Sqlite => None,
+        }
+    }
+
+    /// Run first in every template write, so that the check "one template stays on" reads what
+    /// no other admin's write is changing at the same moment.
+    pub(crate) fn lock_rfc_templates(self) -> Option<&'static str> {
+        match self {
+            Backend::Postgres => Some("LOCK TABLE rfc_templates IN SHARE ROW EXCLUSIVE MODE"),
+            Backend::Sqlite => None,
+        }
+    }
+
     /// Opens a transaction that reads and then writes; None means the plain `BEGIN`.
     pub(crate) fn begin_write(self) -> Option<&'static str> {
         match self {

@@ -53,7 +53,7 @@ pub use notifications::{NewNotification, NotificationList, NotificationStore};
 pub use prices::{PriceRow, PriceStore, UnpricedModel};
 pub use providers::{ProviderRow, ProviderStore};
 pub use reservations::{CommitUnknown, NewReservation, ReservationRow, ReservationStore};
-pub use rfc_templates::{RfcTemplateStore, TemplateRow};
+pub use rfc_templates::{LAST_ENABLED, RfcTemplateStore, TemplateRow, TemplateWrite};
 pub use rfcs::{
     NewQuestion, NewRfc, NewRfcSource, NewSection, RfcPatch, RfcRecord, RfcStore, SectionUpdate,
     rfc_number,

@@ -145,6 +145,25 @@ pub struct NewRfcSource {
     pub query: Option<String>,
 }
 
+impl NewRfcSource {
+    /// The source as shown before it is kept: no id and no label yet.
+    pub fn unsaved(self) -> RfcSource {
+        RfcSource {
+            id: 0,
+            label: 0,
+            chunk_id: self.chunk_id,
+            document_id: self.document_id,
+            source_id: self.source_id,
+            title: self.title,
+            url: self.url,
+            heading: self.heading,
+            excerpt: self.excerpt,
+            query: self.query,
+            removed: false,
+        }
+    }
+}
+
 /// RFCs, their sections, questions and sources.
 #[async_trait]
 pub trait RfcStore: Send + Sync {
@@ -639,6 +658,9 @@ impl RfcStore for SqlStore {
         at: DateTime<Utc>,
     ) -> StoreResult<RfcRecord> {
         let mut tx = self.begin_write().await?;
+        if let Some(lock) = self.backend.lock_rfc_row() {
+            sqlx::query(lock).bind(id).execute(&mut *tx).await?;
+        }
         let current = self.load_rfc(&mut *tx, id).await?;
         let title = patch.title.as_deref().unwrap_or(&current.summary.title);
         let status = patch.status.unwrap_or(current.summary.status);

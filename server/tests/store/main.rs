@@ -84,10 +84,12 @@ on_both_backends!(
     rfcs: [
         rfcs_are_numbered_per_year_and_read_back,
         concurrent_rfc_creation_never_shares_a_number,
+        concurrent_patches_of_different_fields_both_land,
         sections_keep_their_ids_through_insert_move_edit_and_delete,
         questions_keep_rounds_and_typed_answers,
         source_labels_are_given_once_and_never_reused,
         templates_are_added_once_rewritten_and_audited,
+        the_last_template_on_stays_on_under_concurrent_switches,
     ],
     knowledge: [
         sources_are_created_updated_and_deleted_with_members_and_audit,

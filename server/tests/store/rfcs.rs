@@ -4,8 +4,8 @@
 
 use chrono::{TimeZone, Utc};
 use domain::store::{
-    DynStore, NewAuditEntry, NewQuestion, NewRfc, NewRfcSource, NewSection, NewUserRow, RfcPatch,
-    SectionUpdate, StoreError, TemplateRow,
+    DynStore, LAST_ENABLED, NewAuditEntry, NewQuestion, NewRfc, NewRfcSource, NewSection,
+    NewUserRow, RfcPatch, SectionUpdate, StoreError, TemplateRow, TemplateWrite,
 };
 use model::{
     Answer, DocLanguage, Provenance, QuestionKind, QuestionOrigin, RfcStatus, Scope, Scopes,
@@ -150,6 +150,28 @@ pub async fn concurrent_rfc_creation_never_shares_a_number(store: DynStore) {
     numbers.sort();
     let want: Vec<String> = (1..=8).map(|i| format!("RFC-2026-{i:03}")).collect();
     assert_eq!(numbers, want);
+}
+
+pub async fn concurrent_patches_of_different_fields_both_land(store: DynStore) {
+    let ann = user(&store, "ann@example.com").await;
+    let id = store.create_rfc(&new_rfc(ann, "Upload retries", 2026)).await.unwrap().summary.id;
+    for round in 0..10 {
+        let title = RfcPatch { title: Some(format!("Title {round}")), ..RfcPatch::default() };
+        let tags = RfcPatch { tags: Some(vec![format!("t{round}")]), ..RfcPatch::default() };
+        let rounds = RfcPatch { question_rounds: Some(round), ..RfcPatch::default() };
+        let (a, b, c) = tokio::join!(
+            store.update_rfc(id, &title, Utc::now()),
+            store.update_rfc(id, &tags, Utc::now()),
+            store.update_rfc(id, &rounds, Utc::now()),
+        );
+        a.unwrap();
+        b.unwrap();
+        c.unwrap();
+        let now = store.get_rfc(id).await.unwrap();
+        assert_eq!(now.summary.title, format!("Title {round}"), "round {round}");
+        assert_eq!(now.summary.tags, [format!("t{round}")], "round {round}");
+        assert_eq!(now.question_rounds, round, "round {round}");
+    }
 }
 
 pub async fn sections_keep_their_ids_through_insert_move_edit_and_delete(store: DynStore) {
@@ -324,26 +346,93 @@ pub async fn templates_are_added_once_rewritten_and_audited(store: DynStore) {
         target: "rfc_template:adr-lite".into(),
         detail: "{}".into(),
     };
+    let builtins = ["adr", "feature"];
+    let switch = |enabled| TemplateWrite::Switch { enabled, builtins: &builtins };
     assert!(store.list_rfc_templates().await.unwrap().is_empty());
-    let copy = TemplateRow {
-        key: "adr-lite".into(),
-        definition: Some(r#"{"name_en":"ADR lite"}"#.into()),
-        enabled: false,
-        updated_at: 5,
-    };
-    store.insert_rfc_template(&copy, None, audit("rfc_template.copy")).await.unwrap();
-    let taken = TemplateRow { definition: Some("{}".into()), ..copy.clone() };
-    let again = store.insert_rfc_template(&taken, None, audit("rfc_template.copy")).await;
+    let lite = r#"{"name_en":"ADR lite"}"#;
+    let copy = TemplateWrite::Copy { definition: lite };
+    store.write_rfc_template("adr-lite", copy, 5, None, audit("rfc_template.copy")).await.unwrap();
+    let taken = TemplateWrite::Copy { definition: "{}" };
+    let again = store.write_rfc_template("adr-lite", taken, 5, None, audit("x")).await;
     assert!(matches!(again, Err(StoreError::Conflict { .. })), "{again:?}");
     // A built-in's switch: a row without a definition, written twice.
-    let switch = TemplateRow { key: "adr".into(), definition: None, enabled: false, updated_at: 6 };
-    store.put_rfc_template(&switch, None, audit("rfc_template.disable")).await.unwrap();
-    let on = TemplateRow { enabled: true, updated_at: 7, ..switch.clone() };
-    store.put_rfc_template(&on, None, audit("rfc_template.enable")).await.unwrap();
-    let edited = TemplateRow { definition: Some(r#"{"name_en":"ADR, lighter"}"#.into()), ..copy };
-    store.put_rfc_template(&edited, None, audit("rfc_template.edit")).await.unwrap();
+    store
+        .write_rfc_template("adr", switch(false), 6, None, audit("rfc_template.disable"))
+        .await
+        .unwrap();
+    store
+        .write_rfc_template("adr", switch(true), 7, None, audit("rfc_template.enable"))
+        .await
+        .unwrap();
+    // A copy's switch leaves its definition, and its definition leaves its switch.
+    store
+        .write_rfc_template("adr-lite", switch(true), 8, None, audit("rfc_template.enable"))
+        .await
+        .unwrap();
+    let lighter = r#"{"name_en":"ADR, lighter"}"#;
+    let define = TemplateWrite::Define { definition: lighter };
+    store
+        .write_rfc_template("adr-lite", define, 9, None, audit("rfc_template.edit"))
+        .await
+        .unwrap();
+    // Only copies have a definition to replace.
+    for key in ["adr", "nowhere"] {
+        let r = store.write_rfc_template(key, define, 9, None, audit("x")).await;
+        assert!(matches!(r, Err(StoreError::NotFound)), "{key}: {r:?}");
+    }
+    let on = TemplateRow { key: "adr".into(), definition: None, enabled: true, updated_at: 7 };
+    let edited = TemplateRow {
+        key: "adr-lite".into(),
+        definition: Some(lighter.into()),
+        enabled: true,
+        updated_at: 9,
+    };
     assert_eq!(store.list_rfc_templates().await.unwrap(), [on, edited], "by key");
     let (entries, total) = store.list_audit(10, 0).await.unwrap();
-    assert_eq!(total, 4, "the refused copy wrote no audit entry");
+    assert_eq!(total, 5, "refused writes wrote no audit entry");
     assert_eq!(entries[0].action, "rfc_template.edit");
+}
+
+pub async fn the_last_template_on_stays_on_under_concurrent_switches(store: DynStore) {
+    let audit = || NewAuditEntry {
+        at: Utc::now(),
+        actor_id: None,
+        actor_email: None,
+        action: "rfc_template.disable".into(),
+        target: "rfc_template".into(),
+        detail: "{}".into(),
+    };
+    // Two built-ins and one copy; the copy is switched off, then two admins switch off the
+    // two built-ins at the same moment: one of them must be refused, several times over.
+    let builtins = ["adr", "feature"];
+    let off = TemplateWrite::Switch { enabled: false, builtins: &builtins };
+    let on = TemplateWrite::Switch { enabled: true, builtins: &builtins };
+    let copy = TemplateWrite::Copy { definition: "{}" };
+    store.write_rfc_template("mine", copy, 1, None, audit()).await.unwrap();
+    for round in 0..5 {
+        let (a, b) = tokio::join!(
+            store.write_rfc_template("adr", off, 2, None, audit()),
+            store.write_rfc_template("feature", off, 2, None, audit()),
+        );
+        let refused = [&a, &b]
+            .iter()
+            .filter(|r| {
+                matches!(r, Err(StoreError::Conflict { constraint }) if constraint == LAST_ENABLED)
+            })
+            .count();
+        assert_eq!((refused, a.is_ok() || b.is_ok()), (1, true), "round {round}: {a:?} {b:?}");
+        let rows = store.list_rfc_templates().await.unwrap();
+        let off_now = rows.iter().filter(|r| r.definition.is_none() && !r.enabled).count();
+        assert_eq!(off_now, 1, "round {round}: {rows:?}");
+        for key in builtins {
+            store.write_rfc_template(key, on, 3, None, audit()).await.unwrap();
+        }
+    }
+    // Switching a copy on makes room for both built-ins to go off.
+    store.write_rfc_template("mine", on, 4, None, audit()).await.unwrap();
+    for key in builtins {
+        store.write_rfc_template(key, off, 5, None, audit()).await.unwrap();
+    }
+    let last = store.write_rfc_template("mine", off, 6, None, audit()).await;
+    assert!(matches!(last, Err(StoreError::Conflict { .. })), "{last:?}");
 }

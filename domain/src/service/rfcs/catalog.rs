@@ -12,7 +12,7 @@ use crate::rfc::quality::normalize_heading;
 use crate::rfc::templates;
 use crate::service::audit_by;
 use crate::state::AppState;
-use crate::store::{StoreError, TemplateRow, to_ms};
+use crate::store::{LAST_ENABLED, StoreError, TemplateRow, TemplateWrite, to_ms};
 use chrono::Utc;
 use model::error::AppError;
 use model::{CopyTemplateInput, FieldError, QuestionKind, RfcTemplate, Scope};
@@ -45,19 +45,26 @@ pub async fn all(state: &AppState) -> Result<Vec<RfcTemplate>, AppError> {
             RfcTemplate { enabled: switch.is_none_or(|r| r.enabled), ..t.clone() }
         })
         .collect();
-    for row in rows {
-        let Some(definition) = &row.definition else { continue };
-        match serde_json::from_str::<RfcTemplate>(definition) {
-            Ok(t) => {
-                out.push(RfcTemplate { key: row.key, builtin: false, enabled: row.enabled, ..t })
-            }
-            // Only this service writes definitions, after checking them.
-            Err(e) => {
-                tracing::error!(template = %row.key, error = %e, "stored template unreadable")
-            }
+    out.extend(rows.into_iter().filter_map(copy_of));
+    Ok(out)
+}
+
+/// A stored copy, read back; None for a built-in's switch, for a copy whose key a newer release
+/// gave to a built-in (the built-in wins; both are logged), and for an unreadable definition.
+fn copy_of(row: TemplateRow) -> Option<RfcTemplate> {
+    let definition = row.definition?;
+    if templates::builtin_template(&row.key).is_some() {
+        tracing::warn!(template = %row.key, "a built-in template now has this copy's key");
+        return None;
+    }
+    match serde_json::from_str::<RfcTemplate>(&definition) {
+        Ok(t) => Some(RfcTemplate { key: row.key, builtin: false, enabled: row.enabled, ..t }),
+        // Only this service writes definitions, after checking them.
+        Err(e) => {
+            tracing::error!(template = %row.key, error = %e, "stored template unreadable");
+            None
         }
     }
-    Ok(out)
 }
 
 /// The templates the wizard offers.
@@ -67,13 +74,13 @@ pub async fn list_templates(state: &AppState) -> Result<Vec<RfcTemplate>, AppErr
 
 /// A template by key, offered or not.
 pub async fn find(state: &AppState, key: &str) -> Result<Option<RfcTemplate>, AppError> {
+    let rows = state.store.list_rfc_templates().await?;
+    let row = rows.into_iter().find(|r| r.key == key);
     if let Some(t) = templates::builtin_template(key) {
-        // The built-in's switch is the only row it can have.
-        let rows = state.store.list_rfc_templates().await?;
-        let enabled = rows.iter().find(|r| r.key == key).is_none_or(|r| r.enabled);
+        let enabled = row.is_none_or(|r| r.definition.is_some() || r.enabled);
         return Ok(Some(RfcTemplate { enabled, ..t.clone() }));
     }
-    Ok(all(state).await?.into_iter().find(|t| t.key == key))
+    Ok(row.and_then(copy_of))
 }
 
 fn require_admin(admin: &Principal) -> Result<(), AppError> {
@@ -124,19 +131,16 @@ pub async fn copy_template(
     if !errors.is_empty() {
         return Err(AppError::Validation { errors });
     }
-    let row = TemplateRow {
-        key: key.clone(),
-        definition: Some(serde_json::to_string(&copy).map_err(internal)?),
-        enabled: false,
-        updated_at: to_ms(Utc::now()),
-    };
+    let definition = serde_json::to_string(&copy).map_err(internal)?;
     let audit = audit_by(
         admin,
         "rfc_template.copy",
         format!("rfc_template:{key}"),
         serde_json::json!({ "from": from }),
     );
-    match state.store.insert_rfc_template(&row, Some(admin.user_id), audit).await {
+    let write = TemplateWrite::Copy { definition: &definition };
+    let at = to_ms(Utc::now());
+    match state.store.write_rfc_template(&key, write, at, Some(admin.user_id), audit).await {
         Err(StoreError::Conflict { .. }) => {
             Err(AppError::invalid("key", "unique", crate::tr!("a template with this key exists")))
         }
@@ -185,19 +189,22 @@ pub async fn save_template(
     if !errors.is_empty() {
         return Err(AppError::Validation { errors });
     }
-    let row = TemplateRow {
-        key: t.key.clone(),
-        definition: Some(serde_json::to_string(&t).map_err(internal)?),
-        enabled: t.enabled,
-        updated_at: to_ms(Utc::now()),
-    };
+    let definition = serde_json::to_string(&t).map_err(internal)?;
     let detail = serde_json::json!({
         "sections": t.sections.len(),
         "questions": t.questions.len(),
     });
     let audit = audit_by(admin, "rfc_template.edit", format!("rfc_template:{key}"), detail);
-    state.store.put_rfc_template(&row, Some(admin.user_id), audit).await?;
-    Ok(t)
+    let write = TemplateWrite::Define { definition: &definition };
+    let at = to_ms(Utc::now());
+    match state.store.write_rfc_template(key, write, at, Some(admin.user_id), audit).await {
+        Err(StoreError::NotFound) => Err(AppError::not_found("template")),
+        // The switch may have changed meanwhile; what is stored now is what the wizard does.
+        r => {
+            r?;
+            Ok(find(state, key).await?.unwrap_or(t))
+        }
+    }
 }
 
 /// Switches a template on or off in the wizard (admins; audited). The last template offered
@@ -210,26 +217,11 @@ pub async fn set_template_enabled(
     enabled: bool,
 ) -> Result<RfcTemplate, AppError> {
     require_admin(admin)?;
-    let every = all(state).await?;
-    let current =
-        every.iter().find(|t| t.key == key).ok_or_else(|| AppError::not_found("template"))?;
+    let current = find(state, key).await?.ok_or_else(|| AppError::not_found("template"))?;
     if current.enabled == enabled {
         // Nothing changes, and nothing is audited.
-        return Ok(current.clone());
+        return Ok(current);
     }
-    if !enabled && current.enabled && every.iter().filter(|t| t.enabled).count() == 1 {
-        return Err(AppError::invalid(
-            "enabled",
-            "last",
-            crate::tr!("the wizard needs one template: switch another on first"),
-        ));
-    }
-    let definition = if current.builtin {
-        None
-    } else {
-        Some(serde_json::to_string(current).map_err(internal)?)
-    };
-    let row = TemplateRow { key: key.into(), definition, enabled, updated_at: to_ms(Utc::now()) };
     let action = if enabled { "rfc_template.enable" } else { "rfc_template.disable" };
     let audit = audit_by(
         admin,
@@ -237,8 +229,25 @@ pub async fn set_template_enabled(
         format!("rfc_template:{key}"),
         serde_json::json!({ "enabled": enabled }),
     );
-    state.store.put_rfc_template(&row, Some(admin.user_id), audit).await?;
-    Ok(RfcTemplate { enabled, ..current.clone() })
+    let builtins: Vec<&str> = templates::builtin().iter().map(|t| t.key.as_str()).collect();
+    let write = TemplateWrite::Switch { enabled, builtins: &builtins };
+    let at = to_ms(Utc::now());
+    // "One stays on" is counted inside the write, so two admins switching off the last two at
+    // once cannot both succeed.
+    match state.store.write_rfc_template(key, write, at, Some(admin.user_id), audit).await {
+        Err(StoreError::Conflict { constraint }) if constraint == LAST_ENABLED => {
+            Err(AppError::invalid(
+                "enabled",
+                "last",
+                crate::tr!("the wizard needs one template: switch another on first"),
+            ))
+        }
+        r => {
+            r?;
+            // The definition may have changed meanwhile: answer with what is stored.
+            Ok(find(state, key).await?.unwrap_or(RfcTemplate { enabled, ..current }))
+        }
+    }
 }
 
 /// Longest template text an admin may send, in bytes.

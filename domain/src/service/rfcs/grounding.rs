@@ -51,42 +51,24 @@ pub fn queries(title: &str, description: &str, questions: &[RfcQuestion]) -> Vec
     out
 }
 
-/// A chunk a search found, with what its snapshot needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Found {
-    /// The query that found it (None: added by hand).
-    pub query: Option<String>,
-    /// Chunk.
-    pub chunk_id: i64,
-    /// Document.
-    pub document_id: i64,
-    /// Knowledge source.
-    pub source_id: i64,
-    /// Document title.
-    pub title: String,
-    /// Link to the original.
-    pub url: String,
-    /// Heading the chunk sits under.
-    pub heading: String,
-}
-
-impl Found {
-    fn from_hit(query: &str, h: SearchHit) -> Found {
-        Found {
-            query: Some(query.to_string()),
-            chunk_id: h.chunk_id,
-            document_id: h.document_id,
-            source_id: h.source_id,
-            title: h.title,
-            url: h.url,
-            heading: h.heading,
-        }
+/// A chunk a search found, as a source to keep: its excerpt is the search's snippet until the
+/// snapshot reads the chunk's text.
+fn from_hit(query: &str, h: SearchHit) -> NewRfcSource {
+    NewRfcSource {
+        excerpt: h.snippet.iter().map(|p| p.text.as_str()).collect(),
+        query: Some(query.to_string()),
+        chunk_id: h.chunk_id,
+        document_id: h.document_id,
+        source_id: h.source_id,
+        title: h.title,
+        url: h.url,
+        heading: h.heading,
     }
 }
 
 /// Takes results from each list in turn (first of each, then second of each …), so every
 /// search contributes, skipping chunks already taken.
-pub fn interleave(lists: Vec<Vec<Found>>, max: usize) -> Vec<Found> {
+pub fn interleave(lists: Vec<Vec<NewRfcSource>>, max: usize) -> Vec<NewRfcSource> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let depth = lists.iter().map(Vec::len).max().unwrap_or(0);
@@ -103,7 +85,11 @@ pub fn interleave(lists: Vec<Vec<Found>>, max: usize) -> Vec<Found> {
     out
 }
 
-async fn snapshot(state: &AppState, found: Vec<Found>) -> Result<Vec<NewRfcSource>, AppError> {
+/// The sources as kept: each with its chunk's text as it is now.
+async fn snapshot(
+    state: &AppState,
+    found: Vec<NewRfcSource>,
+) -> Result<Vec<NewRfcSource>, AppError> {
     let ids: Vec<i64> = found.iter().map(|h| h.chunk_id).collect();
     let texts: std::collections::HashMap<i64, String> =
         state.store.chunk_texts(&ids).await?.into_iter().map(|(id, _, t)| (id, t)).collect();
@@ -111,17 +97,8 @@ async fn snapshot(state: &AppState, found: Vec<Found>) -> Result<Vec<NewRfcSourc
         .into_iter()
         // A chunk re-synced away since the search has no text to show: not a source.
         .filter_map(|h| {
-            let text = texts.get(&h.chunk_id)?;
-            Some(NewRfcSource {
-                chunk_id: h.chunk_id,
-                document_id: h.document_id,
-                source_id: h.source_id,
-                title: h.title,
-                url: h.url,
-                heading: h.heading,
-                excerpt: clip(text, EXCERPT_CHARS),
-                query: h.query,
-            })
+            let excerpt = clip(texts.get(&h.chunk_id)?, EXCERPT_CHARS);
+            Some(NewRfcSource { excerpt, ..h })
         })
         .collect())
 }
@@ -142,7 +119,7 @@ pub async fn ground_rfc(state: &AppState, user: &Principal, id: i64) -> Result<R
     let mut lists = Vec::new();
     for q in queries(&r.summary.title, &r.description, &questions) {
         let hits = search::retrieve(state, user, &q, &wanted(&r), HITS_PER_QUERY).await?;
-        lists.push(hits.into_iter().map(|h| Found::from_hit(&q, h)).collect());
+        lists.push(hits.into_iter().map(|h| from_hit(&q, h)).collect());
     }
     let sources = snapshot(state, interleave(lists, MAX_SOURCES)).await?;
     state.store.add_rfc_sources(id, &sources, Utc::now()).await.map_err(not_found)?;
@@ -167,22 +144,7 @@ pub(super) async fn peek(state: &AppState, user: &Principal, r: &RfcRecord) -> V
     match tokio::time::timeout(PEEK_DEADLINE, search).await.unwrap_or_else(|_| {
         Err(AppError::Unavailable { message: crate::tr!("the search took too long") })
     }) {
-        Ok(hits) => hits
-            .into_iter()
-            .map(|h| RfcSource {
-                id: 0,
-                label: 0,
-                excerpt: h.snippet.iter().map(|p| p.text.as_str()).collect(),
-                chunk_id: h.chunk_id,
-                document_id: h.document_id,
-                source_id: h.source_id,
-                title: h.title,
-                url: h.url,
-                heading: h.heading,
-                query: Some(q.clone()),
-                removed: false,
-            })
-            .collect(),
+        Ok(hits) => hits.into_iter().map(|h| from_hit(&q, h).unsaved()).collect(),
         Err(e) => {
             tracing::warn!(rfc.id = r.summary.id, error = %e, "no knowledge for the first questions");
             Vec::new()
@@ -238,7 +200,7 @@ pub async fn add_source(
         .next()
         .map(|(_, h, _)| h)
         .ok_or_else(unknown)?;
-    let found = Found {
+    let found = NewRfcSource {
         query: None,
         chunk_id,
         document_id,
@@ -246,6 +208,7 @@ pub async fn add_source(
         title: meta.title.clone(),
         url: meta.url.clone(),
         heading,
+        excerpt: String::new(),
     };
     let sources = snapshot(state, vec![found]).await?;
     state.store.add_rfc_sources(id, &sources, Utc::now()).await.map_err(not_found)?;
@@ -322,8 +285,9 @@ mod tests {
         assert!(got.iter().all(|q| q.chars().count() <= QUERY_CHARS));
     }
 
-    fn hit(query: &str, chunk: i64) -> Found {
-        Found {
+    fn hit(query: &str, chunk: i64) -> NewRfcSource {
+        NewRfcSource {
+            excerpt: String::new(),
             query: Some(query.into()),
             chunk_id: chunk,
             document_id: chunk,
