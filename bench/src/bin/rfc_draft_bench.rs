@@ -89,10 +89,13 @@ mod tempfile_path {
 async fn start(bin: &str, db_url: &str, model: &str) -> anyhow::Result<Server> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let path = std::env::temp_dir().join(format!("rfc-draft-bench-{}.toml", uuid::Uuid::new_v4()));
+    // No per-minute limits: 20 drafts are 200 calls a minute, and a limited call waits for its
+    // Retry-After, which is the limit's time, not the studio's.
     std::fs::write(
         &path,
         format!(
-            "[llm]\nuser_budget_usd = 1000.0\nglobal_budget_usd = 0.0\n\n[[llm.providers]]\nname = \"instant\"\n\
+            "[llm]\nuser_budget_usd = 1000.0\nglobal_budget_usd = 0.0\n\
+             requests_per_minute = 0\ntokens_per_minute = 0\n\n[[llm.providers]]\nname = \"instant\"\n\
              kind = \"openai\"\nbase_url = \"{model}\"\napi_key = \"sk-bench\"\ntimeout_secs = 10\nmax_retries = 0\n\n\
              [llm.routes]\ndefault = [\"instant:gpt-4o-mini\"]\n\n[security]\nallow_private_urls = true\n"
         ),
@@ -228,9 +231,12 @@ async fn run(args: &Args, db_url: &str, model: &str) -> anyhow::Result<()> {
         )
         .await?;
         let mut last = started;
+        // Other frames keep coming (job events, pings): the draft as a whole has a deadline.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(60), socket.next())
-                .await?
+            let frame = tokio::time::timeout_at(deadline, socket.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("draft {i} (RFC {id}) did not finish in 60 s"))?
                 .ok_or_else(|| anyhow::anyhow!("the socket closed"))??;
             let Message::Text(text) = frame else { continue };
             let Ok(WsFrame::Event(event)) = serde_json::from_str::<WsFrame>(&text) else {
