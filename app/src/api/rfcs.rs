@@ -55,9 +55,7 @@ pub async fn copy_rfc_template(from: String, input: CopyTemplateInput) -> Result
 pub async fn rfc_template_toml(key: String) -> Result<String, AppError> {
     let state = app_state()?;
     let admin = require_scope(Scope::Admin)?;
-    let every = rfcs::admin_templates(&state, &admin).await?;
-    let t = every.iter().find(|t| t.key == key).ok_or_else(|| AppError::not_found("template"))?;
-    rfcs::to_toml(t)
+    rfcs::template_toml(&state, &admin, &key).await
 }
 
 /// Saves a copy from the editor's TOML (admins; audited).

@@ -50,7 +50,7 @@ pub async fn all(state: &AppState) -> Result<Vec<RfcTemplate>, AppError> {
 }
 
 /// A stored copy, read back; None for a built-in's switch, for a copy whose key a newer release
-/// gave to a built-in (the built-in wins; both are logged), and for an unreadable definition.
+/// gave to a built-in (the built-in wins; logged), and for an unreadable definition (logged).
 fn copy_of(row: TemplateRow) -> Option<RfcTemplate> {
     let definition = row.definition?;
     if templates::builtin_template(&row.key).is_some() {
@@ -248,6 +248,17 @@ pub async fn set_template_enabled(
             Ok(find(state, key).await?.unwrap_or(RfcTemplate { enabled, ..current }))
         }
     }
+}
+
+/// A template as the TOML the admins' editor shows (admins).
+pub async fn template_toml(
+    state: &AppState,
+    admin: &Principal,
+    key: &str,
+) -> Result<String, AppError> {
+    require_admin(admin)?;
+    let t = find(state, key).await?.ok_or_else(|| AppError::not_found("template"))?;
+    to_toml(&t)
 }
 
 /// Longest template text an admin may send, in bytes.

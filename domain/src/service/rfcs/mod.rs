@@ -24,7 +24,7 @@ mod writing;
 pub use asking::{FEATURE as QUESTIONS_FEATURE, ask_more};
 pub use catalog::{
     TOML_BYTES, admin_templates, check_template, copy_template, from_toml, list_templates,
-    save_template, set_template_enabled, to_toml,
+    save_template, set_template_enabled, template_toml, to_toml,
 };
 pub use draft::{
     BODY_CHARS, HEADING_CHARS, MAX_SECTIONS, add_section, delete_section, draft_rfc, edit_section,
